@@ -1,0 +1,213 @@
+package dev.switchboard;
+
+import dev.switchboard.auth.AuthVerticle;
+import dev.switchboard.auth.JwtTokenVerifier;
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.cluster.ClusterSetup;
+import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.cluster.NodeDirectory;
+import dev.switchboard.config.ConfigException;
+import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.gateway.GatewayVerticle;
+import dev.switchboard.limiter.LimiterVerticle;
+import dev.switchboard.redis.RedisBridgeVerticle;
+import dev.switchboard.router.RouterVerticle;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.Label;
+import io.vertx.micrometer.MetricsDomain;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running Switchboard node: builds Vert.x (clustered through Hazelcast, or standalone), deploys the
+ * verticles in dependency order — auth, limiter, node directory, router, gateway, Redis bridge — and
+ * drains on request. Tests start several of these in one JVM; {@code switchboard run} starts one.
+ */
+public final class SwitchboardNode {
+
+  private static final Logger log = LoggerFactory.getLogger(SwitchboardNode.class);
+
+  private final Vertx vertx;
+  private final NodeContext context;
+  private final int port;
+
+  private SwitchboardNode(Vertx vertx, NodeContext context, int port) {
+    this.vertx = vertx;
+    this.context = context;
+    this.port = port;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public NodeContext context() {
+    return context;
+  }
+
+  /** The HTTP/WebSocket port. */
+  public int port() {
+    return port;
+  }
+
+  public String name() {
+    return context.name();
+  }
+
+  public static Future<SwitchboardNode> start(SwitchboardConfig config) {
+    long t0 = System.nanoTime();
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    SwitchboardConfig.Cluster c = config.cluster();
+    VertxOptions options = new VertxOptions()
+        .setPreferNativeTransport(true)
+        .setMetricsOptions(new MicrometerMetricsOptions()
+            .setEnabled(true)
+            .setRegistryName("switchboard-" + UUID.randomUUID())
+            .setJvmMetricsEnabled(true)
+            // Event-bus metrics would label every channel address: unbounded cardinality, per-message cost.
+            .setDisabledMetricsCategories(Set.of(MetricsDomain.EVENT_BUS.name(), MetricsDomain.HTTP_CLIENT.name()))
+            .setLabels(EnumSet.of(Label.HTTP_METHOD, Label.HTTP_CODE, Label.POOL_TYPE, Label.POOL_NAME)))
+        .setEventBusOptions(new EventBusOptions().setHost(c.host()).setClusterPublicHost(c.host()));
+    VertxBuilder builder = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry));
+    Future<Vertx> vertxFuture;
+    if (c.standalone()) {
+      vertxFuture = Future.succeededFuture(builder.build());
+    } else {
+      vertxFuture = builder.withClusterManager(ClusterSetup.clusterManager(c)).buildClustered();
+    }
+    return vertxFuture.compose(vertx -> {
+      int port;
+      try {
+        port = config.server().port() == 0 ? freePort() : config.server().port();
+      } catch (IOException e) {
+        return vertx.close().transform(v -> Future.failedFuture(e));
+      }
+      SwitchboardConfig effective = withPort(config, port);
+      NodeContext ctx = new NodeContext(vertx, effective, registry);
+      SwitchboardNode node = new SwitchboardNode(vertx, ctx, port);
+      return node.deploy()
+          .map(v -> {
+            ctx.markReady();
+            log.info("event=node_ready node={} port={} clustered={} members={} start_ms={}", ctx.name(), port,
+                ctx.clustered(), ctx.members().size(), (System.nanoTime() - t0) / 1_000_000);
+            return node;
+          })
+          .recover(err -> vertx.close().transform(v -> Future.failedFuture(err)));
+    });
+  }
+
+  private Future<Void> deploy() {
+    SwitchboardConfig config = context.config();
+    int loops = config.server().instances() > 0 ? config.server().instances()
+        : VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
+    return loadJwks(config.auth())
+        .compose(jwks -> {
+          JwtTokenVerifier verifier = new JwtTokenVerifier(vertx, config.auth(), config.channels().segments(), jwks);
+          return vertx.deployVerticle(new AuthVerticle(verifier));
+        })
+        .compose(id -> vertx.deployVerticle(new LimiterVerticle(context)))
+        .compose(id -> vertx.deployVerticle(new NodeDirectory(context)))
+        .compose(id -> vertx.deployVerticle(() -> new RouterVerticle(context), new DeploymentOptions().setInstances(loops)))
+        .compose(id -> vertx.deployVerticle(() -> new GatewayVerticle(context), new DeploymentOptions().setInstances(loops)))
+        .compose(id -> config.redis().url() == null ? Future.succeededFuture()
+            : vertx.deployVerticle(new RedisBridgeVerticle(context)))
+        .mapEmpty();
+  }
+
+  /** JWKS keys from auth.jwks_file or auth.jwks_url (fetched once at start), or null. */
+  private Future<List<JsonObject>> loadJwks(SwitchboardConfig.Auth auth) {
+    if (auth.jwksFile() != null) {
+      try {
+        return Future.succeededFuture(keysOf(new JsonObject(Files.readString(Path.of(auth.jwksFile())))));
+      } catch (IOException | RuntimeException e) {
+        return Future.failedFuture(new ConfigException("auth.jwks_file", "cannot read a JWKS document: " + e.getMessage()));
+      }
+    }
+    if (auth.jwksUrl() != null) {
+      var client = vertx.createHttpClient();
+      return client.request(new io.vertx.core.http.RequestOptions().setMethod(io.vertx.core.http.HttpMethod.GET).setAbsoluteURI(auth.jwksUrl()))
+          .compose(req -> req.send().compose(resp -> resp.body()))
+          .map(body -> keysOf(body.toJsonObject()))
+          .eventually(() -> client.close())
+          .recover(e -> Future.failedFuture(new ConfigException("auth.jwks_url", "cannot fetch JWKS: " + e.getMessage())));
+    }
+    return Future.succeededFuture(null);
+  }
+
+  private static List<JsonObject> keysOf(JsonObject jwks) {
+    JsonArray keys = jwks.getJsonArray("keys");
+    if (keys == null) {
+      throw new IllegalArgumentException("no \"keys\" array");
+    }
+    List<JsonObject> out = new ArrayList<>();
+    keys.forEach(k -> out.add((JsonObject) k));
+    return out;
+  }
+
+  /**
+   * Graceful drain (SPEC §2): readiness goes false and new upgrades are refused at once; sessions are
+   * closed with 1001 spread over the drain period; then the node leaves the cluster. The router keeps
+   * serving until the end, so publishes accepted meanwhile still reach subscribers on other nodes.
+   */
+  public Future<Void> drain() {
+    if (!context.startDraining()) {
+      return Future.succeededFuture();
+    }
+    long period = context.config().drain().period().toMillis();
+    log.info("event=drain_start node={} sessions={} period_ms={}", name(), context.sessions().connections(), period);
+    vertx.eventBus().publish(Addresses.DRAIN, new JsonObject().put("period_ms", period),
+        new DeliveryOptions().setLocalOnly(true));
+    Promise<Void> drained = Promise.promise();
+    long deadline = System.currentTimeMillis() + period + 2000;
+    vertx.setPeriodic(100, t -> {
+      if (context.sessions().connections() == 0 || System.currentTimeMillis() > deadline) {
+        vertx.cancelTimer(t);
+        drained.tryComplete();
+      }
+    });
+    return drained.future().compose(v -> {
+      log.info("event=drain_done node={} remaining={}", name(), context.sessions().connections());
+      return close();
+    });
+  }
+
+  /** Stops at once: undeploys everything and leaves the cluster. */
+  public Future<Void> close() {
+    return vertx.close();
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static SwitchboardConfig withPort(SwitchboardConfig c, int port) {
+    SwitchboardConfig.Server s = c.server();
+    return new SwitchboardConfig(c.nodeId(), new SwitchboardConfig.Server(s.host(), port, s.wsPath(), s.instances(),
+        s.compression(), s.maxConnections(), s.allowedOrigins(), s.tlsCert(), s.tlsKey()), c.auth(), c.api(),
+        c.session(), c.limits(), c.channels(), c.rpc(), c.cluster(), c.redis(), c.drain(), c.logging());
+  }
+}

@@ -1,0 +1,95 @@
+package dev.switchboard.cli;
+
+import dev.switchboard.config.ConfigException;
+import dev.switchboard.config.ConfigLoader;
+import dev.switchboard.config.SwitchboardConfig;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Publishes one message over the HTTP API ({@code POST /api/publish}). */
+@Command(name = "publish", description = "Publish a message over HTTP (POST /api/publish).")
+public final class PublishCommand implements Callable<Integer> {
+
+  @Option(names = "--channel", required = true, description = "Channel, e.g. room:lobby or user:alice.")
+  String channel;
+
+  @Option(names = "--message", required = true, description = "JSON value; text that is not JSON is sent as a string.")
+  String message;
+
+  @Option(names = "--from-user", description = "from_user to set on the message.")
+  String fromUser;
+
+  @Option(names = "--url", description = "Node base URL (default http://127.0.0.1:<configured port>).")
+  String url;
+
+  @Option(names = "--api-key", description = "API key (default: first of SWITCHBOARD_API_KEYS / api.keys).")
+  String apiKey;
+
+  @Option(names = "--conf", description = "Config file to read the port and API key from.")
+  String conf;
+
+  @Override
+  public Integer call() throws Exception {
+    String base = url;
+    String key = apiKey;
+    if (base == null || key == null) {
+      SwitchboardConfig config;
+      try {
+        config = ConfigLoader.load(conf, System.getenv(), Map.of());
+      } catch (ConfigException e) {
+        System.err.println("switchboard publish: config error: " + e.getMessage());
+        return 2;
+      }
+      if (base == null) {
+        base = (config.server().tls() ? "https" : "http") + "://127.0.0.1:" + config.server().port();
+      }
+      if (key == null) {
+        if (config.api().keys().isEmpty()) {
+          System.err.println("switchboard publish: no API key: pass --api-key or set SWITCHBOARD_API_KEYS");
+          return 2;
+        }
+        key = config.api().keys().get(0);
+      }
+    }
+    Object value;
+    try {
+      value = Json.decodeValue(message);
+    } catch (DecodeException e) {
+      value = message;
+    }
+    JsonObject body = new JsonObject().put("channel", channel).put("message", value);
+    if (fromUser != null) {
+      body.put("from_user", fromUser);
+    }
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpRequest req = HttpRequest.newBuilder(URI.create(base.replaceAll("/+$", "") + "/api/publish"))
+        .timeout(Duration.ofSeconds(10))
+        .header("Authorization", "Bearer " + key)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body.encode()))
+        .build();
+    HttpResponse<String> resp;
+    try {
+      resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+    } catch (java.io.IOException e) {
+      System.err.println("switchboard publish: cannot reach " + base + ": " + e.getMessage());
+      return 1;
+    }
+    if (resp.statusCode() == 200) {
+      System.out.println(resp.body());
+      return 0;
+    }
+    System.err.println("switchboard publish: HTTP " + resp.statusCode() + ": " + resp.body());
+    return 1;
+  }
+}

@@ -1,0 +1,80 @@
+package dev.switchboard.client;
+
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.bus.Publication;
+import dev.switchboard.protocol.Channel;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.Json;
+
+/**
+ * Publishes from a backend JVM that joined the cluster with Switchboard's {@code cluster.xml}. It applies the
+ * router's checks itself (channel name, message size) and publishes straight onto the channel's address,
+ * so a publish costs one cluster hop and no request/reply. Same guarantee as the router: delivered once to
+ * each session subscribed at that moment, at most once, in order per publisher and channel.
+ *
+ * <pre>{@code
+ * Publisher p = Switchboard.publisher(vertx);
+ * p.toUser("alice", new JsonObject().put("text", "hi"));
+ * p.toSegment("dept", "sales", new JsonObject().put("text", "quota met"));
+ * }</pre>
+ */
+public final class Publisher {
+
+  private final Vertx vertx;
+  private final int maxMessageSize;
+  private final String fromUser;
+
+  Publisher(Vertx vertx, int maxMessageSize, String fromUser) {
+    this.vertx = vertx;
+    this.maxMessageSize = maxMessageSize;
+    this.fromUser = fromUser;
+  }
+
+  /** A publisher whose messages carry {@code from_user}. */
+  public Publisher as(String user) {
+    return new Publisher(vertx, maxMessageSize, user);
+  }
+
+  /** A publisher with another size limit (match the nodes' session.max_message_size). */
+  public Publisher maxMessageSize(int bytes) {
+    return new Publisher(vertx, bytes, fromUser);
+  }
+
+  public Future<Void> toUser(String userId, Object message) {
+    return publish(Channel.USER + ":" + userId, message);
+  }
+
+  public Future<Void> toRoom(String room, Object message) {
+    return publish(Channel.ROOM + ":" + room, message);
+  }
+
+  public Future<Void> toTopic(String topic, Object message) {
+    return publish(Channel.TOPIC + ":" + topic, message);
+  }
+
+  public Future<Void> toSegment(String claim, String value, Object message) {
+    return publish(Channel.SEGMENT + ":" + claim + "=" + value, message);
+  }
+
+  public Future<Void> broadcast(Object message) {
+    return publish(Channel.BROADCAST, message);
+  }
+
+  /** Fails with the reason when the channel or message would be refused by the router. */
+  public Future<Void> publish(String channel, Object message) {
+    Channel.Result r = Channel.parse(channel);
+    if (!r.ok()) {
+      return Future.failedFuture(new IllegalArgumentException("bad channel name: " + r.error()));
+    }
+    if (message == null) {
+      return Future.failedFuture(new IllegalArgumentException("message is required"));
+    }
+    if (Json.encode(message).length() > maxMessageSize) {
+      return Future.failedFuture(new IllegalArgumentException("message is larger than " + maxMessageSize + " bytes"));
+    }
+    Publication pub = Publication.now(r.channel().toString(), message, fromUser);
+    vertx.eventBus().publish(Addresses.channel(r.channel()), pub.toJson());
+    return Future.succeededFuture();
+  }
+}

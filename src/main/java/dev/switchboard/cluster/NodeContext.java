@@ -1,0 +1,104 @@
+package dev.switchboard.cluster;
+
+import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.gateway.NodeSessions;
+import dev.switchboard.metrics.SwitchboardMetrics;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.spi.cluster.ClusterManager;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * What the verticles of one node share: its config, its identity, its metrics, the node-wide session
+ * counts, and whether it is ready or draining. One per Vert.x instance; several nodes can live in one JVM
+ * (tests), so nothing here is static.
+ */
+public final class NodeContext {
+
+  private final Vertx vertx;
+  private final SwitchboardConfig config;
+  private final String name;
+  private final PrometheusMeterRegistry registry;
+  private final SwitchboardMetrics metrics;
+  private final NodeSessions sessions = new NodeSessions();
+  private final AtomicBoolean ready = new AtomicBoolean();
+  private final AtomicBoolean draining = new AtomicBoolean();
+
+  public NodeContext(Vertx vertx, SwitchboardConfig config, PrometheusMeterRegistry registry) {
+    this.vertx = vertx;
+    this.config = config;
+    this.registry = registry;
+    this.metrics = new SwitchboardMetrics(registry);
+    String id = nodeId();
+    this.name = config.nodeId() != null ? config.nodeId() : "node-" + id.substring(0, Math.min(8, id.length()));
+    metrics.gauges(sessions::connections, () -> members().size());
+    metrics.preRegister();
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public SwitchboardConfig config() {
+    return config;
+  }
+
+  /** The node's display name (config node.id, or node-&lt;first 8 of the cluster id&gt;). */
+  public String name() {
+    return name;
+  }
+
+  /** The cluster id of this node (Vert.x node id), used in directed addresses. */
+  public String nodeId() {
+    ClusterManager cm = clusterManager();
+    return cm != null ? cm.getNodeId() : LOCAL_ID.computeIfAbsent(vertx, v -> java.util.UUID.randomUUID().toString());
+  }
+
+  private static final java.util.Map<Vertx, String> LOCAL_ID = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** Null in standalone mode. */
+  public ClusterManager clusterManager() {
+    return ((VertxInternal) vertx).clusterManager();
+  }
+
+  public boolean clustered() {
+    return clusterManager() != null;
+  }
+
+  /** Cluster member ids, this node included; in standalone mode just this node. */
+  public List<String> members() {
+    ClusterManager cm = clusterManager();
+    return cm != null ? cm.getNodes() : List.of(nodeId());
+  }
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  public SwitchboardMetrics metrics() {
+    return metrics;
+  }
+
+  public NodeSessions sessions() {
+    return sessions;
+  }
+
+  public boolean ready() {
+    return ready.get() && !draining.get();
+  }
+
+  public void markReady() {
+    ready.set(true);
+  }
+
+  public boolean draining() {
+    return draining.get();
+  }
+
+  /** @return true the first time only */
+  public boolean startDraining() {
+    return draining.compareAndSet(false, true);
+  }
+}

@@ -1,0 +1,212 @@
+package dev.switchboard.config;
+
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Builds the {@link SwitchboardConfig}: the defaults shipped in the jar, then the config file, then the
+ * SWITCHBOARD_* environment variables, then command-line flags, each overriding the one before.
+ */
+public final class ConfigLoader {
+
+  /** Environment variables and the config keys they set (SPEC §2, plus a few extensions). */
+  public static final Map<String, String> ENV_KEYS = envKeys();
+
+  private static Map<String, String> envKeys() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("SWITCHBOARD_PORT", "server.port");
+    m.put("SWITCHBOARD_HOST", "server.host");
+    m.put("SWITCHBOARD_NODE_ID", "node.id");
+    m.put("SWITCHBOARD_CLUSTER_PORT", "cluster.port");
+    m.put("SWITCHBOARD_CLUSTER_MEMBERS", "cluster.members");
+    m.put("SWITCHBOARD_CLUSTER_HOST", "cluster.host");
+    m.put("SWITCHBOARD_CLUSTER_NAME", "cluster.name");
+    m.put("SWITCHBOARD_CLUSTER_CONFIG", "cluster.config");
+    m.put("SWITCHBOARD_JWT_SECRET", "auth.jwt_secret");
+    m.put("SWITCHBOARD_JWT_PUBLIC_KEY", "auth.jwt_public_key");
+    m.put("SWITCHBOARD_JWKS_URL", "auth.jwks_url");
+    m.put("SWITCHBOARD_API_KEYS", "api.keys");
+    m.put("SWITCHBOARD_REDIS_URL", "redis.url");
+    m.put("SWITCHBOARD_STANDALONE", "cluster.standalone");
+    m.put("SWITCHBOARD_DRAIN_PERIOD", "drain.period");
+    return Map.copyOf(m);
+  }
+
+  private ConfigLoader() {}
+
+  /**
+   * @param confFile explicit file (flag), or null to use SWITCHBOARD_CONF, then conf/switchboard.json
+   * @param env the process environment
+   * @param flags dotted config keys set on the command line
+   */
+  public static SwitchboardConfig load(String confFile, Map<String, String> env, Map<String, Object> flags) {
+    JsonObject tree = defaults();
+    String file = confFile != null ? confFile : env.get("SWITCHBOARD_CONF");
+    if (file == null && Files.isRegularFile(Path.of("conf/switchboard.json"))) {
+      file = "conf/switchboard.json";
+    }
+    if (file != null) {
+      deepMerge(tree, readFile(file));
+    }
+    // A public key or JWKS given by env replaces the shipped dev secret rather than adding to it.
+    if (env.containsKey("SWITCHBOARD_JWT_PUBLIC_KEY") || env.containsKey("SWITCHBOARD_JWKS_URL")) {
+      if (!env.containsKey("SWITCHBOARD_JWT_SECRET")) {
+        put(tree, "auth.jwt_secret", null);
+      }
+    }
+    ENV_KEYS.forEach((var, key) -> {
+      String v = env.get(var);
+      if (v != null) {
+        put(tree, key, v);
+      }
+    });
+    flags.forEach((k, v) -> {
+      if (v != null) {
+        put(tree, k, v);
+      }
+    });
+    return build(tree);
+  }
+
+  /** The defaults shipped in the jar (a copy of conf/switchboard.json). */
+  public static JsonObject defaults() {
+    try (InputStream in = ConfigLoader.class.getResourceAsStream("/conf/switchboard.json")) {
+      if (in == null) {
+        throw new IllegalStateException("conf/switchboard.json missing from the classpath");
+      }
+      return new JsonObject(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static SwitchboardConfig fromJson(JsonObject overrides) {
+    JsonObject tree = defaults();
+    deepMerge(tree, overrides);
+    return build(tree);
+  }
+
+  private static JsonObject readFile(String file) {
+    try {
+      return new JsonObject(Files.readString(Path.of(file)));
+    } catch (IOException e) {
+      throw new ConfigException("SWITCHBOARD_CONF", "cannot read " + file + ": " + e.getMessage());
+    } catch (DecodeException e) {
+      throw new ConfigException("SWITCHBOARD_CONF", file + " is not a JSON object: " + e.getMessage());
+    }
+  }
+
+  static void deepMerge(JsonObject into, JsonObject from) {
+    from.forEach(e -> {
+      Object cur = into.getValue(e.getKey());
+      if (cur instanceof JsonObject co && e.getValue() instanceof JsonObject fo) {
+        deepMerge(co, fo);
+      } else {
+        into.put(e.getKey(), e.getValue());
+      }
+    });
+  }
+
+  private static void put(JsonObject tree, String key, Object value) {
+    String[] parts = key.split("\\.");
+    JsonObject cur = tree;
+    for (int i = 0; i < parts.length - 1; i++) {
+      JsonObject next = cur.getJsonObject(parts[i]);
+      if (next == null) {
+        next = new JsonObject();
+        cur.put(parts[i], next);
+      }
+      cur = next;
+    }
+    cur.put(parts[parts.length - 1], value);
+  }
+
+  static SwitchboardConfig build(JsonObject tree) {
+    ConfigReader r = new ConfigReader(tree);
+    var server = new SwitchboardConfig.Server(
+        r.string("server.host", "127.0.0.1"),
+        r.integer("server.port", 8080, 0, 65535),
+        r.string("server.ws_path", "/ws"),
+        r.integer("server.instances", 0, 0, 256),
+        r.bool("server.compression", true),
+        r.integer("server.max_connections", 0, 0, Integer.MAX_VALUE),
+        r.strings("server.allowed_origins", List.of()),
+        r.string("server.tls.cert", null),
+        r.string("server.tls.key", null));
+    var auth = new SwitchboardConfig.Auth(
+        r.string("auth.jwt_secret", null),
+        r.string("auth.jwt_public_key", null),
+        r.string("auth.jwks_url", null),
+        r.string("auth.jwks_file", null),
+        r.string("auth.issuer", null),
+        r.string("auth.audience", null),
+        r.duration("auth.auth_timeout", Duration.ofSeconds(10)),
+        r.duration("auth.expiry_grace", Duration.ofSeconds(25)));
+    var api = new SwitchboardConfig.Api(r.strings("api.keys", List.of()));
+    var session = new SwitchboardConfig.SessionSettings(
+        r.duration("session.heartbeat", Duration.ofSeconds(25)),
+        r.duration("session.idle_timeout", Duration.ofSeconds(60)),
+        r.integer("session.max_message_size", 65536, 128, 16 * 1024 * 1024),
+        r.integer("session.max_subscriptions", 128, 1, 100_000),
+        r.integer("session.outbound_queue_bytes", 1024 * 1024, 1024, Integer.MAX_VALUE));
+    var limits = new SwitchboardConfig.Limits(
+        r.decimal("limits.messages_per_second", 20, 0.001, 1e9),
+        r.integer("limits.burst", 40, 1, Integer.MAX_VALUE),
+        r.integer("limits.rate_abuse_limit", 100, 1, Integer.MAX_VALUE),
+        r.integer("limits.connections_per_ip", 1000, 1, Integer.MAX_VALUE),
+        r.integer("limits.connections_per_user", 20, 1, Integer.MAX_VALUE),
+        r.integer("limits.connect_rate_per_ip", 50, 1, Integer.MAX_VALUE));
+    Map<String, SwitchboardConfig.NamespaceRules> namespaces = new LinkedHashMap<>();
+    JsonObject ns = r.object("channels.namespaces");
+    for (String name : ns.fieldNames()) {
+      String p = "channels.namespaces." + name;
+      namespaces.put(name, new SwitchboardConfig.NamespaceRules(
+          policy(SwitchboardConfig.SubscribePolicy.class, p + ".subscribe", r.string(p + ".subscribe", "none")),
+          policy(SwitchboardConfig.PublishPolicy.class, p + ".publish", r.string(p + ".publish", "none")),
+          r.bool(p + ".presence", false),
+          r.integer(p + ".history_size", 0, 0, 1_000_000),
+          r.duration(p + ".history_ttl", Duration.ZERO)));
+    }
+    var channels = new SwitchboardConfig.Channels(
+        r.bool("channels.direct_messages", true),
+        r.strings("channels.segments", List.of()),
+        Map.copyOf(namespaces));
+    var rpc = new SwitchboardConfig.Rpc(r.strings("rpc.allowed", List.of()),
+        r.duration("rpc.timeout", Duration.ofSeconds(5)));
+    var cluster = new SwitchboardConfig.Cluster(
+        r.bool("cluster.standalone", false),
+        r.string("cluster.host", "127.0.0.1"),
+        r.integer("cluster.port", 5701, 0, 65535),
+        r.strings("cluster.members", List.of("127.0.0.1:5701")),
+        r.string("cluster.config", "cluster.xml"),
+        r.string("cluster.name", "switchboard"));
+    var redis = new SwitchboardConfig.Redis(r.string("redis.url", null));
+    var drain = new SwitchboardConfig.Drain(r.duration("drain.period", Duration.ofSeconds(10)));
+    var logging = new SwitchboardConfig.Logging(r.decimal("logging.message_sample_rate", 0.01, 0, 1));
+    return new SwitchboardConfig(r.string("node.id", null), server, auth, api, session, limits, channels, rpc,
+        cluster, redis, drain, logging);
+  }
+
+  private static <E extends Enum<E>> E policy(Class<E> type, String key, String value) {
+    try {
+      return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      StringBuilder allowed = new StringBuilder();
+      for (E c : type.getEnumConstants()) {
+        allowed.append(allowed.length() == 0 ? "" : ", ").append(c.name().toLowerCase(Locale.ROOT));
+      }
+      throw new ConfigException(key, "must be one of " + allowed + ", was '" + value + "'");
+    }
+  }
+}

@@ -1,0 +1,199 @@
+package dev.switchboard.config;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Reads typed values from the merged config tree. Values may come from JSON (typed) or from env vars and
+ * flags (strings), so every getter accepts both; a value of the wrong shape fails with the dotted key.
+ */
+final class ConfigReader {
+
+  private final JsonObject root;
+
+  ConfigReader(JsonObject root) {
+    this.root = root;
+  }
+
+  Object raw(String key) {
+    String[] parts = key.split("\\.");
+    Object cur = root;
+    for (String p : parts) {
+      if (!(cur instanceof JsonObject o)) {
+        return null;
+      }
+      cur = o.getValue(p);
+    }
+    return cur;
+  }
+
+  String string(String key, String dflt) {
+    Object v = raw(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (v instanceof String s) {
+      return s.isEmpty() ? dflt : s;
+    }
+    if (v instanceof Number || v instanceof Boolean) {
+      return v.toString();
+    }
+    throw new ConfigException(key, "must be a string");
+  }
+
+  long number(String key, long dflt, long min, long max) {
+    Object v = raw(key);
+    long n;
+    if (v == null) {
+      return dflt;
+    } else if (v instanceof Number num) {
+      n = num.longValue();
+    } else if (v instanceof String s) {
+      try {
+        n = Long.parseLong(s.trim());
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key, "must be a whole number, was '" + s + "'");
+      }
+    } else {
+      throw new ConfigException(key, "must be a number");
+    }
+    if (n < min || n > max) {
+      throw new ConfigException(key, "must be between " + min + " and " + max + ", was " + n);
+    }
+    return n;
+  }
+
+  int integer(String key, int dflt, int min, int max) {
+    return (int) number(key, dflt, min, max);
+  }
+
+  double decimal(String key, double dflt, double min, double max) {
+    Object v = raw(key);
+    double d;
+    if (v == null) {
+      return dflt;
+    } else if (v instanceof Number num) {
+      d = num.doubleValue();
+    } else if (v instanceof String s) {
+      try {
+        d = Double.parseDouble(s.trim());
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key, "must be a number, was '" + s + "'");
+      }
+    } else {
+      throw new ConfigException(key, "must be a number");
+    }
+    if (d < min || d > max) {
+      throw new ConfigException(key, "must be between " + min + " and " + max + ", was " + d);
+    }
+    return d;
+  }
+
+  boolean bool(String key, boolean dflt) {
+    Object v = raw(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    if (v instanceof String s) {
+      switch (s.trim().toLowerCase(Locale.ROOT)) {
+        case "true", "yes", "1", "on":
+          return true;
+        case "false", "no", "0", "off":
+          return false;
+        default:
+          break;
+      }
+    }
+    throw new ConfigException(key, "must be true or false, was '" + v + "'");
+  }
+
+  Duration duration(String key, Duration dflt) {
+    Object v = raw(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (v instanceof Number n) {
+      return Duration.ofMillis(Math.round(n.doubleValue() * 1000));
+    }
+    if (v instanceof String s) {
+      Duration d = parseDuration(s);
+      if (d == null) {
+        throw new ConfigException(key, "must be a duration like 500ms, 10s, 5m or 1h, was '" + s + "'");
+      }
+      return d;
+    }
+    throw new ConfigException(key, "must be a duration like 10s");
+  }
+
+  /** Parses 500ms, 10s, 5m, 1h, 2d or a bare number of seconds; null if it is not one. */
+  static Duration parseDuration(String s) {
+    String t = s.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (t.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2).trim()));
+      }
+      long mult;
+      char unit = t.isEmpty() ? ' ' : t.charAt(t.length() - 1);
+      switch (unit) {
+        case 's' -> mult = 1;
+        case 'm' -> mult = 60;
+        case 'h' -> mult = 3600;
+        case 'd' -> mult = 86400;
+        default -> {
+          return Duration.ofMillis(Math.round(Double.parseDouble(t) * 1000));
+        }
+      }
+      double n = Double.parseDouble(t.substring(0, t.length() - 1).trim());
+      if (n < 0) {
+        return null;
+      }
+      return Duration.ofMillis(Math.round(n * mult * 1000));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  List<String> strings(String key, List<String> dflt) {
+    Object v = raw(key);
+    if (v == null) {
+      return dflt;
+    }
+    List<String> out = new ArrayList<>();
+    if (v instanceof String s) {
+      for (String part : s.split(",")) {
+        if (!part.isBlank()) {
+          out.add(part.trim());
+        }
+      }
+      return List.copyOf(out);
+    }
+    if (v instanceof JsonArray arr) {
+      for (Object o : arr) {
+        if (!(o instanceof String s)) {
+          throw new ConfigException(key, "must be a list of strings");
+        }
+        out.add(s);
+      }
+      return List.copyOf(out);
+    }
+    throw new ConfigException(key, "must be a list of strings or a comma-separated string");
+  }
+
+  JsonObject object(String key) {
+    Object v = raw(key);
+    if (v == null) {
+      return new JsonObject();
+    }
+    if (v instanceof JsonObject o) {
+      return o;
+    }
+    throw new ConfigException(key, "must be an object");
+  }
+}

@@ -1,0 +1,170 @@
+package dev.switchboard.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The whole configuration, read once at start by {@link ConfigLoader} (file → SWITCHBOARD_* env → flags)
+ * and passed to every verticle. Each record rejects bad values in its constructor, naming the key.
+ *
+ * @param nodeId this node's name in {@code auth_success} and {@code /api/nodes}; null = generated
+ */
+public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api, SessionSettings session,
+                                Limits limits, Channels channels, Rpc rpc, Cluster cluster, Redis redis,
+                                Drain drain, Logging logging) {
+
+  /**
+   * The HTTP/WebSocket listener.
+   *
+   * @param host interface to bind; default 127.0.0.1
+   * @param port default 8080; 0 picks a free port (tests)
+   * @param wsPath WebSocket endpoint; default /ws
+   * @param instances gateway verticle instances; 0 = one per event loop
+   * @param compression offer permessage-deflate when the client asks; default true
+   * @param maxConnections per node; 0 = unlimited; over it upgrades get HTTP 503
+   * @param allowedOrigins Origin allow-list for upgrades; empty = any origin
+   * @param tlsCert PEM certificate path; with tlsKey turns on wss:// and https://
+   * @param tlsKey PEM private key path
+   */
+  public record Server(String host, int port, String wsPath, int instances, boolean compression,
+                       int maxConnections, List<String> allowedOrigins, String tlsCert, String tlsKey) {
+    public Server {
+      if (!wsPath.startsWith("/")) {
+        throw new ConfigException("server.ws_path", "must start with /");
+      }
+      if ((tlsCert == null) != (tlsKey == null)) {
+        throw new ConfigException("server.tls", "cert and key must both be set, or neither");
+      }
+    }
+
+    public boolean tls() {
+      return tlsCert != null;
+    }
+  }
+
+  /**
+   * Token verification. One of jwtSecret (HS256), jwtPublicKey (PEM, RS256/ES256), jwksUrl or jwksFile.
+   *
+   * @param authTimeout how long an unauthenticated connection may stay open; default 10 s
+   * @param expiryGrace how long after exp a session may renew before it is closed with 4010; default 25 s
+   */
+  public record Auth(String jwtSecret, String jwtPublicKey, String jwksUrl, String jwksFile, String issuer,
+                     String audience, Duration authTimeout, Duration expiryGrace) {
+    public Auth {
+      if (jwtSecret == null && jwtPublicKey == null && jwksUrl == null && jwksFile == null) {
+        throw new ConfigException("auth", "set one of jwt_secret (SWITCHBOARD_JWT_SECRET), jwt_public_key "
+            + "(SWITCHBOARD_JWT_PUBLIC_KEY), jwks_url or jwks_file");
+      }
+      if (authTimeout.isZero() || authTimeout.isNegative()) {
+        throw new ConfigException("auth.auth_timeout", "must be positive");
+      }
+    }
+  }
+
+  /** @param keys API keys accepted as {@code Authorization: Bearer <key>} on /api and /admin */
+  public record Api(List<String> keys) {}
+
+  /**
+   * Per-session settings.
+   *
+   * @param heartbeat interval of server pings; default 25 s
+   * @param idleTimeout a session that sends nothing (no frame, no pong) this long is closed; default 60 s
+   * @param maxMessageSize largest inbound message in bytes; larger closes with 1009; default 65536
+   * @param maxSubscriptions per session, automatic ones included; default 128
+   * @param outboundQueueBytes write queue bound; over it the session is closed with 4009; default 1 MiB
+   */
+  public record SessionSettings(Duration heartbeat, Duration idleTimeout, int maxMessageSize,
+                                int maxSubscriptions, int outboundQueueBytes) {
+    public SessionSettings {
+      if (heartbeat.toMillis() < 1000) {
+        throw new ConfigException("session.heartbeat", "must be at least 1s");
+      }
+      if (idleTimeout.compareTo(heartbeat) <= 0) {
+        throw new ConfigException("session.idle_timeout", "must be longer than session.heartbeat");
+      }
+    }
+  }
+
+  /**
+   * Inbound and admission limits (SPEC §6).
+   *
+   * @param messagesPerSecond token-bucket refill per session; default 20
+   * @param burst token-bucket size; default 40
+   * @param rateAbuseLimit rate-limited messages within 10 s after which the session is closed with 4008
+   * @param connectionsPerIp default 1000; over it → 4029
+   * @param connectionsPerUser cluster-wide; default 20; over it → 4029
+   * @param connectRatePerIp new connections per IP per second; default 50; over it → 4029
+   */
+  public record Limits(double messagesPerSecond, int burst, int rateAbuseLimit, int connectionsPerIp,
+                       int connectionsPerUser, int connectRatePerIp) {}
+
+  /** Who may subscribe to a namespace's channels. */
+  public enum SubscribePolicy {
+    /** Only the user the channel is named for (user:&lt;id&gt;). */
+    OWNER,
+    /** Sessions whose token's rooms claim lists the name, or "*". */
+    CLAIM,
+    /** Any authenticated session. */
+    AUTHENTICATED,
+    /** No client (backends only, or automatic). */
+    NONE
+  }
+
+  /** Who may publish to a namespace's channels from a client. Backends may always publish. */
+  public enum PublishPolicy {
+    /** Sessions that may subscribe to the channel. */
+    MEMBERS,
+    /** Any authenticated session. */
+    AUTHENTICATED,
+    /** No client. */
+    NONE
+  }
+
+  /**
+   * Rules of one namespace.
+   *
+   * @param historySize messages kept per channel; 0 = no history
+   * @param historyTtl how long an idle channel's history is kept
+   */
+  public record NamespaceRules(SubscribePolicy subscribe, PublishPolicy publish, boolean presence,
+                               int historySize, Duration historyTtl) {
+    public boolean keepsHistory() {
+      return historySize > 0;
+    }
+  }
+
+  /**
+   * Channels and their rules (SPEC §3).
+   *
+   * @param directMessages whether clients may {@code send} to other users
+   * @param segments claims that put sessions into segment:&lt;claim&gt;=&lt;value&gt; channels
+   * @param namespaces rules per namespace; a namespace absent here is refused as bad_request
+   */
+  public record Channels(boolean directMessages, List<String> segments, Map<String, NamespaceRules> namespaces) {}
+
+  /** @param allowed event-bus address patterns clients may {@code request} (* matches any run of characters) */
+  public record Rpc(List<String> allowed, Duration timeout) {}
+
+  /**
+   * Clustering over Hazelcast.
+   *
+   * @param standalone no cluster manager (SWITCHBOARD_STANDALONE=true)
+   * @param host interface Hazelcast binds to; default 127.0.0.1
+   * @param port Hazelcast port; default 5701
+   * @param members TCP-IP join members, host:port
+   * @param config path of cluster.xml; a missing file falls back to the one in the jar
+   * @param name cluster name; nodes with different names never join
+   */
+  public record Cluster(boolean standalone, String host, int port, List<String> members, String config,
+                        String name) {}
+
+  /** @param url redis://host:port; null = no Redis bridge */
+  public record Redis(String url) {}
+
+  /** @param period sessions are closed with 1001 spread over this period on SIGTERM; default 10 s */
+  public record Drain(Duration period) {}
+
+  /** @param messageSampleRate fraction of message bodies logged (truncated); default 0.01 */
+  public record Logging(double messageSampleRate) {}
+}

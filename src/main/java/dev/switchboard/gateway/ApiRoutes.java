@@ -1,0 +1,204 @@
+package dev.switchboard.gateway;
+
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.cluster.ClusterView;
+import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.protocol.Channel;
+import io.vertx.core.Future;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The HTTP API (SPEC §5.2), every route behind an API key: {@code Authorization: Bearer <key>}.
+ * Errors are JSON {@code {"error":"<reason>"}}: 401 for a missing or wrong key, 400 for a body or field
+ * that cannot be used, 413 for a body over the limit.
+ */
+public final class ApiRoutes {
+
+  private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
+  /** Room for an array of publishes of max_message_size each, within reason. */
+  private static final long MAX_BODY = 4L * 1024 * 1024;
+
+  private final NodeContext node;
+  private final Set<String> keys;
+  private final ClusterView view;
+
+  public ApiRoutes(NodeContext node) {
+    this.node = node;
+    this.keys = Set.copyOf(node.config().api().keys());
+    this.view = new ClusterView(node);
+  }
+
+  public void mount(Router router) {
+    router.route("/api/*").handler(this::requireKey);
+    router.post("/api/*").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY));
+    router.post("/api/publish").handler(this::publish);
+    router.get("/api/presence/:channel").handler(this::presence);
+    router.get("/api/nodes").handler(this::nodes);
+    router.post("/api/disconnect").handler(this::disconnect);
+  }
+
+  /** True when the request carries one of the configured API keys. */
+  public static boolean hasKey(RoutingContext ctx, Set<String> keys) {
+    String auth = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
+    if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return false;
+    }
+    return keys.contains(auth.substring(7).trim());
+  }
+
+  private void requireKey(RoutingContext ctx) {
+    if (!hasKey(ctx, keys)) {
+      fail(ctx, 401, "missing or invalid API key: send Authorization: Bearer <key>");
+      return;
+    }
+    ctx.next();
+  }
+
+  private void publish(RoutingContext ctx) {
+    Object parsed;
+    try {
+      String text = ctx.body().asString();
+      if (text == null || text.isBlank()) {
+        fail(ctx, 400, "body is empty: send {\"channel\":…,\"message\":…} or an array of them");
+        return;
+      }
+      parsed = Json.decodeValue(text);
+    } catch (DecodeException e) {
+      fail(ctx, 400, "body is not valid JSON");
+      return;
+    }
+    List<JsonObject> items = new ArrayList<>();
+    if (parsed instanceof JsonObject o) {
+      items.add(o);
+    } else if (parsed instanceof JsonArray a) {
+      if (a.isEmpty()) {
+        fail(ctx, 400, "array of publishes is empty");
+        return;
+      }
+      for (int i = 0; i < a.size(); i++) {
+        if (!(a.getValue(i) instanceof JsonObject o)) {
+          fail(ctx, 400, "item " + i + " is not an object {\"channel\":…,\"message\":…}");
+          return;
+        }
+        items.add(o);
+      }
+    } else {
+      fail(ctx, 400, "body must be an object {\"channel\":…,\"message\":…} or an array of them");
+      return;
+    }
+    // Validate every item before publishing any, so a bad array publishes nothing.
+    for (int i = 0; i < items.size(); i++) {
+      String why = validate(items.get(i));
+      if (why != null) {
+        fail(ctx, 400, items.size() > 1 ? "item " + i + ": " + why : why);
+        return;
+      }
+    }
+    publishInOrder(items, 0).onComplete(ar -> {
+      if (ar.succeeded()) {
+        json(ctx, 200, new JsonObject().put("ok", true).put("published", items.size()));
+      } else {
+        int status = ar.cause() instanceof io.vertx.core.eventbus.ReplyException re
+            && re.failureCode() >= 400 && re.failureCode() < 500 ? (re.failureCode() == 413 ? 413 : 400) : 500;
+        fail(ctx, status, ar.cause().getMessage());
+      }
+    });
+  }
+
+  private static String validate(JsonObject o) {
+    Object ch = o.getValue("channel");
+    if (!(ch instanceof String s)) {
+      return ch == null ? "missing field: channel" : "channel must be a string";
+    }
+    Channel.Result r = Channel.parse(s);
+    if (!r.ok()) {
+      return "bad channel name: " + r.error();
+    }
+    if (!o.containsKey("message") || o.getValue("message") == null) {
+      return "missing field: message";
+    }
+    Object from = o.getValue("from_user");
+    if (from != null && !(from instanceof String)) {
+      return "from_user must be a string";
+    }
+    return null;
+  }
+
+  /** Sequential, so an array keeps its order on each channel. */
+  private Future<Void> publishInOrder(List<JsonObject> items, int i) {
+    if (i == items.size()) {
+      return Future.succeededFuture();
+    }
+    JsonObject o = items.get(i);
+    JsonObject body = new JsonObject().put("channel", o.getValue("channel")).put("message", o.getValue("message"))
+        .put("from_user", o.getValue("from_user"));
+    return node.vertx().eventBus().request(Addresses.PUBLISH, body, LOCAL).compose(r -> publishInOrder(items, i + 1));
+  }
+
+  private void presence(RoutingContext ctx) {
+    String raw = ctx.pathParam("channel");
+    Channel.Result r = Channel.parse(raw);
+    if (!r.ok()) {
+      fail(ctx, 400, "bad channel name: " + r.error());
+      return;
+    }
+    view.presence(r.channel().toString()).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(ctx, 500, ar.cause().getMessage());
+        return;
+      }
+      json(ctx, 200, new JsonObject().put("channel", r.channel().toString()).put("users", ar.result())
+          .put("count", ar.result().size()));
+    });
+  }
+
+  private void nodes(RoutingContext ctx) {
+    view.nodes().onComplete(ar -> {
+      if (ar.failed()) {
+        fail(ctx, 500, ar.cause().getMessage());
+        return;
+      }
+      int total = 0;
+      for (Object o : ar.result()) {
+        total += ((JsonObject) o).getInteger("connections", 0);
+      }
+      json(ctx, 200, new JsonObject().put("nodes", ar.result()).put("count", ar.result().size())
+          .put("connections", total));
+    });
+  }
+
+  private void disconnect(RoutingContext ctx) {
+    JsonObject body;
+    try {
+      body = ctx.body().asJsonObject();
+    } catch (DecodeException | ClassCastException e) {
+      fail(ctx, 400, "body must be a JSON object {\"user\":\"<id>\"}");
+      return;
+    }
+    if (body == null || !(body.getValue("user") instanceof String user) || user.isEmpty()) {
+      fail(ctx, 400, "missing field: user");
+      return;
+    }
+    node.vertx().eventBus().publish(Addresses.DISCONNECT_USER, new JsonObject().put("user", user));
+    json(ctx, 200, new JsonObject().put("ok", true));
+  }
+
+  static void json(RoutingContext ctx, int status, JsonObject body) {
+    ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body.encode());
+  }
+
+  static void fail(RoutingContext ctx, int status, String reason) {
+    json(ctx, status, new JsonObject().put("error", reason));
+  }
+}

@@ -1,0 +1,195 @@
+package dev.switchboard.gateway;
+
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.cluster.ClusterView;
+import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.metrics.MetricsRoutes;
+import dev.switchboard.protocol.CloseCode;
+import dev.switchboard.router.ChannelRules;
+import dev.switchboard.router.Glob;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.StaticHandler;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP server of one event loop: the {@code /ws} upgrade (Origin, admission and token are decided
+ * before or right after the handshake), the HTTP API, health, metrics and the static client files.
+ * Deploy one instance per event loop; each owns a {@link SessionHub} and one timer that drives every
+ * session's heartbeat, idle, auth-timeout and expiry checks (no per-session timers).
+ */
+public final class GatewayVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(GatewayVerticle.class);
+  private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
+
+  private final NodeContext node;
+  private final SwitchboardConfig config;
+  private SessionHub hub;
+  private SessionServices services;
+  private HttpServer server;
+  private long ticker = -1;
+
+  public GatewayVerticle(NodeContext node) {
+    this.node = node;
+    this.config = node.config();
+  }
+
+  @Override
+  public Future<?> start() {
+    hub = new SessionHub(vertx, node);
+    services = new SessionServices(node, hub, new ChannelRules(config.channels()), new ClusterView(node),
+        new Glob(config.rpc().allowed()));
+    Router router = Router.router(vertx);
+    MetricsRoutes.mount(router, node);
+    new ApiRoutes(node).mount(router);
+    router.route("/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
+
+    SwitchboardConfig.Server s = config.server();
+    HttpServerOptions opts = new HttpServerOptions()
+        .setHost(s.host())
+        .setPort(s.port())
+        .setMaxWebSocketFrameSize(config.session().maxMessageSize())
+        .setMaxWebSocketMessageSize(config.session().maxMessageSize())
+        .setPerMessageWebSocketCompressionSupported(s.compression())
+        .setPerFrameWebSocketCompressionSupported(s.compression());
+    if (s.tls()) {
+      opts.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tlsCert()).setKeyPath(s.tlsKey()));
+    }
+    server = vertx.createHttpServer(opts)
+        .webSocketHandshakeHandler(this::handshake)
+        .requestHandler(router);
+    ticker = vertx.setPeriodic(1000, t -> tick());
+    var disconnect = vertx.eventBus().<JsonObject>consumer(Addresses.DISCONNECT_USER, msg -> {
+      int n = hub.disconnectUser(msg.body().getString("user"), CloseCode.NORMAL, "disconnected by server");
+      if (n > 0) {
+        log.info("event=disconnect_user user={} sessions={}", msg.body().getString("user"), n);
+      }
+    });
+    var drain = vertx.eventBus().<JsonObject>localConsumer(Addresses.DRAIN, msg -> {
+      drain(msg.body().getLong("period_ms", 10_000L));
+      msg.reply(new JsonObject().put("sessions", hub.sessions().size()));
+    });
+    return Future.all(server.listen(), disconnect.completion(), drain.completion());
+  }
+
+  /** The port actually bound (useful when config asks for port 0). */
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (ticker >= 0) {
+      vertx.cancelTimer(ticker);
+    }
+    return server == null ? Future.succeededFuture() : server.close();
+  }
+
+  private void tick() {
+    long now = System.currentTimeMillis();
+    for (Session s : hub.sessions().toArray(new Session[0])) {
+      s.tick(now);
+    }
+  }
+
+  private void handshake(ServerWebSocketHandshake hs) {
+    if (!config.server().wsPath().equals(hs.path())) {
+      hs.reject(404);
+      return;
+    }
+    if (node.draining()) {
+      node.metrics().connect("draining");
+      hs.reject(503);
+      return;
+    }
+    List<String> origins = config.server().allowedOrigins();
+    String origin = hs.headers().get(HttpHeaders.ORIGIN);
+    if (!origins.isEmpty() && origin != null && !origins.contains(origin) && !origins.contains("*")) {
+      node.metrics().connect("forbidden_origin");
+      log.info("event=connect_refused reason=origin origin=\"{}\"", origin);
+      hs.reject(403);
+      return;
+    }
+    String ip = hs.remoteAddress() == null ? "unknown" : hs.remoteAddress().hostAddress();
+    String token = tokenOf(hs);
+    vertx.eventBus().request(Addresses.LIMITER_ADMIT, new JsonObject().put("ip", ip), LOCAL).onComplete(ar -> {
+      if (ar.failed()) {
+        int code = ar.cause() instanceof ReplyException re ? re.failureCode() : 503;
+        if (code == 4029) {
+          node.metrics().connect("too_many_connections");
+          log.info("event=connect_refused reason=limit ip={} detail=\"{}\"", ip, ar.cause().getMessage());
+          // The client learns why from the close code, so accept and close at once.
+          hs.accept().onSuccess(ws -> ws.close(CloseCode.TOO_MANY_CONNECTIONS.code(), ar.cause().getMessage()));
+        } else {
+          node.metrics().connect("node_full");
+          hs.reject(503);
+        }
+        return;
+      }
+      hs.accept().onComplete(accepted -> {
+        if (accepted.failed()) {
+          vertx.eventBus().send(Addresses.LIMITER_RELEASE, new JsonObject().put("ip", ip), LOCAL);
+          return;
+        }
+        var ws = accepted.result();
+        ws.setWriteQueueMaxSize(config.session().outboundQueueBytes());
+        Session session = new Session(ws, services, ip, System.currentTimeMillis());
+        hub.add(session);
+        session.start(token);
+      });
+    });
+  }
+
+  /** Authorization: Bearer on the upgrade, else ?token= in the query. */
+  private static String tokenOf(ServerWebSocketHandshake hs) {
+    String auth = hs.headers().get(HttpHeaders.AUTHORIZATION);
+    if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      String t = auth.substring(7).trim();
+      if (!t.isEmpty()) {
+        return t;
+      }
+    }
+    String q = hs.query();
+    if (q != null) {
+      for (String part : q.split("&")) {
+        if (part.startsWith("token=") && part.length() > 6) {
+          return java.net.URLDecoder.decode(part.substring(6), java.nio.charset.StandardCharsets.UTF_8);
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Closes every session with 1001, spread evenly over the period so clients reconnect elsewhere
+   * without a herd.
+   */
+  private void drain(long periodMs) {
+    List<Session> all = new ArrayList<>(hub.sessions());
+    int n = all.size();
+    for (int i = 0; i < n; i++) {
+      Session s = all.get(i);
+      long delay = Math.max(1, periodMs * i / Math.max(1, n));
+      vertx.setTimer(delay, t -> s.close(CloseCode.GOING_AWAY, "node going away"));
+    }
+  }
+
+  Set<Session> sessions() {
+    return hub.sessions();
+  }
+}

@@ -1,0 +1,67 @@
+package dev.switchboard.gateway;
+
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Node-wide counts that several gateway instances write and the node directory, limiter and metrics read:
+ * open connections, sessions per user, and who is subscribed to which channel (for presence).
+ *
+ * <p>Why concurrent maps here when a SessionHub keeps its own index lock-free: these are touched on
+ * connect, authenticate, subscribe and close only, never per delivered message, and they are read from
+ * other event loops (presence queries, admission). Delivery never reads them.
+ */
+public final class NodeSessions {
+
+  private final AtomicInteger connections = new AtomicInteger();
+  private final ConcurrentMap<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
+  /** channel → user → number of this node's sessions of that user subscribed. */
+  private final ConcurrentMap<String, ConcurrentMap<String, Integer>> presence = new ConcurrentHashMap<>();
+
+  public void connectionOpened() {
+    connections.incrementAndGet();
+  }
+
+  public void connectionClosed() {
+    connections.decrementAndGet();
+  }
+
+  public int connections() {
+    return connections.get();
+  }
+
+  public void userAdded(String user) {
+    perUser.computeIfAbsent(user, u -> new AtomicInteger()).incrementAndGet();
+  }
+
+  public void userRemoved(String user) {
+    perUser.computeIfPresent(user, (u, n) -> n.decrementAndGet() <= 0 ? null : n);
+  }
+
+  public int sessionsOf(String user) {
+    AtomicInteger n = perUser.get(user);
+    return n == null ? 0 : n.get();
+  }
+
+  public int users() {
+    return perUser.size();
+  }
+
+  public void joined(String channel, String user) {
+    presence.computeIfAbsent(channel, c -> new ConcurrentHashMap<>()).merge(user, 1, Integer::sum);
+  }
+
+  public void left(String channel, String user) {
+    presence.computeIfPresent(channel, (c, users) -> {
+      users.computeIfPresent(user, (u, n) -> n <= 1 ? null : n - 1);
+      return users.isEmpty() ? null : users;
+    });
+  }
+
+  public List<String> usersIn(String channel) {
+    ConcurrentMap<String, Integer> users = presence.get(channel);
+    return users == null ? List.of() : List.copyOf(users.keySet());
+  }
+}

@@ -1,0 +1,34 @@
+package dev.switchboard.limiter;
+
+/**
+ * A token bucket: {@code ratePerSecond} tokens refill continuously up to {@code burst}. Used inline by a
+ * session on its own event loop (no locking, no event-bus hop on the hot path).
+ */
+public final class TokenBucket {
+
+  private final double ratePerNano;
+  private final double burst;
+  private double tokens;
+  private long last;
+
+  public TokenBucket(double ratePerSecond, int burst, long nowNanos) {
+    this.ratePerNano = ratePerSecond / 1e9;
+    this.burst = burst;
+    this.tokens = burst;
+    this.last = nowNanos;
+  }
+
+  /** Takes one token if there is one. */
+  public boolean tryTake(long nowNanos) {
+    long elapsed = nowNanos - last;
+    if (elapsed > 0) {
+      tokens = Math.min(burst, tokens + elapsed * ratePerNano);
+      last = nowNanos;
+    }
+    if (tokens >= 1) {
+      tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,130 @@
+package dev.switchboard.redis;
+
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.bus.Publication;
+import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.protocol.Channel;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.ProtocolVersion;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Redis ingress (SPEC §5.3): every node subscribes to {@code switchboard:*} and delivers
+ * {@code PUBLISH switchboard:<channel> <json>} to its own sessions only (a local publish on the channel
+ * address), so each subscribed session receives each Redis message exactly once however many nodes run.
+ * The payload is {@code {"message":…, "from_user":…}} or any other JSON value, delivered as the message.
+ * When Redis goes away the bridge reconnects with backoff (0.5 s doubling to 10 s) and subscribes again;
+ * messages published while no node was subscribed are lost, as Redis pub/sub itself does.
+ */
+public final class RedisBridgeVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(RedisBridgeVerticle.class);
+  static final String PREFIX = "switchboard:";
+  private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
+
+  private final NodeContext node;
+  private Redis redis;
+  private RedisConnection conn;
+  private long backoffMs = 500;
+  private boolean stopped;
+
+  public RedisBridgeVerticle(NodeContext node) {
+    this.node = node;
+  }
+
+  @Override
+  public Future<?> start() {
+    redis = Redis.createClient(vertx, new RedisOptions()
+        .setConnectionString(node.config().redis().url())
+        .setPreferredProtocolVersion(ProtocolVersion.RESP2)
+        .setMaxWaitingHandlers(4096));
+    // Start-up does not wait for Redis: a node without Redis still serves WebSocket and HTTP publishing.
+    connect();
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopped = true;
+    return redis == null ? Future.succeededFuture() : redis.close();
+  }
+
+  private void connect() {
+    if (stopped) {
+      return;
+    }
+    redis.connect()
+        .compose(c -> {
+          conn = c;
+          c.handler(this::onResponse);
+          c.exceptionHandler(e -> reconnect("error: " + e.getMessage()));
+          c.endHandler(v -> reconnect("connection closed"));
+          return c.send(Request.cmd(Command.PSUBSCRIBE).arg(PREFIX + "*"));
+        })
+        .onSuccess(r -> {
+          backoffMs = 500;
+          log.info("event=redis_subscribed node={} pattern={}*", node.name(), PREFIX);
+        })
+        .onFailure(e -> reconnect("connect failed: " + e.getMessage()));
+  }
+
+  private void reconnect(String why) {
+    if (stopped) {
+      return;
+    }
+    RedisConnection old = conn;
+    conn = null;
+    if (old != null) {
+      old.handler(null).exceptionHandler(null).endHandler(null);
+      old.close();
+    }
+    long delay = backoffMs;
+    backoffMs = Math.min(10_000, backoffMs * 2);
+    log.warn("event=redis_reconnect node={} reason=\"{}\" retry_ms={}", node.name(), why, delay);
+    vertx.setTimer(delay, t -> connect());
+  }
+
+  private void onResponse(Response r) {
+    // RESP2 pattern message: ["pmessage", pattern, channel, payload]
+    if (r.size() < 4 || !"pmessage".equalsIgnoreCase(r.get(0).toString())) {
+      return;
+    }
+    String redisChannel = r.get(2).toString();
+    if (!redisChannel.startsWith(PREFIX)) {
+      return;
+    }
+    Channel.Result ch = Channel.parse(redisChannel.substring(PREFIX.length()));
+    if (!ch.ok()) {
+      log.warn("event=redis_bad_channel channel=\"{}\" reason=\"{}\"", redisChannel, ch.error());
+      return;
+    }
+    String payload = r.get(3).toString();
+    Object message;
+    String fromUser = null;
+    try {
+      Object v = Json.decodeValue(payload);
+      if (v instanceof JsonObject o && o.containsKey("message")) {
+        message = o.getValue("message");
+        fromUser = o.getString("from_user");
+      } else {
+        message = v;
+      }
+    } catch (DecodeException | ClassCastException e) {
+      message = payload;
+    }
+    Publication pub = Publication.now(ch.channel().toString(), message, fromUser);
+    vertx.eventBus().publish(Addresses.channel(ch.channel()), pub.toJson(), LOCAL);
+  }
+}

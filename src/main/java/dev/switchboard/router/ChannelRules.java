@@ -1,0 +1,136 @@
+package dev.switchboard.router;
+
+import dev.switchboard.auth.Principal;
+import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.config.SwitchboardConfig.NamespaceRules;
+import dev.switchboard.protocol.Channel;
+import dev.switchboard.protocol.ErrorCode;
+import dev.switchboard.protocol.ProtocolError;
+import java.util.Map;
+
+/**
+ * Who may subscribe, publish and see presence where (SPEC §3). Each check returns null when allowed, or
+ * the error the client should get. Backends are trusted: they may publish to any valid channel.
+ */
+public final class ChannelRules {
+
+  private final SwitchboardConfig.Channels config;
+  private final Map<String, NamespaceRules> namespaces;
+
+  public ChannelRules(SwitchboardConfig.Channels config) {
+    this.config = config;
+    this.namespaces = config.namespaces();
+  }
+
+  public NamespaceRules rules(Channel ch) {
+    return namespaces.get(ch.namespace());
+  }
+
+  /** Whether a backend may publish here: any channel of a known namespace. */
+  public ProtocolError checkBackendPublish(Channel ch) {
+    if (ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace())) {
+      return ch.segmentClaim().isPresent() || !Channel.SEGMENT.equals(ch.namespace()) ? null
+          : new ProtocolError(ErrorCode.BAD_REQUEST, "segment channel must look like segment:<claim>=<value>", null);
+    }
+    if (!namespaces.containsKey(ch.namespace())) {
+      return unknownNamespace(ch);
+    }
+    return null;
+  }
+
+  public ProtocolError checkSubscribe(Principal p, Channel ch) {
+    if (ch.isBroadcast()) {
+      return forbidden("broadcast is subscribed automatically");
+    }
+    if (Channel.SEGMENT.equals(ch.namespace())) {
+      return forbidden("segment channels are subscribed automatically from token claims");
+    }
+    if (Channel.SYSTEM.equals(ch.namespace())) {
+      return forbidden("system channels are not for clients");
+    }
+    NamespaceRules r = namespaces.get(ch.namespace());
+    if (r == null) {
+      return unknownNamespace(ch);
+    }
+    boolean allowed = switch (r.subscribe()) {
+      case OWNER -> ch.name().equals(p.userId());
+      case CLAIM -> Channel.ROOM.equals(ch.namespace()) ? p.inRoom(ch.name()) : false;
+      case AUTHENTICATED -> true;
+      case NONE -> false;
+    };
+    if (!allowed && !Channel.USER.equals(ch.namespace()) && !p.channelPatterns().isEmpty()) {
+      allowed = new Glob(p.channelPatterns()).matches(ch.toString());
+    }
+    if (!allowed) {
+      return forbidden(switch (r.subscribe()) {
+        case OWNER -> "you may only subscribe to your own " + ch.namespace() + ": channel";
+        case CLAIM -> "your token's rooms claim does not list " + ch.name();
+        default -> "clients may not subscribe to " + ch.namespace() + ": channels";
+      });
+    }
+    return null;
+  }
+
+  public ProtocolError checkPublish(Principal p, Channel ch) {
+    if (ch.isBroadcast()) {
+      return forbidden("clients may not publish to broadcast");
+    }
+    if (Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace())) {
+      return forbidden("clients may not publish to " + ch.namespace() + " channels");
+    }
+    NamespaceRules r = namespaces.get(ch.namespace());
+    if (r == null) {
+      return unknownNamespace(ch);
+    }
+    if (Channel.USER.equals(ch.namespace())) {
+      return forbidden("use send to message a user");
+    }
+    return switch (r.publish()) {
+      case MEMBERS -> checkSubscribe(p, ch) == null ? null
+          : forbidden("only members of " + ch + " may publish to it");
+      case AUTHENTICATED -> null;
+      case NONE -> forbidden("clients may not publish to " + ch.namespace() + ": channels");
+    };
+  }
+
+  public ProtocolError checkSend(Principal p, String toUser) {
+    return config.directMessages() ? null : forbidden("direct messages are turned off");
+  }
+
+  public ProtocolError checkPresence(Principal p, Channel ch) {
+    ProtocolError sub = checkSubscribe(p, ch);
+    if (sub != null && !(Channel.USER.equals(ch.namespace()) && ch.name().equals(p.userId()))) {
+      return sub;
+    }
+    NamespaceRules r = namespaces.get(ch.namespace());
+    if (r == null || !r.presence()) {
+      return forbidden("presence is not enabled for " + ch.namespace() + ": channels");
+    }
+    return null;
+  }
+
+  public ProtocolError checkHistory(Principal p, Channel ch) {
+    ProtocolError sub = checkSubscribe(p, ch);
+    if (sub != null) {
+      return sub;
+    }
+    NamespaceRules r = namespaces.get(ch.namespace());
+    if (r == null || !r.keepsHistory()) {
+      return forbidden(ch.namespace() + ": channels keep no history");
+    }
+    return null;
+  }
+
+  public boolean keepsHistory(Channel ch) {
+    NamespaceRules r = namespaces.get(ch.namespace());
+    return r != null && r.keepsHistory();
+  }
+
+  private static ProtocolError forbidden(String why) {
+    return new ProtocolError(ErrorCode.FORBIDDEN, why, null);
+  }
+
+  private static ProtocolError unknownNamespace(Channel ch) {
+    return new ProtocolError(ErrorCode.BAD_REQUEST, "unknown channel namespace: " + ch.namespace(), null);
+  }
+}

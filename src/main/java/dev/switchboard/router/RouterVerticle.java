@@ -1,0 +1,139 @@
+package dev.switchboard.router;
+
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.bus.Publication;
+import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.protocol.Channel;
+import dev.switchboard.protocol.ErrorCode;
+import dev.switchboard.protocol.ProtocolError;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.core.spi.cluster.RegistrationInfo;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The publish entry point ({@link Addresses#PUBLISH}): validates, applies channel rules, stamps the
+ * publication and fans it out with one event-bus publish on the channel's address.
+ *
+ * <p>Guarantee: once the router has replied {@code {"ok":true}}, the message has been handed to the
+ * clustered event bus, which delivers it once to every node holding a consumer for the channel at that
+ * moment, and each of those delivers it once to each subscribed session. It is at most once: a node that
+ * dies with the message in flight loses it (history and {@code since} recovery cover that). Order is kept
+ * per publisher and channel. A publish to a {@code user:} channel with no consumer anywhere is reported on
+ * {@link Addresses#UNDELIVERED} with reason {@code no_session}.
+ *
+ * <p>Body: {@code {"channel":…, "message":…, "from_user":…|null}}; clients' publishes also carry
+ * {@code "client":true} and are then copied to {@link Addresses#INBOUND}. Failures use the HTTP-like codes
+ * 400 (bad request), 403 (forbidden) and 413 (too large) with the reason as message.
+ */
+public final class RouterVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(RouterVerticle.class);
+
+  private final NodeContext node;
+  private final ChannelRules rules;
+  private final int maxMessageSize;
+  private final double sampleRate;
+
+  public RouterVerticle(NodeContext node) {
+    this.node = node;
+    this.rules = new ChannelRules(node.config().channels());
+    this.maxMessageSize = node.config().session().maxMessageSize();
+    this.sampleRate = node.config().logging().messageSampleRate();
+  }
+
+  @Override
+  public Future<?> start() {
+    return vertx.eventBus().<JsonObject>consumer(Addresses.PUBLISH, this::handle).completion();
+  }
+
+  private void handle(Message<JsonObject> msg) {
+    JsonObject body = msg.body();
+    if (body == null) {
+      msg.fail(400, "body must be a JSON object {\"channel\":…,\"message\":…}");
+      return;
+    }
+    Object rawChannel = body.getValue("channel");
+    if (!(rawChannel instanceof String chName)) {
+      msg.fail(400, rawChannel == null ? "missing field: channel" : "channel must be a string");
+      return;
+    }
+    Channel.Result parsed = Channel.parse(chName);
+    if (!parsed.ok()) {
+      msg.fail(400, "bad channel name: " + parsed.error());
+      return;
+    }
+    Channel ch = parsed.channel();
+    ProtocolError denied = rules.checkBackendPublish(ch);
+    if (denied != null) {
+      msg.fail(denied.code() == ErrorCode.FORBIDDEN ? 403 : 400, denied.message());
+      return;
+    }
+    if (!body.containsKey("message") || body.getValue("message") == null) {
+      msg.fail(400, "missing field: message");
+      return;
+    }
+    Object message = body.getValue("message");
+    boolean fromClient = body.getBoolean("client", false);
+    if (!fromClient && Json.encode(message).length() > maxMessageSize) {
+      msg.fail(413, "message is larger than max_message_size (" + maxMessageSize + " bytes)");
+      return;
+    }
+    Object fromUser = body.getValue("from_user");
+    Publication pub = Publication.now(ch.toString(), message, fromUser instanceof String s ? s : null);
+    route(pub, ch).onComplete(ar -> {
+      if (ar.succeeded()) {
+        msg.reply(new JsonObject().put("ok", true));
+      } else {
+        log.warn("event=routing_failure channel={} reason=\"{}\"", ch, ar.cause().getMessage());
+        msg.fail(500, "routing failed: " + ar.cause().getMessage());
+      }
+    });
+    if (fromClient) {
+      vertx.eventBus().publish(Addresses.INBOUND, new JsonObject()
+          .put("channel", pub.channel()).put("message", message).put("from_user", pub.fromUser())
+          .put("timestamp", pub.timestamp()).put("node", node.name()));
+    }
+    if (sampleRate > 0 && ThreadLocalRandom.current().nextDouble() < sampleRate) {
+      String text = Json.encode(message);
+      log.info("event=message_sample channel={} from_user={} body={}", ch, pub.fromUser(),
+          text.length() > 200 ? text.substring(0, 200) + "…" : text);
+    }
+  }
+
+  /** Fans out; for user: channels first checks that some node has a consumer, else reports undelivered. */
+  private Future<Void> route(Publication pub, Channel ch) {
+    String address = Addresses.channel(ch);
+    if (!Channel.USER.equals(ch.namespace())) {
+      vertx.eventBus().publish(address, pub.toJson());
+      return Future.succeededFuture();
+    }
+    return anyConsumer(ch, address).map(any -> {
+      if (any) {
+        vertx.eventBus().publish(address, pub.toJson());
+      } else {
+        node.metrics().dropped("no_session");
+        Undelivered.report(vertx, pub, "no_session");
+      }
+      return null;
+    });
+  }
+
+  private Future<Boolean> anyConsumer(Channel ch, String address) {
+    ClusterManager cm = node.clusterManager();
+    if (cm == null) {
+      return Future.succeededFuture(!node.sessions().usersIn(ch.toString()).isEmpty());
+    }
+    Promise<List<RegistrationInfo>> regs = Promise.promise();
+    cm.getRegistrations(address, regs);
+    return regs.future().map(list -> list != null && !list.isEmpty());
+  }
+}
