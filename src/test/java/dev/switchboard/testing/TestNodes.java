@@ -1,0 +1,125 @@
+package dev.switchboard.testing;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.auth.TokenIssuer;
+import dev.switchboard.config.ConfigLoader;
+import dev.switchboard.config.SwitchboardConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Starts real Switchboard nodes for tests: standalone, or clustered over Hazelcast on loopback with free
+ * ports and a unique cluster name per call, so concurrent or leftover clusters never join each other.
+ */
+public final class TestNodes {
+
+  public static final String SECRET = "test-secret-0123456789-0123456789-abcdef";
+  public static final String API_KEY = "test-api-key";
+
+  private TestNodes() {}
+
+  public static int freePort() {
+    try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+      s.setReuseAddress(true);
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Test defaults: port 0 (free), known secret and API key, two gateway instances. */
+  public static JsonObject base() {
+    return new JsonObject()
+        .put("server", new JsonObject().put("port", 0).put("instances", 2))
+        .put("auth", new JsonObject().put("jwt_secret", SECRET))
+        .put("api", new JsonObject().put("keys", new JsonArray().add(API_KEY)))
+        .put("logging", new JsonObject().put("message_sample_rate", 0));
+  }
+
+  public static SwitchboardConfig config(JsonObject overrides) {
+    JsonObject tree = base();
+    merge(tree, overrides);
+    return ConfigLoader.fromJson(tree);
+  }
+
+  public static SwitchboardNode standalone() {
+    return standalone(new JsonObject());
+  }
+
+  public static SwitchboardNode standalone(JsonObject overrides) {
+    JsonObject o = overrides.copy();
+    merge(o, new JsonObject().put("cluster", new JsonObject().put("standalone", true)));
+    return SwitchboardNode.start(config(o)).await();
+  }
+
+  /** n clustered nodes that see each other; started one after the other. */
+  public static List<SwitchboardNode> cluster(int n) {
+    return cluster(n, new JsonObject());
+  }
+
+  public static List<SwitchboardNode> cluster(int n, JsonObject overrides) {
+    String name = "test-" + UUID.randomUUID();
+    List<Integer> ports = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ports.add(freePort());
+    }
+    JsonArray members = new JsonArray();
+    ports.forEach(p -> members.add("127.0.0.1:" + p));
+    List<SwitchboardNode> nodes = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      JsonObject o = overrides.copy();
+      merge(o, new JsonObject()
+          .put("node", new JsonObject().put("id", "n" + (i + 1)))
+          .put("cluster", new JsonObject().put("standalone", false).put("name", name).put("host", "127.0.0.1")
+              .put("port", ports.get(i)).put("members", members)));
+      nodes.add(SwitchboardNode.start(config(o)).await());
+    }
+    return nodes;
+  }
+
+  public static void closeAll(List<SwitchboardNode> nodes) {
+    List<Future<Void>> all = new ArrayList<>();
+    for (SwitchboardNode n : nodes) {
+      all.add(n.close());
+    }
+    Future.join(all).await();
+  }
+
+  private static TokenIssuer issuer;
+
+  public static synchronized String token(String sub, String... rooms) {
+    if (issuer == null) {
+      issuer = new TokenIssuer(Vertx.vertx(), SECRET);
+    }
+    return issuer.issue(sub, List.of(rooms), List.of(), Map.of(), Duration.ofHours(1));
+  }
+
+  public static synchronized String token(String sub, List<String> rooms, Map<String, String> claims, Duration ttl) {
+    if (issuer == null) {
+      issuer = new TokenIssuer(Vertx.vertx(), SECRET);
+    }
+    return issuer.issue(sub, rooms, List.of(), claims, ttl);
+  }
+
+  static void merge(JsonObject into, JsonObject from) {
+    from.forEach(e -> {
+      Object cur = into.getValue(e.getKey());
+      if (cur instanceof JsonObject co && e.getValue() instanceof JsonObject fo) {
+        merge(co, fo);
+      } else {
+        into.put(e.getKey(), e.getValue());
+      }
+    });
+  }
+}
