@@ -1,0 +1,138 @@
+package dev.switchboard.history;
+
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import com.hazelcast.ringbuffer.OverflowPolicy;
+import com.hazelcast.ringbuffer.ReadResultSet;
+import com.hazelcast.ringbuffer.Ringbuffer;
+import dev.switchboard.bus.Publication;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * History kept in the Hazelcast cluster itself: one Ringbuffer per channel (capacity, TTL and a backup
+ * copy configured per namespace by {@code ClusterSetup}), so it survives the loss of any one node.
+ *
+ * <p>Offsets come from the ringbuffer's sequence (offset = sequence + 1): the partition owner assigns
+ * sequences one at a time, so offsets are gapless and unique however many nodes append at once.
+ * The channel's epoch lives in an IMap entry placed on the same partition as the ringbuffer
+ * ({@code name@channel}), so the two are lost together or survive together: a recreated, empty
+ * ringbuffer always comes with a fresh epoch. Epochs are cached per node and the cache is dropped
+ * whenever a member leaves, the only time a partition's data can be lost.
+ */
+public final class HazelcastHistoryStore implements HistoryStore {
+
+  /** Ringbuffer names start with this; ClusterSetup configures "switchboard.history.&lt;namespace&gt;:*". */
+  public static final String RING_PREFIX = "switchboard.history.";
+  static final String EPOCHS = "switchboard.history-epochs";
+
+  private final Vertx vertx;
+  private final HazelcastInstance hz;
+  private final IMap<String, String> epochs;
+  private final Map<String, Ringbuffer<String>> rings = new ConcurrentHashMap<>();
+  private final Map<String, String> epochCache = new ConcurrentHashMap<>();
+
+  public HazelcastHistoryStore(Vertx vertx, HazelcastInstance hz) {
+    this.vertx = vertx;
+    this.hz = hz;
+    this.epochs = hz.getMap(EPOCHS);
+    hz.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
+      @Override
+      public void memberAdded(com.hazelcast.cluster.MembershipEvent e) {}
+
+      @Override
+      public void memberRemoved(com.hazelcast.cluster.MembershipEvent e) {
+        epochCache.clear();
+      }
+    });
+  }
+
+  public static String ringName(String channel) {
+    return RING_PREFIX + channel + "@" + channel;
+  }
+
+  private Ringbuffer<String> ring(String channel) {
+    return rings.computeIfAbsent(channel, c -> hz.getRingbuffer(ringName(c)));
+  }
+
+  @Override
+  public Future<Publication> append(Publication pub) {
+    String channel = pub.channel();
+    String cached = epochCache.get(channel);
+    Future<String> epoch = cached != null ? Future.succeededFuture(cached) : vertx.executeBlocking(() -> epochOf(channel));
+    return epoch.compose(e -> {
+      // Stored without a position: the offset is the ringbuffer sequence, the epoch the channel's.
+      return Future.fromCompletionStage(ring(channel).addAsync(pub.toJson().encode(), OverflowPolicy.OVERWRITE))
+          .compose(seq -> {
+            if (seq == 0 && cached != null) {
+              // A fresh ringbuffer: its epoch may be new too. Re-read it for the next appends.
+              epochCache.remove(channel);
+            }
+            return Future.succeededFuture(pub.withPosition(seq + 1, e));
+          });
+    });
+  }
+
+  /** The channel's epoch, created when absent; blocking (worker thread). */
+  private String epochOf(String channel) {
+    String e = epochs.get(channel);
+    if (e == null) {
+      String fresh = UUID.randomUUID().toString().substring(0, 8);
+      String prev = epochs.putIfAbsent(channel, fresh);
+      e = prev == null ? fresh : prev;
+    }
+    epochCache.put(channel, e);
+    return e;
+  }
+
+  @Override
+  public Future<Page> read(String channel, long afterOffset, int limit) {
+    return vertx.executeBlocking(() -> {
+      Ringbuffer<String> ring = ring(channel);
+      String epoch = epochOf(channel);
+      long head = ring.headSequence();
+      long tail = ring.tailSequence();
+      long newest = tail + 1;
+      long oldest = head + 1;
+      List<Publication> out = new ArrayList<>();
+      long fromSeq = afterOffset < 0 ? Math.max(head, tail - limit + 1) : Math.max(afterOffset, head);
+      if (limit > 0 && fromSeq <= tail) {
+        int count = (int) Math.min(limit, tail - fromSeq + 1);
+        ReadResultSet<String> rs = ring.readManyAsync(fromSeq, 0, Math.min(count, 1000), null)
+            .toCompletableFuture().get();
+        for (int i = 0; i < rs.size(); i++) {
+          Publication p = Publication.fromJson(new JsonObject(rs.get(i)));
+          out.add(p.withPosition(rs.getSequence(i) + 1, epoch));
+        }
+      }
+      return new Page(out, newest, epoch, oldest);
+    });
+  }
+
+  /**
+   * Reclaims histories whose items all expired (TTL): destroys the ringbuffer and forgets the epoch, so
+   * idle channels cost nothing. Run periodically by one member; a later publish starts a new epoch.
+   */
+  public Future<Integer> reclaimIdle() {
+    return vertx.executeBlocking(() -> {
+      int n = 0;
+      for (String channel : epochs.keySet()) {
+        Ringbuffer<String> ring = hz.getRingbuffer(ringName(channel));
+        if (ring.size() == 0) {
+          ring.destroy();
+          rings.remove(channel);
+          epochs.remove(channel);
+          epochCache.remove(channel);
+          n++;
+        }
+      }
+      return n;
+    });
+  }
+}

@@ -1,0 +1,42 @@
+package dev.switchboard.history;
+
+import dev.switchboard.bus.Publication;
+import io.vertx.core.Future;
+import java.util.List;
+
+/**
+ * Bounded per-channel history with stream positions (SPEC §3, §4). Offsets start at 1 and rise by one per
+ * message per channel, with no gaps and no duplicates, whichever node appends. The epoch names one
+ * incarnation of a channel's history: it changes only when the history was lost (or reclaimed after its
+ * TTL), so a client holding an offset of another epoch knows its position means nothing now.
+ */
+public interface HistoryStore {
+
+  /** Keeps the publication and returns it stamped with its offset and epoch. */
+  Future<Publication> append(Publication pub);
+
+  /**
+   * Reads kept publications in offset order.
+   *
+   * @param afterOffset return those with offset &gt; afterOffset; -1 = the newest {@code limit}
+   * @param limit at most this many
+   */
+  Future<Page> read(String channel, long afterOffset, int limit);
+
+  /**
+   * A slice of history and the channel's position.
+   *
+   * @param offset the newest offset kept (0 when empty)
+   * @param oldestOffset the oldest offset still kept (offset + 1 when empty)
+   */
+  record Page(List<Publication> publications, long offset, String epoch, long oldestOffset) {
+
+    /** Whether a client at (sinceOffset, sinceEpoch) can be brought up to date from this store. */
+    public boolean covers(long sinceOffset, String sinceEpoch) {
+      if (sinceEpoch != null && !sinceEpoch.equals(epoch)) {
+        return false;
+      }
+      return sinceOffset <= offset && sinceOffset + 1 >= oldestOffset;
+    }
+  }
+}
