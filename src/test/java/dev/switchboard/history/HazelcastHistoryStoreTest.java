@@ -1,0 +1,123 @@
+package dev.switchboard.history;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import dev.switchboard.bus.Publication;
+import dev.switchboard.cluster.ClusterSetup;
+import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.testing.TestNodes;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The history store on a real three-member Hazelcast cluster on loopback. */
+@ExtendWith(VertxExtension.class)
+class HazelcastHistoryStoreTest {
+
+  private final List<HazelcastInstance> members = new ArrayList<>();
+
+  @AfterEach
+  void shutdown() {
+    members.forEach(HazelcastInstance::shutdown);
+  }
+
+  private List<HazelcastInstance> cluster(int n) {
+    String name = "hist-" + UUID.randomUUID();
+    List<Integer> ports = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ports.add(TestNodes.freePort());
+    }
+    JsonArray memberList = new JsonArray();
+    ports.forEach(p -> memberList.add("127.0.0.1:" + p));
+    for (int i = 0; i < n; i++) {
+      SwitchboardConfig c = TestNodes.config(new JsonObject()
+          .put("cluster", new JsonObject().put("name", name).put("port", ports.get(i)).put("members", memberList))
+          .put("channels", new JsonObject().put("namespaces", new JsonObject()
+              .put("room", new JsonObject().put("subscribe", "claim").put("publish", "members")
+                  .put("history_size", 50).put("history_ttl", "10m")))));
+      Config hz = ClusterSetup.hazelcastConfig(c.cluster());
+      HistorySettings.apply(hz, c.channels());
+      members.add(Hazelcast.newHazelcastInstance(hz));
+    }
+    return members;
+  }
+
+  @Test
+  void concurrentAppendsFromTwoMembersGetGaplessUniqueOffsets(Vertx vertx) {
+    List<HazelcastInstance> hz = cluster(2);
+    HistoryStore a = new HazelcastHistoryStore(vertx, hz.get(0));
+    HistoryStore b = new HazelcastHistoryStore(vertx, hz.get(1));
+    List<Future<Publication>> all = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      all.add(a.append(Publication.now("room:x", "a" + i, null)));
+      all.add(b.append(Publication.now("room:x", "b" + i, null)));
+    }
+    Future.all(all).await();
+    TreeSet<Long> offsets = new TreeSet<>();
+    String epoch = all.get(0).result().epoch();
+    for (Future<Publication> f : all) {
+      offsets.add(f.result().offset());
+      assertEquals(epoch, f.result().epoch());
+    }
+    assertEquals(80, offsets.size(), "no duplicates");
+    assertEquals(1L, offsets.first());
+    assertEquals(80L, offsets.last(), "no gaps");
+    HistoryStore.Page page = a.read("room:x", 70, 100).await();
+    assertEquals(10, page.publications().size());
+    assertEquals(71, page.publications().get(0).offset());
+    assertEquals(80, page.offset());
+    assertEquals(31, page.oldestOffset(), "capacity 50 keeps offsets 31..80");
+  }
+
+  @Test
+  void historySurvivesTheLossOfAnyOneMember(Vertx vertx) {
+    List<HazelcastInstance> hz = cluster(3);
+    HistoryStore writer = new HazelcastHistoryStore(vertx, hz.get(0));
+    String epoch = null;
+    for (int i = 1; i <= 20; i++) {
+      epoch = writer.append(Publication.now("room:keep", i, null)).await().epoch();
+    }
+    // Kill the member that owns the channel's partition, not a random one.
+    HazelcastInstance owner = null;
+    String ring = HazelcastHistoryStore.ringName("room:keep");
+    for (HazelcastInstance m : hz) {
+      if (m.getPartitionService().getPartition(ring).getOwner().localMember()) {
+        owner = m;
+      }
+    }
+    assertTrue(owner != null);
+    owner.getLifecycleService().terminate();
+    HazelcastInstance survivor = hz.stream().filter(m -> m.getLifecycleService().isRunning()).findFirst().orElseThrow();
+    HistoryStore reader = new HazelcastHistoryStore(vertx, survivor);
+    HistoryStore.Page page = reader.read("room:keep", 0, 100).await();
+    assertEquals(20, page.publications().size());
+    assertEquals(epoch, page.epoch(), "the backup copy keeps the epoch");
+    assertEquals(21, reader.append(Publication.now("room:keep", 21, null)).await().offset());
+  }
+
+  @Test
+  void reclaimingAnEmptyHistoryStartsANewEpoch(Vertx vertx) {
+    List<HazelcastInstance> hz = cluster(1);
+    HazelcastHistoryStore store = new HazelcastHistoryStore(vertx, hz.get(0));
+    String first = store.append(Publication.now("room:idle", 1, null)).await().epoch();
+    hz.get(0).getRingbuffer(HazelcastHistoryStore.ringName("room:idle")).destroy();
+    store.reclaimIdle().await();
+    Publication p = store.append(Publication.now("room:idle", 2, null)).await();
+    assertEquals(1, p.offset());
+    assertNotEquals(first, p.epoch());
+  }
+}

@@ -1,0 +1,53 @@
+package dev.switchboard.history;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.bus.Publication;
+import dev.switchboard.config.SwitchboardConfig.NamespaceRules;
+import dev.switchboard.config.SwitchboardConfig.PublishPolicy;
+import dev.switchboard.config.SwitchboardConfig.SubscribePolicy;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class MemoryHistoryStoreTest {
+
+  private final NamespaceRules rules = new NamespaceRules(SubscribePolicy.CLAIM, PublishPolicy.MEMBERS, true, 3,
+      Duration.ofMinutes(1));
+  private final MemoryHistoryStore store = new MemoryHistoryStore(ch -> rules);
+
+  @Test
+  void offsetsRiseByOneAndTheOldestAreTrimmed() {
+    for (int i = 1; i <= 5; i++) {
+      Publication p = store.append(Publication.now("room:a", i, null)).result();
+      assertEquals(i, p.offset());
+    }
+    HistoryStore.Page page = store.read("room:a", -1, 10).result();
+    assertEquals(List.of(3L, 4L, 5L), page.publications().stream().map(Publication::offset).toList());
+    assertEquals(5, page.offset());
+    assertEquals(3, page.oldestOffset());
+  }
+
+  @Test
+  void coversOnlyPositionsStillKeptInTheSameEpoch() {
+    for (int i = 1; i <= 5; i++) {
+      store.append(Publication.now("room:b", i, null));
+    }
+    HistoryStore.Page page = store.read("room:b", 2, 10).result();
+    assertEquals(List.of(3L, 4L, 5L), page.publications().stream().map(Publication::offset).toList());
+    assertTrue(page.covers(2, page.epoch()));
+    assertTrue(page.covers(5, page.epoch()));
+    assertFalse(page.covers(1, page.epoch()), "offset 2 was trimmed");
+    assertFalse(page.covers(4, "another-epoch"));
+    assertFalse(page.covers(9, page.epoch()), "a position from the future is not ours");
+  }
+
+  @Test
+  void channelsHaveIndependentStreams() {
+    store.append(Publication.now("room:c", 1, null));
+    assertEquals(1, store.append(Publication.now("room:d", 1, null)).result().offset());
+    assertEquals(2, store.append(Publication.now("room:c", 2, null)).result().offset());
+  }
+}
