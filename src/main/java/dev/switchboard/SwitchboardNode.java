@@ -10,6 +10,7 @@ import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.GatewayVerticle;
 import dev.switchboard.limiter.LimiterVerticle;
+import dev.switchboard.metrics.MetricsVerticle;
 import dev.switchboard.redis.RedisBridgeVerticle;
 import dev.switchboard.router.RouterVerticle;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -21,7 +22,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.Label;
@@ -87,9 +87,10 @@ public final class SwitchboardNode {
             .setRegistryName("switchboard-" + UUID.randomUUID())
             .setJvmMetricsEnabled(true)
             // Event-bus metrics would label every channel address: unbounded cardinality, per-message cost.
-            .setDisabledMetricsCategories(Set.of(MetricsDomain.EVENT_BUS.name(), MetricsDomain.HTTP_CLIENT.name()))
+            // (categories are MetricsDomain.toCategory() prefixes; the enum names would disable nothing)
+            .setDisabledMetricsCategories(Set.of(MetricsDomain.EVENT_BUS.toCategory(), MetricsDomain.HTTP_CLIENT.toCategory()))
             .setLabels(EnumSet.of(Label.HTTP_METHOD, Label.HTTP_CODE, Label.POOL_TYPE, Label.POOL_NAME)))
-        .setEventBusOptions(new EventBusOptions().setHost(c.host()).setClusterPublicHost(c.host()));
+        .setEventBusOptions(ClusterSetup.eventBusOptions(c));
     VertxBuilder builder = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry));
     Future<Vertx> vertxFuture;
     if (c.standalone()) {
@@ -129,8 +130,11 @@ public final class SwitchboardNode {
         })
         .compose(id -> vertx.deployVerticle(new LimiterVerticle(context)))
         .compose(id -> vertx.deployVerticle(new NodeDirectory(context)))
-        .compose(id -> vertx.deployVerticle(() -> new RouterVerticle(context), new DeploymentOptions().setInstances(loops)))
+        // One router: a session's publishes are requests round-robined over router instances, so with several
+        // two publishes of one session could leave out of order. Routing is light; fan-out is the gateways' job.
+        .compose(id -> vertx.deployVerticle(new RouterVerticle(context)))
         .compose(id -> vertx.deployVerticle(() -> new GatewayVerticle(context), new DeploymentOptions().setInstances(loops)))
+        .compose(id -> vertx.deployVerticle(new MetricsVerticle(context)))
         .compose(id -> config.redis().url() == null ? Future.succeededFuture()
             : vertx.deployVerticle(new RedisBridgeVerticle(context)))
         .mapEmpty();

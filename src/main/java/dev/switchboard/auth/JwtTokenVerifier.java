@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.auth.JWTOptions;
+import io.vertx.ext.auth.NoSuchKeyIdException;
 import io.vertx.ext.auth.PubSecKeyOptions;
 import io.vertx.ext.auth.User;
 import io.vertx.ext.auth.authentication.TokenCredentials;
@@ -27,15 +28,48 @@ import java.util.Set;
  * or the keys of a JWKS document. Signature, {@code exp}, {@code iss} and {@code aud} are checked by the
  * library; tokens signed with {@code alg: none} are refused by it. This class adds the claims rules of
  * SPEC §4: {@code sub} is required and must be usable as a channel name.
+ *
+ * <p>With a JWKS source, a token whose {@code kid} is not among the cached keys makes {@link JwksKeys}
+ * re-read the source (rate-limited) and is verified once more against the new key set.
  */
 public final class JwtTokenVerifier implements TokenVerifier {
 
-  private final JWTAuth jwt;
+  private final Vertx vertx;
+  private final SwitchboardConfig.Auth auth;
   private final List<String> segmentClaims;
+  private final JwksKeys jwks;
+  private JWTAuth jwt;
+  private int builtFrom = -1;
 
+  /**
+   * @param jwks the JWKS keys read at start from auth.jwks_url or auth.jwks_file, or null when neither is set
+   */
   public JwtTokenVerifier(Vertx vertx, SwitchboardConfig.Auth auth, List<String> segmentClaims, List<JsonObject> jwks) {
-    this.jwt = JWTAuth.create(vertx, options(auth, jwks));
+    this.vertx = vertx;
+    this.auth = auth;
     this.segmentClaims = List.copyOf(segmentClaims);
+    if (auth.jwksUrl() != null || auth.jwksFile() != null) {
+      this.jwks = new JwksKeys(vertx, auth.jwksUrl(), auth.jwksFile());
+      this.jwks.set(jwks == null ? List.of()
+          : JwksKeys.usableKeys(vertx, new JsonObject().put("keys", new JsonArray(new ArrayList<>(jwks)))));
+      this.jwks.startPeriodicRefresh();
+    } else {
+      this.jwks = null;
+    }
+    rebuildIfKeysChanged();
+  }
+
+  /** The JWKS cache, or null without a JWKS source. */
+  public JwksKeys jwks() {
+    return jwks;
+  }
+
+  private void rebuildIfKeysChanged() {
+    int version = jwks == null ? 0 : jwks.version();
+    if (jwt == null || version != builtFrom) {
+      jwt = JWTAuth.create(vertx, options(auth, jwks == null ? null : jwks.keys()));
+      builtFrom = version;
+    }
   }
 
   static JWTAuthOptions options(SwitchboardConfig.Auth auth, List<JsonObject> jwks) {
@@ -63,13 +97,41 @@ public final class JwtTokenVerifier implements TokenVerifier {
 
   @Override
   public Future<Principal> verify(String token) {
-    Future<User> user;
+    String kid = jwks == null ? null : kidOf(token);
+    return authenticate(token)
+        .recover(e -> {
+          if (kid == null || jwks.knows(kid) || reason(e, kid).equals(EXPIRED)) {
+            return Future.failedFuture(e);
+          }
+          // Signed with a key we have not seen: the provider may have rotated its keys since we last looked.
+          return jwks.refreshForUnknownKid(kid).compose(changed -> changed ? authenticate(token) : Future.failedFuture(e));
+        })
+        .recover(e -> Future.failedFuture(reason(e, kid)))
+        .compose(this::toPrincipal);
+  }
+
+  private Future<User> authenticate(String token) {
+    rebuildIfKeysChanged();
     try {
-      user = jwt.authenticate(new TokenCredentials(token));
+      return jwt.authenticate(new TokenCredentials(token));
     } catch (RuntimeException e) {
-      return Future.failedFuture(reason(e));
+      return Future.failedFuture(e);
     }
-    return user.recover(e -> Future.failedFuture(reason(e))).compose(this::toPrincipal);
+  }
+
+  /** The kid of the token's header, or null (also for a header that is not base64url JSON). */
+  static String kidOf(String token) {
+    int dot = token == null ? -1 : token.indexOf('.');
+    if (dot <= 0) {
+      return null;
+    }
+    try {
+      JsonObject header = new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(0, dot)),
+          java.nio.charset.StandardCharsets.UTF_8));
+      return header.getValue("kid") instanceof String k ? k : null;
+    } catch (RuntimeException e) {
+      return null;
+    }
   }
 
   private Future<Principal> toPrincipal(User user) {
@@ -119,22 +181,31 @@ public final class JwtTokenVerifier implements TokenVerifier {
     return out;
   }
 
-  private static String reason(Throwable e) {
+  private static final String EXPIRED = "token expired";
+
+  /** What a client may be told: never the token, never a stack trace, never key material. */
+  private static String reason(Throwable e, String kid) {
+    if (e instanceof NoSuchKeyIdException) {
+      return kid != null ? "token key id is not known" : "token algorithm not accepted";
+    }
     String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    String lower = m.toLowerCase();
+    String lower = m.toLowerCase(java.util.Locale.ROOT);
     if (lower.contains("expired")) {
-      return "token expired";
+      return EXPIRED;
     }
     if (lower.contains("signature")) {
       return "invalid token signature";
     }
-    if (lower.contains("algorithm") || lower.contains("alg")) {
+    if (lower.contains("not signed")) {
+      return "token is not signed";
+    }
+    if (lower.contains("algorithm")) {
       return "token algorithm not accepted";
     }
-    if (lower.contains("issuer") || lower.contains("iss")) {
+    if (lower.contains("issuer")) {
       return "token issuer not accepted";
     }
-    if (lower.contains("audience") || lower.contains("aud")) {
+    if (lower.contains("audien")) {
       return "token audience not accepted";
     }
     return "invalid token";

@@ -1,14 +1,373 @@
 package dev.switchboard.bench;
 
+import dev.switchboard.cli.Durations;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
 import java.util.concurrent.Callable;
+import org.HdrHistogram.Histogram;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
 
-/** The load generator (SPEC §9). */
-@Command(name = "bench", description = "Load generator: connect, fanout, direct and cluster scenarios.")
+/**
+ * The load generator (SPEC §9): starts the server(s) under test as separate JVMs from this jar, drives
+ * them with real WebSocket connections from this JVM, and prints one table per scenario with the bare
+ * Vert.x baseline beside every figure. Progress goes to stderr once a second; the table to stdout (or
+ * stderr with {@code --json}, which puts the JSON on stdout).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Load generator: connect, fanout, direct, cluster and deflate scenarios, each against "
+        + "Switchboard and a bare Vert.x WebSocket server started from this jar.",
+        "Exit code: 0 when every run completed with every message delivered, 1 otherwise, 2 for bad options."})
 public final class BenchCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = {"-s", "--scenario", "--scenarios"}, split = ",", defaultValue = "fanout",
+      description = "connect, fanout, direct, cluster, deflate, or all (comma-separated; default: ${DEFAULT-VALUE}).")
+  List<String> scenarios;
+
+  @Option(names = "--target", defaultValue = "both", description = "switchboard, bare or both (default: ${DEFAULT-VALUE}).")
+  String target;
+
+  @Option(names = "--runs", defaultValue = "1", description = "Runs per variant; figures are medians (default: ${DEFAULT-VALUE}).")
+  int runs;
+
+  @Option(names = {"-n", "--connections"}, defaultValue = "15000",
+      description = "connect: connections to ramp (default: ${DEFAULT-VALUE}; ulimit -n caps it).")
+  int connections;
+
+  @Option(names = "--steps", defaultValue = "5", description = "connect: memory measurements along the ramp (default: ${DEFAULT-VALUE}).")
+  int steps;
+
+  @Option(names = "--connect-clustered", description = "connect: also run a clustered (cluster of one) Switchboard node.")
+  boolean connectClustered;
+
+  @Option(names = "--subscribers", defaultValue = "1000", description = "fanout/cluster/deflate: subscribers (default: ${DEFAULT-VALUE}).")
+  int subscribers;
+
+  @Option(names = "--rate", defaultValue = "20", description = "fanout: messages/s in the steady phase (default: ${DEFAULT-VALUE}).")
+  double rate;
+
+  @Option(names = "--sessions", defaultValue = "1000", description = "direct: sessions (default: ${DEFAULT-VALUE}).")
+  int sessions;
+
+  @Option(names = "--direct-rate", defaultValue = "1000", description = "direct: sends/s in the steady phase (default: ${DEFAULT-VALUE}).")
+  double directRate;
+
+  @Option(names = "--cluster-nodes", defaultValue = "3", description = "cluster: nodes (default: ${DEFAULT-VALUE}).")
+  int clusterNodes;
+
+  @Option(names = "--cluster-modes", split = ",", defaultValue = "fanout,direct",
+      description = "cluster: fanout and/or direct (default: ${DEFAULT-VALUE}).")
+  List<String> clusterModes;
+
+  @Option(names = "--cluster-rate", defaultValue = "20", description = "cluster fanout: messages/s (default: ${DEFAULT-VALUE}).")
+  double clusterRate;
+
+  @Option(names = "--cluster-direct-rate", defaultValue = "1000", description = "cluster direct: sends/s (default: ${DEFAULT-VALUE}).")
+  double clusterDirectRate;
+
+  @Option(names = "--deflate-connections", defaultValue = "2000", description = "deflate: subscribers (default: ${DEFAULT-VALUE}).")
+  int deflateConnections;
+
+  @Option(names = "--duration", defaultValue = "10s", description = "Steady phase length (default: ${DEFAULT-VALUE}).")
+  String duration;
+
+  @Option(names = "--warmup", defaultValue = "3s", description = "Closed-loop warm-up, not counted (default: ${DEFAULT-VALUE}).")
+  String warmup;
+
+  @Option(names = "--saturation", defaultValue = "5s", description = "Closed-loop saturation phase, 0 to skip (default: ${DEFAULT-VALUE}).")
+  String saturation;
+
+  @Option(names = "--window", defaultValue = "0",
+      description = "Messages in flight in closed-loop phases (default: 8 for fanout, 128 for direct).")
+  int window;
+
+  @Option(names = "--size", defaultValue = "100", description = "Approximate message payload bytes (default: ${DEFAULT-VALUE}).")
+  int size;
+
+  @Option(names = "--publisher", defaultValue = "ws", description = "fanout publisher: ws (client broadcast) or http (default: ${DEFAULT-VALUE}).")
+  String publisher;
+
+  @Option(names = "--client-loops", defaultValue = "1", description = "Bench receiver event loops (default: ${DEFAULT-VALUE}).")
+  int clientLoops;
+
+  @Option(names = "--source-ips", defaultValue = "16",
+      description = "Spread client sockets over 127.0.0.2 … 127.0.0.(1+n); 0 = default address (default: ${DEFAULT-VALUE}).")
+  int sourceIps;
+
+  @Option(names = "--concurrency", defaultValue = "200", description = "Handshakes in flight while connecting (default: ${DEFAULT-VALUE}).")
+  int concurrency;
+
+  @Option(names = "--instances", defaultValue = "0",
+      description = "Event loops of the node and the bare server (0 = Vert.x default, 2 × cores) (default: ${DEFAULT-VALUE}).")
+  int instances;
+
+  @Option(names = "--node-jvm-opts", defaultValue = "-Xmx2g -XX:+UseG1GC",
+      description = "JVM options of every server process (default: ${DEFAULT-VALUE}).")
+  String nodeJvmOpts;
+
+  @Option(names = "--no-memory", description = "Skip heap/RSS measurements (they force full GCs in the node).")
+  boolean noMemory;
+
+  @Option(names = "--json", description = "Print the results as JSON on stdout (the table goes to stderr).")
+  boolean json;
+
+  @Option(names = "--json-file", description = "Also write the JSON results to this file.")
+  Path jsonFile;
+
+  @Option(names = "--plots", description = "Write PNG plots (latency percentiles, memory per connection) into this directory.")
+  Path plots;
+
+  @Option(names = "--work-dir", description = "Where node configs and logs go (default: a new temp directory).")
+  Path workDir;
+
+  @Option(names = {"-q", "--quiet"}, description = "No progress lines.")
+  boolean quiet;
+
   @Override
-  public Integer call() {
-    System.err.println("switchboard bench: not built yet");
-    return 2;
+  public Integer call() throws Exception {
+    PrintStream err = System.err;
+    PrintStream tableOut = json ? System.err : System.out;
+    List<String> wanted = new ArrayList<>();
+    for (String sc : scenarios) {
+      String n = sc.trim().toLowerCase(Locale.ROOT);
+      if (n.equals("all")) {
+        wanted.addAll(List.of("connect", "fanout", "direct", "cluster", "deflate"));
+      } else if (List.of("connect", "fanout", "direct", "cluster", "deflate").contains(n)) {
+        wanted.add(n);
+      } else {
+        throw new ParameterException(spec.commandLine(), "unknown scenario " + sc + " (connect, fanout, direct, cluster, deflate, all)");
+      }
+    }
+    if (!List.of("switchboard", "bare", "both").contains(target)) {
+      throw new ParameterException(spec.commandLine(), "--target must be switchboard, bare or both");
+    }
+    if (!List.of("ws", "http").contains(publisher)) {
+      throw new ParameterException(spec.commandLine(), "--publisher must be ws or http");
+    }
+    Duration dur = duration(duration, "--duration");
+    Duration warm = duration(warmup, "--warmup");
+    Duration sat = duration(saturation, "--saturation");
+    if (runs < 1 || connections < 1 || subscribers < 1 || sessions < 2 || rate <= 0 || directRate <= 0) {
+      throw new ParameterException(spec.commandLine(), "--runs, --connections, --subscribers must be ≥ 1, --sessions ≥ 2, rates > 0");
+    }
+    long fdLimit = Machine.openFilesLimit();
+    if (fdLimit > 0 && connections > fdLimit - 500 && wanted.contains("connect")) {
+      err.printf(Locale.ROOT, "bench: --connections %,d is above what the open-file limit (%,d) allows; using %,d%n",
+          connections, fdLimit, fdLimit - 1000);
+      connections = (int) (fdLimit - 1000);
+    }
+    Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
+    BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
+        Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
+        Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory);
+
+    JsonObject machineStart = Machine.describe();
+    err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "
+        + machineStart.getValue("load_average_1m"));
+    List<ScenarioReport> reports = new ArrayList<>();
+    Instant started = Instant.now();
+    for (String name : wanted) {
+      if (name.equals("connect")) {
+        ConnectScenario c = new ConnectScenario(s, connections, steps);
+        List<Variant> vs = new ArrayList<>();
+        if (!target.equals("bare")) {
+          vs.add(new Variant("switchboard", new NodeGroup.Spec(Target.SWITCHBOARD, 1, false, "on"), LoadClient.Compression.OFF));
+          if (connectClustered) {
+            vs.add(new Variant("switchboard-clustered", new NodeGroup.Spec(Target.SWITCHBOARD, 1, true, "on"),
+                LoadClient.Compression.OFF));
+          }
+        }
+        if (!target.equals("switchboard")) {
+          vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, 1, false, "default"), LoadClient.Compression.OFF));
+        }
+        ScenarioReport r = new ScenarioReport("connect", c.describe() + "; open-file limit " + fdLimit
+            + " caps N near " + String.format(Locale.ROOT, "%,d", Math.max(0, fdLimit - 1000)) + " here", vs)
+            .target("heap_kib_per_conn", "plus_max", 2, "heap per idle authenticated connection ≤ bare + 2 KiB")
+            .target("node_cpu_ms_per_connect", "ratio_max", 1.5, "node CPU per authenticated connect ≤ 1.5 × bare");
+        runAll(r, (v, run, prefix) -> c.run(v, run, prefix, err), err);
+        reports.add(r);
+      } else if (name.equals("fanout") || name.equals("direct")) {
+        boolean fan = name.equals("fanout");
+        DeliveryScenario d = new DeliveryScenario(s, new DeliveryScenario.Params(name,
+            fan ? DeliveryScenario.Mode.FANOUT : DeliveryScenario.Mode.DIRECT, fan ? subscribers : sessions,
+            fan ? rate : directRate, warm.toMillis(), sat.toMillis(), dur.toMillis(), window > 0 ? window : fan ? 8 : 128,
+            size, publisher.equals("http"), false, false));
+        ScenarioReport r = new ScenarioReport(name, d.describe(1), plainVariants(1));
+        if (fan) {
+          r.target("node_cpu_s_per_m", "ratio_max", 0.75, "node CPU per delivery ≤ 0.75 × bare (steady phase)")
+              .target("p99_ms", "ratio_max", 1.0, "p99 publish→receive ≤ bare's p99 (steady phase)")
+              .target("sat_deliveries_per_s", "ratio_min", 1.0, "deliveries/s at saturation ≥ bare's");
+        }
+        runAll(r, (v, run, prefix) -> d.run(v, run, prefix, err), err);
+        reports.add(r);
+      } else if (name.equals("cluster")) {
+        for (String mode : clusterModes) {
+          boolean fan = mode.trim().equals("fanout");
+          DeliveryScenario d = new DeliveryScenario(s, new DeliveryScenario.Params("cluster-" + mode.trim(),
+              fan ? DeliveryScenario.Mode.FANOUT : DeliveryScenario.Mode.DIRECT, fan ? subscribers : sessions,
+              fan ? clusterRate : clusterDirectRate, warm.toMillis(), sat.toMillis(), dur.toMillis(),
+              window > 0 ? window : fan ? 8 : 128, size, publisher.equals("http"), false, false));
+          ScenarioReport r = new ScenarioReport("cluster-" + mode.trim(), d.describe(clusterNodes)
+              + "; publisher on node 1; bare = " + clusterNodes + " unconnected bare servers, the bench routes",
+              plainVariants(clusterNodes));
+          if (fan) {
+            r.target("p99_ms", "abs_max", 10, "p99 publish→receive ≤ 10 ms across " + clusterNodes
+                + " nodes (at 20,000 deliveries/s: 1,000 subscribers × 20 msg/s)");
+          }
+          runAll(r, (v, run, prefix) -> d.run(v, run, prefix, err), err);
+          reports.add(r);
+        }
+      } else if (name.equals("deflate")) {
+        DeliveryScenario d = new DeliveryScenario(s, new DeliveryScenario.Params("deflate", DeliveryScenario.Mode.FANOUT,
+            deflateConnections, rate, warm.toMillis(), 0, dur.toMillis(), 8, Math.max(size, 300),
+            publisher.equals("http"), true, !noMemory));
+        List<Variant> vs = new ArrayList<>();
+        if (!target.equals("bare")) {
+          vs.add(new Variant("switchboard", new NodeGroup.Spec(Target.SWITCHBOARD, 1, false, "off"), LoadClient.Compression.ON));
+          vs.add(new Variant("switchboard-deflate", new NodeGroup.Spec(Target.SWITCHBOARD, 1, false, "on"), LoadClient.Compression.ON));
+        }
+        if (!target.equals("switchboard")) {
+          vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, 1, false, "off"), LoadClient.Compression.ON));
+          vs.add(new Variant("bare-deflate", new NodeGroup.Spec(Target.BARE, 1, false, "default"), LoadClient.Compression.ON));
+          vs.add(new Variant("bare-deflate-nocontext", new NodeGroup.Spec(Target.BARE, 1, false, "nocontext"),
+              LoadClient.Compression.NOCONTEXT));
+        }
+        ScenarioReport r = new ScenarioReport("deflate", d.describe(1) + "; every client offers permessage-deflate; "
+            + "-deflate = server accepts it with context takeover, -nocontext = server_no_context_takeover and "
+            + "client_no_context_takeover; plain columns = server compression off", vs);
+        runAll(r, (v, run, prefix) -> d.run(v, run, prefix, err), err);
+        reports.add(r);
+      }
+    }
+
+    JsonObject machineEnd = Machine.describe();
+    boolean complete = reports.stream().allMatch(ScenarioReport::complete);
+    for (ScenarioReport r : reports) {
+      tableOut.print(r.table(runs));
+    }
+    tableOut.printf(Locale.ROOT, "%nbench: %s in %d s; load average %.2f at start, %.2f at end (%d cores)%n",
+        complete ? "every run completed with every message delivered" : "INCOMPLETE: see the notes above",
+        Duration.between(started, Instant.now()).toSeconds(), machineStart.getDouble("load_average_1m"),
+        machineEnd.getDouble("load_average_1m"), machineEnd.getInteger("cores"));
+    JsonObject out = new JsonObject()
+        .put("complete", complete)
+        .put("started", started.toString())
+        .put("seconds", Duration.between(started, Instant.now()).toSeconds())
+        .put("machine", machineStart.put("load_average_1m_end", machineEnd.getValue("load_average_1m")))
+        .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts)
+            .put("instances", instances).put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
+            .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)
+            .put("work_dir", dir.toString()))
+        .put("scenarios", new JsonArray(reports.stream().map(ScenarioReport::json).toList()));
+    if (json) {
+      System.out.println(out.encodePrettily());
+    }
+    if (jsonFile != null) {
+      Files.writeString(jsonFile, out.encodePrettily());
+    }
+    if (plots != null) {
+      writePlots(reports, plots, err);
+    }
+    return complete ? 0 : 1;
+  }
+
+  private List<Variant> plainVariants(int nodes) {
+    List<Variant> vs = new ArrayList<>();
+    if (!target.equals("bare")) {
+      vs.add(new Variant("switchboard", new NodeGroup.Spec(Target.SWITCHBOARD, nodes, nodes > 1, "on"), LoadClient.Compression.OFF));
+    }
+    if (!target.equals("switchboard")) {
+      vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, nodes, false, "default"), LoadClient.Compression.OFF));
+    }
+    return vs;
+  }
+
+  @FunctionalInterface
+  private interface RunFn {
+    RunResult run(Variant v, int run, String prefix) throws Exception;
+  }
+
+  /** Runs alternate between variants (run 1 of each, then run 2 …) so drift in machine load hits all alike. */
+  private void runAll(ScenarioReport r, RunFn fn, PrintStream err) {
+    for (int run = 1; run <= runs; run++) {
+      for (Variant v : r.variants) {
+        String prefix = String.format(Locale.ROOT, "[%s %s %d/%d]", r.name, v.label(), run, runs);
+        err.println(prefix + " start");
+        RunResult res;
+        try {
+          res = fn.run(v, run, prefix);
+        } catch (Exception | Error e) {
+          res = new RunResult(v.label(), run);
+          res.incomplete("run failed: " + e);
+          err.println(prefix + " failed: " + e);
+        }
+        r.runs.add(res);
+        err.println(prefix + " done" + (res.complete ? "" : " (INCOMPLETE: " + String.join("; ", res.notes) + ")"));
+      }
+    }
+  }
+
+  private Duration duration(String text, String option) {
+    Duration d = Durations.parse(text);
+    if (d == null || d.isNegative()) {
+      throw new ParameterException(spec.commandLine(), option + ": not a duration: " + text + " (e.g. 500ms, 10s, 2m)");
+    }
+    return d;
+  }
+
+  private static void writePlots(List<ScenarioReport> reports, Path dir, PrintStream err) throws IOException {
+    Files.createDirectories(dir);
+    for (ScenarioReport r : reports) {
+      List<String> names = new ArrayList<>();
+      List<Histogram> hs = new ArrayList<>();
+      for (Variant v : r.variants) {
+        Histogram h = r.mergedLatency(v.label());
+        if (h != null && h.getTotalCount() > 0) {
+          names.add(v.label());
+          hs.add(h);
+        }
+      }
+      if (!hs.isEmpty()) {
+        Path f = dir.resolve("latency-" + r.name + ".png");
+        Plotter.latency(f, "publish→receive latency, " + r.name + " (steady phase, all runs)", names, hs);
+        err.println("bench: wrote " + f);
+      }
+      List<Plotter.Series> series = new ArrayList<>();
+      int color = 0;
+      for (Variant v : r.variants) {
+        List<double[]> curve = r.memoryCurve(v.label());
+        if (!curve.isEmpty()) {
+          double[] x = curve.stream().mapToDouble(p -> p[0]).toArray();
+          series.add(new Plotter.Series(v.label() + " heap after GC", x,
+              curve.stream().mapToDouble(p -> p[1] / 1024).toArray(), color, false));
+          series.add(new Plotter.Series(v.label() + " RSS", x, curve.stream().mapToDouble(p -> p[2] / 1024).toArray(),
+              color, true));
+          color++;
+        }
+      }
+      if (!series.isEmpty()) {
+        Path f = dir.resolve("memory-per-connection.png");
+        Plotter.lines(f, "memory per idle authenticated connection as N grows", "connections",
+            "KiB per connection", series);
+        err.println("bench: wrote " + f);
+      }
+    }
   }
 }

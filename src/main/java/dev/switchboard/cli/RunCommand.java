@@ -41,6 +41,9 @@ public final class RunCommand implements Callable<Integer> {
   @Option(names = "--cluster-host", description = "Hazelcast interface (SWITCHBOARD_CLUSTER_HOST).")
   String clusterHost;
 
+  @Option(names = "--cluster-name", description = "Cluster name; nodes with different names never join (SWITCHBOARD_CLUSTER_NAME).")
+  String clusterName;
+
   @Option(names = "--standalone", description = "No cluster manager (SWITCHBOARD_STANDALONE=true).")
   Boolean standalone;
 
@@ -56,6 +59,7 @@ public final class RunCommand implements Callable<Integer> {
     flags.put("cluster.port", clusterPort);
     flags.put("cluster.members", clusterMembers);
     flags.put("cluster.host", clusterHost);
+    flags.put("cluster.name", clusterName);
     flags.put("cluster.standalone", standalone);
     flags.put("redis.url", redisUrl);
     SwitchboardConfig config;
@@ -80,6 +84,7 @@ public final class RunCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.drain().toCompletionStage().toCompletableFuture().get(drainMs + 15_000, TimeUnit.MILLISECONDS);
+        System.out.println("switchboard stopped: node=" + node.name() + " drained and left the cluster");
       } catch (Exception e) {
         System.err.println("switchboard: drain did not finish cleanly: " + e);
       }

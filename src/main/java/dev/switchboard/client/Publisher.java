@@ -3,42 +3,59 @@ package dev.switchboard.client;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.protocol.Channel;
+import dev.switchboard.router.Undelivered;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.Json;
+import io.vertx.core.spi.cluster.ClusterManager;
 
 /**
  * Publishes from a backend JVM that joined the cluster with Switchboard's {@code cluster.xml}. It applies the
  * router's checks itself (channel name, message size) and publishes straight onto the channel's address,
  * so a publish costs one cluster hop and no request/reply. Same guarantee as the router: delivered once to
- * each session subscribed at that moment, at most once, in order per publisher and channel.
+ * each session subscribed at that moment, at most once, in order for one publishing thread and channel.
+ *
+ * <p>A publish to a {@code user:} channel that no node holds a consumer for is reported on
+ * {@code switchboard.undelivered} with reason {@code no_session}, as the router does (a lookup in the
+ * cluster's subscription table after the publish; turn it off with {@link #reportUndelivered(boolean)}).
  *
  * <pre>{@code
  * Publisher p = Switchboard.publisher(vertx);
  * p.toUser("alice", new JsonObject().put("text", "hi"));
  * p.toSegment("dept", "sales", new JsonObject().put("text", "quota met"));
  * }</pre>
+ *
+ * <p>The returned future fails, with the reason, when the router would refuse the publish; otherwise it is
+ * already complete when the method returns. Instances are immutable and safe to share between threads.
  */
 public final class Publisher {
 
   private final Vertx vertx;
   private final int maxMessageSize;
   private final String fromUser;
+  private final boolean reportUndelivered;
 
-  Publisher(Vertx vertx, int maxMessageSize, String fromUser) {
+  Publisher(Vertx vertx, int maxMessageSize, String fromUser, boolean reportUndelivered) {
     this.vertx = vertx;
     this.maxMessageSize = maxMessageSize;
     this.fromUser = fromUser;
+    this.reportUndelivered = reportUndelivered;
   }
 
   /** A publisher whose messages carry {@code from_user}. */
   public Publisher as(String user) {
-    return new Publisher(vertx, maxMessageSize, user);
+    return new Publisher(vertx, maxMessageSize, user, reportUndelivered);
   }
 
   /** A publisher with another size limit (match the nodes' session.max_message_size). */
   public Publisher maxMessageSize(int bytes) {
-    return new Publisher(vertx, bytes, fromUser);
+    return new Publisher(vertx, bytes, fromUser, reportUndelivered);
+  }
+
+  /** Whether {@code user:} publishes no session receives are reported on switchboard.undelivered (default true). */
+  public Publisher reportUndelivered(boolean report) {
+    return new Publisher(vertx, maxMessageSize, fromUser, report);
   }
 
   public Future<Void> toUser(String userId, Object message) {
@@ -74,7 +91,14 @@ public final class Publisher {
       return Future.failedFuture(new IllegalArgumentException("message is larger than " + maxMessageSize + " bytes"));
     }
     Publication pub = Publication.now(r.channel().toString(), message, fromUser);
-    vertx.eventBus().publish(Addresses.channel(r.channel()), pub.toJson());
+    String address = Addresses.channel(r.channel());
+    vertx.eventBus().publish(address, pub.toJson());
+    if (reportUndelivered && Channel.USER.equals(r.channel().namespace())) {
+      ClusterManager cm = ((VertxInternal) vertx).clusterManager();
+      if (cm != null) {
+        Undelivered.reportIfNoConsumer(vertx, cm, address, pub);
+      }
+    }
     return Future.succeededFuture();
   }
 }

@@ -7,6 +7,8 @@ import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.NetworkConfig;
 import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.SwitchboardConfig;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.io.FileNotFoundException;
 import java.nio.file.Files;
@@ -14,8 +16,16 @@ import java.nio.file.Path;
 
 /**
  * Builds the Hazelcast cluster manager from {@code cluster.xml} and the SWITCHBOARD_CLUSTER_* settings.
- * Whatever the file says, the network rules of a Switchboard node hold: TCP-IP join with explicit
- * members, multicast and auto-detection off, phone-home off, bound to the configured interface only.
+ *
+ * <p>{@code cluster.xml} holds the Hazelcast tuning (heartbeats, the Vert.x maps); the network identity of
+ * a node — interface, port, cluster name, how it finds the others — always comes from Switchboard's own
+ * config, so one env var changes it without editing XML. Whatever the file says, a node joins by TCP-IP
+ * with the listed members (or, when {@code cluster.kubernetes_service_dns} is set, by Hazelcast's
+ * Kubernetes DNS discovery), with multicast and auto-detection off, phone-home off, and bound to the
+ * configured interface only.
+ *
+ * <p>A backend JVM that joins without being a Switchboard node uses the same two calls
+ * ({@link #vertxOptions} and {@link #clusterManager}); see {@code dev.switchboard.examples.ExampleBackend}.
  */
 public final class ClusterSetup {
 
@@ -25,11 +35,25 @@ public final class ClusterSetup {
     return new HazelcastClusterManager(hazelcastConfig(c));
   }
 
+  /**
+   * Vert.x options whose event bus binds to the cluster interface: the event bus carries the messages
+   * themselves (Hazelcast only carries membership and the subscription table), so it must be reachable
+   * from the other members on that interface.
+   */
+  public static VertxOptions vertxOptions(SwitchboardConfig.Cluster c) {
+    return new VertxOptions().setEventBusOptions(eventBusOptions(c));
+  }
+
+  public static EventBusOptions eventBusOptions(SwitchboardConfig.Cluster c) {
+    return new EventBusOptions().setHost(c.host()).setClusterPublicHost(c.host());
+  }
+
   public static Config hazelcastConfig(SwitchboardConfig.Cluster c) {
     Config hz = load(c.config());
     hz.setClusterName(c.name());
     hz.setProperty("hazelcast.phone.home.enabled", "false");
     hz.setProperty("hazelcast.logging.type", "slf4j");
+    // Switchboard drains on SIGTERM and then leaves; Hazelcast's own hook would leave first.
     hz.setProperty("hazelcast.shutdownhook.enabled", "false");
     hz.setProperty("hazelcast.socket.bind.any", "false");
     NetworkConfig net = hz.getNetworkConfig();
@@ -39,7 +63,27 @@ public final class ClusterSetup {
     JoinConfig join = net.getJoin();
     join.getMulticastConfig().setEnabled(false);
     join.getAutoDetectionConfig().setEnabled(false);
-    join.getTcpIpConfig().setEnabled(true).setMembers(c.members());
+    join.getAwsConfig().setEnabled(false);
+    join.getGcpConfig().setEnabled(false);
+    join.getAzureConfig().setEnabled(false);
+    join.getEurekaConfig().setEnabled(false);
+    if (c.kubernetesServiceDns() != null && !c.kubernetesServiceDns().isBlank()) {
+      if (c.host().startsWith("127.")) {
+        throw new ConfigException("cluster.host", "with Kubernetes discovery the node must bind its pod IP: "
+            + "set SWITCHBOARD_CLUSTER_HOST from the downward API (fieldRef status.podIP)");
+      }
+      join.getTcpIpConfig().setEnabled(false);
+      join.getKubernetesConfig().setEnabled(true)
+          .setProperty("service-dns", c.kubernetesServiceDns().trim())
+          .setProperty("service-port", String.valueOf(c.port()));
+    } else {
+      if (c.members().isEmpty()) {
+        throw new ConfigException("cluster.members", "list at least one host:port to join (this node's own address "
+            + "forms a cluster of one)");
+      }
+      join.getKubernetesConfig().setEnabled(false);
+      join.getTcpIpConfig().setEnabled(true).setMembers(c.members());
+    }
     return hz;
   }
 

@@ -9,6 +9,7 @@ import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.spi.cluster.ClusterManager;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What the verticles of one node share: its config, its identity, its metrics, the node-wide session
@@ -25,6 +26,8 @@ public final class NodeContext {
   private final NodeSessions sessions = new NodeSessions();
   private final AtomicBoolean ready = new AtomicBoolean();
   private final AtomicBoolean draining = new AtomicBoolean();
+  private final AtomicInteger drainSlots = new AtomicInteger();
+  private volatile int drainTotal;
 
   public NodeContext(Vertx vertx, SwitchboardConfig config, PrometheusMeterRegistry registry) {
     this.vertx = vertx;
@@ -99,6 +102,21 @@ public final class NodeContext {
 
   /** @return true the first time only */
   public boolean startDraining() {
-    return draining.compareAndSet(false, true);
+    if (!draining.compareAndSet(false, true)) {
+      return false;
+    }
+    drainTotal = sessions.connections();
+    return true;
+  }
+
+  /**
+   * When to close the next session during a drain, counted from the drain's start. Every gateway instance
+   * takes its slots from this one schedule, so the node's sessions close evenly over the period rather than
+   * each instance starting its own burst at zero.
+   */
+  public long nextDrainDelay(long periodMs) {
+    int total = Math.max(1, drainTotal);
+    int slot = Math.min(drainSlots.getAndIncrement(), total - 1);
+    return periodMs * slot / total;
   }
 }

@@ -4,7 +4,6 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.gateway.NodeSessions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -12,12 +11,9 @@ import io.vertx.core.json.JsonObject;
 /**
  * Answers the directed questions other nodes ask this one (see {@link ClusterView}): presence of a channel,
  * node info, a user's session count; and the subscription probe that proves this node's event bus already
- * routes a channel to a node that just subscribed (see {@code SessionHub}).
+ * routes a channel to a node that just subscribed ({@link ProbeResponder}).
  */
 public final class NodeDirectory extends VerticleBase {
-
-  /** Header that marks a probe on a channel address; its value is the probe nonce. */
-  public static final String PROBE_HEADER = "sb-probe";
 
   private final NodeContext node;
 
@@ -41,13 +37,7 @@ public final class NodeDirectory extends VerticleBase {
             .put("ready", node.ready())));
     var users = eb.<JsonObject>consumer(Addresses.node(id, "user-sessions"), msg ->
         msg.reply(new JsonObject().put("sessions", sessions.sessionsOf(msg.body().getString("user")))));
-    var probe = eb.<JsonObject>consumer(Addresses.node(id, "probe"), msg -> {
-      // Published through this node's own routing table, then answered on the same connection: if the
-      // probe reaches the subscriber before this reply does, a publish from here would reach it too.
-      eb.publish(msg.body().getString("address"), new JsonObject(),
-          new DeliveryOptions().addHeader(PROBE_HEADER, msg.body().getString("nonce")));
-      msg.reply(new JsonObject().put("ok", true));
-    });
+    var probe = ProbeResponder.register(vertx, id);
     return Future.all(presence.completion(), info.completion(), users.completion(), probe.completion());
   }
 }

@@ -33,10 +33,12 @@ public final class ConfigLoader {
     m.put("SWITCHBOARD_CLUSTER_HOST", "cluster.host");
     m.put("SWITCHBOARD_CLUSTER_NAME", "cluster.name");
     m.put("SWITCHBOARD_CLUSTER_CONFIG", "cluster.config");
+    m.put("SWITCHBOARD_CLUSTER_KUBERNETES_SERVICE_DNS", "cluster.kubernetes_service_dns");
     m.put("SWITCHBOARD_JWT_SECRET", "auth.jwt_secret");
     m.put("SWITCHBOARD_JWT_PUBLIC_KEY", "auth.jwt_public_key");
     m.put("SWITCHBOARD_JWKS_URL", "auth.jwks_url");
     m.put("SWITCHBOARD_API_KEYS", "api.keys");
+    m.put("SWITCHBOARD_DEMO_TOKENS", "api.demo_tokens");
     m.put("SWITCHBOARD_REDIS_URL", "redis.url");
     m.put("SWITCHBOARD_STANDALONE", "cluster.standalone");
     m.put("SWITCHBOARD_DRAIN_PERIOD", "drain.period");
@@ -122,12 +124,15 @@ public final class ConfigLoader {
     String[] parts = key.split("\\.");
     JsonObject cur = tree;
     for (int i = 0; i < parts.length - 1; i++) {
-      JsonObject next = cur.getJsonObject(parts[i]);
+      Object next = cur.getValue(parts[i]);
       if (next == null) {
         next = new JsonObject();
         cur.put(parts[i], next);
+      } else if (!(next instanceof JsonObject)) {
+        throw new ConfigException(String.join(".", java.util.Arrays.copyOf(parts, i + 1)),
+            "must be an object (it holds " + key + ")");
       }
-      cur = next;
+      cur = (JsonObject) next;
     }
     cur.put(parts[parts.length - 1], value);
   }
@@ -153,7 +158,7 @@ public final class ConfigLoader {
         r.string("auth.audience", null),
         r.duration("auth.auth_timeout", Duration.ofSeconds(10)),
         r.duration("auth.expiry_grace", Duration.ofSeconds(25)));
-    var api = new SwitchboardConfig.Api(r.strings("api.keys", List.of()));
+    var api = new SwitchboardConfig.Api(r.strings("api.keys", List.of()), r.bool("api.demo_tokens", false));
     var session = new SwitchboardConfig.SessionSettings(
         r.duration("session.heartbeat", Duration.ofSeconds(25)),
         r.duration("session.idle_timeout", Duration.ofSeconds(60)),
@@ -171,6 +176,7 @@ public final class ConfigLoader {
     JsonObject ns = r.object("channels.namespaces");
     for (String name : ns.fieldNames()) {
       String p = "channels.namespaces." + name;
+      r.object(p);
       namespaces.put(name, new SwitchboardConfig.NamespaceRules(
           policy(SwitchboardConfig.SubscribePolicy.class, p + ".subscribe", r.string(p + ".subscribe", "none")),
           policy(SwitchboardConfig.PublishPolicy.class, p + ".publish", r.string(p + ".publish", "none")),
@@ -190,7 +196,8 @@ public final class ConfigLoader {
         r.integer("cluster.port", 5701, 0, 65535),
         r.strings("cluster.members", List.of("127.0.0.1:5701")),
         r.string("cluster.config", "cluster.xml"),
-        r.string("cluster.name", "switchboard"));
+        r.string("cluster.name", "switchboard"),
+        r.string("cluster.kubernetes_service_dns", null));
     var redis = new SwitchboardConfig.Redis(r.string("redis.url", null));
     var drain = new SwitchboardConfig.Drain(r.duration("drain.period", Duration.ofSeconds(10)));
     var logging = new SwitchboardConfig.Logging(r.decimal("logging.message_sample_rate", 0.01, 0, 1));

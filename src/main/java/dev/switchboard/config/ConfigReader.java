@@ -51,6 +51,9 @@ final class ConfigReader {
     if (v == null) {
       return dflt;
     } else if (v instanceof Number num) {
+      if (num.doubleValue() != Math.rint(num.doubleValue())) {
+        throw new ConfigException(key, "must be a whole number, was " + num);
+      }
       n = num.longValue();
     } else if (v instanceof String s) {
       try {
@@ -119,17 +122,21 @@ final class ConfigReader {
     if (v == null) {
       return dflt;
     }
+    Duration d;
     if (v instanceof Number n) {
-      return Duration.ofMillis(Math.round(n.doubleValue() * 1000));
-    }
-    if (v instanceof String s) {
-      Duration d = parseDuration(s);
+      d = Duration.ofMillis(Math.round(n.doubleValue() * 1000));
+    } else if (v instanceof String s) {
+      d = parseDuration(s);
       if (d == null) {
         throw new ConfigException(key, "must be a duration like 500ms, 10s, 5m or 1h, was '" + s + "'");
       }
-      return d;
+    } else {
+      throw new ConfigException(key, "must be a duration like 10s");
     }
-    throw new ConfigException(key, "must be a duration like 10s");
+    if (d.isNegative()) {
+      throw new ConfigException(key, "must not be negative, was '" + v + "'");
+    }
+    return d;
   }
 
   /** Parses 500ms, 10s, 5m, 1h, 2d or a bare number of seconds; null if it is not one. */

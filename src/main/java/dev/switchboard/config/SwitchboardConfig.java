@@ -62,8 +62,16 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
     }
   }
 
-  /** @param keys API keys accepted as {@code Authorization: Bearer <key>} on /api and /admin */
-  public record Api(List<String> keys) {}
+  /**
+   * @param keys API keys accepted as {@code Authorization: Bearer <key>} on /api and /admin
+   * @param demoTokens serve {@code GET /demo/token?user=…}, which mints a token for anyone who asks (for the
+   *     demo page at /); default false, never turn it on in production
+   */
+  public record Api(List<String> keys, boolean demoTokens) {
+    public Api(List<String> keys) {
+      this(keys, false);
+    }
+  }
 
   /**
    * Per-session settings.
@@ -144,7 +152,13 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
   public record Channels(boolean directMessages, List<String> segments, Map<String, NamespaceRules> namespaces) {}
 
   /** @param allowed event-bus address patterns clients may {@code request} (* matches any run of characters) */
-  public record Rpc(List<String> allowed, Duration timeout) {}
+  public record Rpc(List<String> allowed, Duration timeout) {
+    public Rpc {
+      if (timeout.isZero()) {
+        throw new ConfigException("rpc.timeout", "must be positive");
+      }
+    }
+  }
 
   /**
    * Clustering over Hazelcast.
@@ -155,9 +169,11 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param members TCP-IP join members, host:port
    * @param config path of cluster.xml; a missing file falls back to the one in the jar
    * @param name cluster name; nodes with different names never join
+   * @param kubernetesServiceDns headless service DNS name; when set, members are found through Hazelcast's
+   *     Kubernetes discovery instead of the TCP-IP member list
    */
   public record Cluster(boolean standalone, String host, int port, List<String> members, String config,
-                        String name) {}
+                        String name, String kubernetesServiceDns) {}
 
   /** @param url redis://host:port; null = no Redis bridge */
   public record Redis(String url) {}

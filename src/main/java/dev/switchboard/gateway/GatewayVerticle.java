@@ -9,6 +9,7 @@ import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.router.ChannelRules;
 import dev.switchboard.router.Glob;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.ReplyException;
@@ -57,6 +58,7 @@ public final class GatewayVerticle extends VerticleBase {
     Router router = Router.router(vertx);
     MetricsRoutes.mount(router, node);
     new ApiRoutes(node).mount(router);
+    DemoRoutes.mount(router, vertx, config);
     router.route("/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
 
     SwitchboardConfig.Server s = config.server();
@@ -96,6 +98,13 @@ public final class GatewayVerticle extends VerticleBase {
   public Future<?> stop() {
     if (ticker >= 0) {
       vertx.cancelTimer(ticker);
+    }
+    // Left to Vert.x, the sockets would close with 1000, which tells clients to stay away (SPEC §4);
+    // a node that stops is going away, so its clients reconnect elsewhere.
+    if (hub != null) {
+      for (Session s : hub.sessions().toArray(new Session[0])) {
+        s.close(CloseCode.GOING_AWAY, "node stopping");
+      }
     }
     return server == null ? Future.succeededFuture() : server.close();
   }
@@ -184,12 +193,27 @@ public final class GatewayVerticle extends VerticleBase {
     int n = all.size();
     for (int i = 0; i < n; i++) {
       Session s = all.get(i);
-      long delay = Math.max(1, periodMs * i / Math.max(1, n));
+      long delay = Math.max(1, node.nextDrainDelay(periodMs));
       vertx.setTimer(delay, t -> s.close(CloseCode.GOING_AWAY, "node going away"));
     }
   }
 
   Set<Session> sessions() {
     return hub.sessions();
+  }
+
+  /** User ids of this instance's authenticated sessions, read on its own event loop (tests, diagnostics). */
+  Future<List<String>> sessionUsers() {
+    Promise<List<String>> users = Promise.promise();
+    context.runOnContext(v -> {
+      List<String> out = new ArrayList<>();
+      for (Session s : hub.sessions()) {
+        if (s.userId() != null) {
+          out.add(s.userId());
+        }
+      }
+      users.complete(out);
+    });
+    return users.future();
   }
 }

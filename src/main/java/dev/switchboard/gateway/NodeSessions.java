@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Node-wide counts that several gateway instances write and the node directory, limiter and metrics read:
@@ -11,11 +12,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Why concurrent maps here when a SessionHub keeps its own index lock-free: these are touched on
  * connect, authenticate, subscribe and close only, never per delivered message, and they are read from
- * other event loops (presence queries, admission). Delivery never reads them.
+ * other event loops (presence queries, admission). Delivery never reads them; it only bumps one
+ * {@link LongAdder} per publication per consumer.
  */
 public final class NodeSessions {
 
   private final AtomicInteger connections = new AtomicInteger();
+  private final LongAdder fanoutReceived = new LongAdder();
   private final ConcurrentMap<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
   /** channel → user → number of this node's sessions of that user subscribed. */
   private final ConcurrentMap<String, ConcurrentMap<String, Integer>> presence = new ConcurrentHashMap<>();
@@ -30,6 +33,19 @@ public final class NodeSessions {
 
   public int connections() {
     return connections.get();
+  }
+
+  /** A publication reached one of this node's channel consumers (one per consumer, probes excluded). */
+  public void fanoutReceived() {
+    fanoutReceived.increment();
+  }
+
+  /**
+   * Publications this node's channel consumers have received: the proof of interest-based routing, since a
+   * node with no subscriber for a channel has no consumer for it and this count does not move.
+   */
+  public long fanoutReceivedTotal() {
+    return fanoutReceived.sum();
   }
 
   public void userAdded(String user) {

@@ -5,6 +5,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.limiter.TokenBucket;
+import dev.switchboard.metrics.AdminAccess;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ErrorCode;
@@ -19,8 +20,12 @@ import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.WebSocketFrame;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -43,6 +48,10 @@ public final class Session {
   private static final Logger log = LoggerFactory.getLogger(Session.class);
   private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
   private static final long RATE_WINDOW_MS = 10_000;
+  /** Requests a client may send before its authentication has completed; they are answered after it. */
+  private static final int MAX_PENDING_WHILE_AUTH = 32;
+  /** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, two of them the code. */
+  private static final int MAX_CLOSE_REASON_BYTES = 123;
 
   private final ServerWebSocket ws;
   private final SessionServices svc;
@@ -54,13 +63,21 @@ public final class Session {
   private final TokenBucket bucket;
   private final long authDeadline;
   private Principal principal;
+  /** True from the moment a first authentication starts until it is admitted or refused. */
   private boolean authInFlight;
+  /** Text frames that arrived while the first authentication was in flight, replayed once it succeeds. */
+  private ArrayDeque<String> pendingWhileAuth;
+  /** Bytes of the fragmented message being received, for the max_message_size rule. */
+  private long messageBytes;
   private long lastSeen;
   private long lastPing;
   private long rateWindowStart;
   private int rateRejects;
   private boolean closed;
-  private CloseCode closedWith;
+  /** The close code this side sent; 0 while none. */
+  private short sentCode;
+  /** The user whose per-user slot this session holds in the limiter; released exactly once. */
+  private String admittedUser;
 
   Session(ServerWebSocket ws, SessionServices svc, String ip, long nowMillis) {
     this.ws = ws;
@@ -79,12 +96,13 @@ public final class Session {
   void start(String handshakeToken) {
     ws.textMessageHandler(this::onText);
     ws.binaryMessageHandler(b -> {
-      touch();
       svc.node().metrics().messageIn("binary");
       send(ServerFrames.error(null, ErrorCode.BAD_REQUEST, "binary frames are not supported; send JSON text frames"));
     });
-    ws.pongHandler(b -> touch());
-    ws.exceptionHandler(e -> log.debug("event=socket_error session={} reason=\"{}\"", id, e.getMessage()));
+    // Sees every frame, pings and pongs included: any of them proves the peer is alive, and the size of
+    // a message is checked here because Vert.x only drops an oversized message without closing.
+    ws.frameHandler(this::onFrame);
+    ws.exceptionHandler(this::onSocketError);
     ws.closeHandler(v -> onClosed());
     if (handshakeToken != null) {
       authenticate(new Frame.Auth(null, handshakeToken, List.of()));
@@ -109,19 +127,70 @@ public final class Session {
 
   // ---- inbound ----------------------------------------------------------------------------------
 
-  private void onText(String text) {
+  private void onFrame(WebSocketFrame f) {
     touch();
+    if (closed || !(f.isText() || f.isBinary() || f.isContinuation())) {
+      return;
+    }
+    // Payload sizes are after permessage-deflate, so a small compressed frame cannot smuggle a big message.
+    long total = (f.isContinuation() ? messageBytes : 0) + f.binaryData().length();
+    messageBytes = f.isFinal() ? 0 : total;
+    if (total > config.session().maxMessageSize()) {
+      tooBig();
+    }
+  }
+
+  private void tooBig() {
+    svc.node().metrics().dropped("too_large");
+    close(CloseCode.MESSAGE_TOO_BIG, "message larger than max_message_size (" + config.session().maxMessageSize() + " bytes)");
+  }
+
+  private void onSocketError(Throwable e) {
+    if (e instanceof CorruptedWebSocketFrameException c && !closed) {
+      // Netty refused a frame (over the frame size limit, or malformed). The connection is being torn
+      // down by Vert.x; send the close code the client needs before it goes.
+      log.info("event=bad_frame session={} ip={} reason=\"{}\"", id, ip, e.getMessage());
+      if (c.closeStatus() != null && c.closeStatus().code() == CloseCode.MESSAGE_TOO_BIG.code()) {
+        tooBig();
+      } else {
+        closeWith((short) 1002, "protocol error: " + e.getMessage());
+      }
+      return;
+    }
+    log.debug("event=socket_error session={} reason=\"{}\"", id, e.getMessage());
+  }
+
+  private void onText(String text) {
     if (closed) {
       return;
     }
     if (text.length() > config.session().maxMessageSize()) {
-      close(CloseCode.MESSAGE_TOO_BIG, "message larger than " + config.session().maxMessageSize() + " bytes");
+      // Characters never outnumber UTF-8 bytes: this is certainly too big (frames are checked in bytes).
+      tooBig();
       return;
     }
     if (!bucket.tryTake(System.nanoTime())) {
       rateLimited();
       return;
     }
+    if (principal == null && authInFlight) {
+      // A client may send its requests right behind the auth frame (or right after an upgrade that
+      // carried the token); answer them once it is known who they are from.
+      if (pendingWhileAuth == null) {
+        pendingWhileAuth = new ArrayDeque<>();
+      }
+      if (pendingWhileAuth.size() >= MAX_PENDING_WHILE_AUTH) {
+        send(ServerFrames.error(null, ErrorCode.RATE_LIMITED, "more than " + MAX_PENDING_WHILE_AUTH
+            + " requests sent before authentication completed; message dropped"));
+        return;
+      }
+      pendingWhileAuth.add(text);
+      return;
+    }
+    handle(text);
+  }
+
+  private void handle(String text) {
     FrameDecoder.Decoded d = FrameDecoder.decode(text);
     if (d.error() != null) {
       svc.node().metrics().messageIn("invalid");
@@ -130,17 +199,22 @@ public final class Session {
     }
     Frame f = d.frame();
     svc.node().metrics().messageIn(typeOf(f));
-    if (principal == null && !(f instanceof Frame.Auth) && !(f instanceof Frame.Ping)) {
+    if (principal == null && !(f instanceof Frame.Auth) && !(f instanceof Frame.AdminAuth) && !(f instanceof Frame.Ping)) {
       reply(f, ErrorCode.UNAUTHORIZED, "authenticate first: send {\"type\":\"auth\",\"token\":\"<jwt>\"}");
+      return;
+    }
+    if (AdminAccess.isAdmin(principal) && !AdminAccess.allows(f)) {
+      reply(f, ErrorCode.FORBIDDEN, "admin sessions may only subscribe to system channels");
       return;
     }
     if (f instanceof Frame.Auth a) {
       authenticate(a);
+    } else if (f instanceof Frame.AdminAuth a) {
+      adminAuth(a);
     } else if (f instanceof Frame.Subscribe s) {
       subscribe(s);
     } else if (f instanceof Frame.Unsubscribe u) {
-      svc.hub().unsubscribe(this, u.channel().toString());
-      send(ServerFrames.ack(u.id()));
+      unsubscribe(u);
     } else if (f instanceof Frame.Publish p) {
       publish(p);
     } else if (f instanceof Frame.Send s) {
@@ -156,9 +230,19 @@ public final class Session {
     }
   }
 
+  private void replayPending() {
+    ArrayDeque<String> pending = pendingWhileAuth;
+    pendingWhileAuth = null;
+    if (pending != null) {
+      for (String text = pending.poll(); text != null && !closed; text = pending.poll()) {
+        handle(text);
+      }
+    }
+  }
+
   private static String typeOf(Frame f) {
     String n = f.getClass().getSimpleName();
-    return n.equals("Publish") ? "broadcast" : n.toLowerCase();
+    return n.equals("Publish") ? "broadcast" : n.equals("AdminAuth") ? "auth" : n.toLowerCase();
   }
 
   private void rateLimited() {
@@ -186,15 +270,16 @@ public final class Session {
     }
     authInFlight = true;
     eb.<JsonObject>request(Addresses.AUTH_VERIFY, a.token(), LOCAL).onComplete(ar -> {
-      authInFlight = false;
       if (closed) {
         return;
       }
       if (ar.failed()) {
+        authInFlight = false;
         String reason = ar.cause().getMessage();
         log.info("event=auth_failure session={} ip={} reason=\"{}\"", id, ip, reason);
         reply(a, ErrorCode.UNAUTHORIZED, reason);
         if (principal == null) {
+          pendingWhileAuth = null;
           svc.node().metrics().connect("unauthorized");
           close(CloseCode.POLICY_VIOLATION, "auth failure");
         }
@@ -202,11 +287,36 @@ public final class Session {
       }
       Principal p = Principal.fromJson(ar.result().body());
       if (principal != null) {
+        authInFlight = false;
         renew(a, p);
       } else {
         admit(a, p);
       }
     });
+  }
+
+  /** An operator's dashboard session: the API key, checked here, buys read access to system channels. */
+  private void adminAuth(Frame.AdminAuth a) {
+    Principal p = AdminAccess.verify(a.apiKey(), config.api().keys());
+    if (p == null) {
+      log.info("event=auth_failure session={} ip={} reason=\"invalid api key\" admin=true", id, ip);
+      reply(a, ErrorCode.UNAUTHORIZED, "invalid API key");
+      if (principal == null) {
+        svc.node().metrics().connect("unauthorized");
+        close(CloseCode.POLICY_VIOLATION, "auth failure");
+      }
+      return;
+    }
+    if (principal != null && !AdminAccess.isAdmin(principal)) {
+      reply(a, ErrorCode.FORBIDDEN, "a user session cannot become an admin session; open a new connection");
+      return;
+    }
+    if (principal == null) {
+      svc.node().metrics().connect("ok");
+      log.info("event=connect session={} user={} ip={} admin=true", id, p.userId(), ip);
+    }
+    principal = p;
+    sendAuthSuccess(a.id());
   }
 
   private void renew(Frame.Auth a, Principal p) {
@@ -215,15 +325,26 @@ public final class Session {
       return;
     }
     principal = p;
-    sendAuthSuccess(a.id());
+    log.info("event=renew session={} user={}", id, p.userId());
+    subscribeAll(a, requested(a, p, new ArrayList<>())).onComplete(done -> {
+      if (!closed) {
+        sendAuthSuccess(a.id());
+      }
+    });
   }
 
   private void admit(Frame.Auth a, Principal p) {
     eb.request(Addresses.LIMITER_ADMIT_USER, new JsonObject().put("user", p.userId()), LOCAL).onComplete(ar -> {
+      if (ar.succeeded()) {
+        admittedUser = p.userId();
+      }
       if (closed) {
+        releaseUser();
         return;
       }
       if (ar.failed()) {
+        authInFlight = false;
+        pendingWhileAuth = null;
         svc.node().metrics().connect("too_many_connections");
         close(CloseCode.TOO_MANY_CONNECTIONS, ar.cause().getMessage());
         return;
@@ -236,30 +357,48 @@ public final class Session {
       wanted.add(Channel.user(p.userId()).toString());
       wanted.add(Channel.BROADCAST);
       p.segments().forEach((claim, value) -> wanted.add(Channel.segment(claim, value).toString()));
-      for (String raw : a.channels()) {
-        Channel.Result r = Channel.parse(raw);
-        ProtocolError err = r.ok() ? svc.rules().checkSubscribe(p, r.channel())
-            : ProtocolError.badRequest("bad channel name " + raw + ": " + r.error(), null);
-        if (err != null) {
-          send(ServerFrames.error(a.id(), err.code(), raw + ": " + err.message()));
-        } else if (!wanted.contains(r.channel().toString())) {
-          wanted.add(r.channel().toString());
-        }
-      }
-      List<Future<Void>> subs = new ArrayList<>();
-      for (String ch : wanted) {
-        if (subscriptions.size() >= config.session().maxSubscriptions()) {
-          send(ServerFrames.error(a.id(), ErrorCode.TOO_LARGE, ch + ": subscription limit reached"));
-          break;
-        }
-        subs.add(svc.hub().subscribe(this, ch));
-      }
-      Future.join(subs).onComplete(done -> {
+      subscribeAll(a, requested(a, p, wanted)).onComplete(done -> {
+        authInFlight = false;
         if (!closed) {
           sendAuthSuccess(a.id());
+          replayPending();
         }
       });
     });
+  }
+
+  /**
+   * Adds the channels the auth frame asked for to {@code into}. A refused channel gets its own error frame
+   * without the request id (the auth itself succeeds; its answer is the auth_success) but naming the channel.
+   */
+  private List<String> requested(Frame.Auth a, Principal p, List<String> into) {
+    for (String raw : a.channels()) {
+      Channel.Result r = Channel.parse(raw);
+      ProtocolError err = r.ok() ? svc.rules().checkSubscribe(p, r.channel())
+          : ProtocolError.badRequest("bad channel name: " + r.error(), null);
+      if (err != null) {
+        send(ServerFrames.channelError(err.code(), raw, raw + ": " + err.message()));
+      } else if (!into.contains(r.channel().toString())) {
+        into.add(r.channel().toString());
+      }
+    }
+    return into;
+  }
+
+  private Future<?> subscribeAll(Frame.Auth a, List<String> wanted) {
+    List<Future<Void>> subs = new ArrayList<>();
+    for (String ch : wanted) {
+      if (subscriptions.contains(ch)) {
+        continue;
+      }
+      if (subscriptions.size() >= config.session().maxSubscriptions()) {
+        send(ServerFrames.channelError(ErrorCode.TOO_LARGE, ch, ch + ": subscription limit of "
+            + config.session().maxSubscriptions() + " reached"));
+        break;
+      }
+      subs.add(svc.hub().subscribe(this, ch));
+    }
+    return Future.join(subs);
   }
 
   private void sendAuthSuccess(Object requestId) {
@@ -293,6 +432,29 @@ public final class Session {
         reply(s, ErrorCode.INTERNAL, "subscription failed: " + ar.cause().getMessage());
       }
     });
+  }
+
+  private void unsubscribe(Frame.Unsubscribe u) {
+    String ch = u.channel().toString();
+    if (isAutomatic(ch)) {
+      reply(u, ErrorCode.FORBIDDEN, ch + " is subscribed automatically for the whole session");
+      return;
+    }
+    svc.hub().unsubscribe(this, ch);
+    send(ServerFrames.ack(u.id()));
+  }
+
+  /** user:&lt;self&gt;, broadcast and the token's segments: what every session of this principal is in. */
+  private boolean isAutomatic(String ch) {
+    if (ch.equals(Channel.BROADCAST) || ch.equals(Channel.user(principal.userId()).toString())) {
+      return true;
+    }
+    for (var e : principal.segments().entrySet()) {
+      if (ch.equals(Channel.segment(e.getKey(), e.getValue()).toString())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void publish(Frame.Publish p) {
@@ -341,7 +503,9 @@ public final class Session {
   }
 
   private void request(Frame.Request r) {
-    if (!svc.rpcAllowed().matches(r.address())) {
+    // Switchboard's own addresses (auth, limiter, node control) are never a client's to call, whatever
+    // a broad rpc.allowed pattern such as "*" says.
+    if (r.address().startsWith("switchboard.") || !svc.rpcAllowed().matches(r.address())) {
       reply(r, ErrorCode.FORBIDDEN, "address " + r.address() + " is not allowed by rpc.allowed");
       return;
     }
@@ -404,7 +568,8 @@ public final class Session {
    * @return whether the frame was written
    */
   boolean write(String frame, Publication pub) {
-    if (closed) {
+    if (closed || ws.isClosed()) {
+      // The peer's close frame can arrive before the close handler runs; writeQueueFull() would throw.
       return false;
     }
     if (ws.writeQueueFull()) {
@@ -420,7 +585,7 @@ public final class Session {
 
   /** Writes a protocol answer (ack, error, auth_success …) under the same slow-consumer rule. */
   void send(String frame) {
-    if (closed) {
+    if (closed || ws.isClosed()) {
       return;
     }
     if (ws.writeQueueFull()) {
@@ -435,18 +600,51 @@ public final class Session {
     if (closed) {
       return;
     }
+    closeWith(code.code(), reason);
+  }
+
+  private void closeWith(short code, String reason) {
+    if (closed) {
+      return;
+    }
     closed = true;
-    closedWith = code;
-    String r = reason.length() > 120 ? reason.substring(0, 120) : reason;
-    ws.close(code.code(), r);
+    sentCode = code;
+    pendingWhileAuth = null;
+    ws.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+    // No delivery may target a closing session: the close frame is already queued, so anything written
+    // after it would be lost without a trace (a 4009 reports the message that tripped it instead).
+    svc.hub().remove(this);
+  }
+
+  /** Gives the per-user slot back to the limiter, once. */
+  private void releaseUser() {
+    if (admittedUser != null) {
+      eb.send(Addresses.LIMITER_RELEASE, new JsonObject().put("user", admittedUser), LOCAL);
+      admittedUser = null;
+    }
+  }
+
+  static String truncateUtf8(String s, int maxBytes) {
+    if (s.length() * 3 <= maxBytes || s.getBytes(StandardCharsets.UTF_8).length <= maxBytes) {
+      return s;
+    }
+    int end = Math.min(s.length(), maxBytes);
+    while (end > 0 && s.substring(0, end).getBytes(StandardCharsets.UTF_8).length > maxBytes) {
+      end--;
+    }
+    if (end > 0 && Character.isHighSurrogate(s.charAt(end - 1))) {
+      end--;
+    }
+    return s.substring(0, end);
   }
 
   private void onClosed() {
     closed = true;
     svc.hub().remove(this);
     eb.send(Addresses.LIMITER_RELEASE, new JsonObject().put("ip", ip), LOCAL);
+    releaseUser();
     Short peer = ws.closeStatusCode();
-    int code = closedWith != null ? closedWith.code() : peer != null ? peer : 1006;
+    int code = sentCode != 0 ? sentCode : peer != null ? peer : 1006;
     svc.node().metrics().disconnect(code);
     log.info("event=disconnect session={} user={} ip={} code={}", id, userId(), ip, code);
   }

@@ -3,24 +3,26 @@ package dev.switchboard.gateway;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.NodeContext;
-import dev.switchboard.cluster.NodeDirectory;
+import dev.switchboard.cluster.ProbeResponder;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ServerFrames;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The sessions of one gateway instance, indexed by channel and by user, and the channel consumers that
@@ -28,23 +30,28 @@ import java.util.UUID;
  *
  * <p>Interest-based routing: the first local subscriber of a channel registers one event-bus consumer for
  * it; later subscribers wait on the same registration. The subscribe ack waits until the registration
- * is complete and, in a cluster, until every other Switchboard node has proven it routes the channel
- * here (a probe it publishes arrives before its reply). The last subscriber leaving schedules the
+ * is complete and, in a cluster, until every member — this node and backend JVMs using the Java helper
+ * included — has proven it routes the channel here (a probe it publishes through its own routing arrives): the
+ * event bus routes from a per-node cache of the subscription table that is updated asynchronously, so
+ * "registered" alone does not yet mean "every publisher sees it". The last subscriber leaving schedules the
  * unregistration after a short linger, re-checked when the timer fires, so churn does not thrash the
  * cluster registry. {@code user:} channels skip the linger, so "no consumer anywhere" means "no session".
  */
 public final class SessionHub {
 
   static final long LINGER_MS = 1000;
-  private static final int PROBE_ATTEMPTS = 100;
-  private static final long PROBE_RETRY_MS = 10;
+  private static final long PROBE_DEADLINE_MS = 3000;
+  private static final long PROBE_RETRY_MS = 5;
+  private static final DeliveryOptions PROBE_REQUEST = new DeliveryOptions().setSendTimeout(2000);
+  private static final Logger log = LoggerFactory.getLogger(SessionHub.class);
 
   private final Vertx vertx;
   private final NodeContext node;
   private final Map<String, ChannelEntry> channels = new HashMap<>();
   private final Map<String, List<Session>> byUser = new HashMap<>();
   private final Set<Session> sessions = new LinkedHashSet<>();
-  private final Set<String> seenProbes = new HashSet<>();
+  /** Probe nonces this hub is waiting for → the round each proves. */
+  private final Map<String, ProbeRound> pendingProbes = new HashMap<>();
 
   private final class ChannelEntry {
     final String channel;
@@ -129,33 +136,70 @@ public final class SessionHub {
     e.ready = e.consumer.completion().compose(v -> node.clustered() ? proveRouted(address) : Future.succeededFuture());
   }
 
-  /** Asks every other Switchboard node to probe the address until each probe is seen here. */
+  /**
+   * Asks every cluster member — this node included, whose own routing cache can be just as stale — to
+   * publish a probe on the address through its own routing table, until one of its probes is seen here.
+   * A probe that arrives proves that member's routing now includes this consumer, and it stays included:
+   * its routing cache is only ever refreshed from the subscription table, which has this registration. A
+   * member whose reply arrives without its probe is asked again (its cache may have been stale, or it may
+   * still be fetching the table, in which case the earlier probe arrives later and counts as well).
+   * Members without a probe responder (a backend JVM that does not use the Java helper) fail fast with no
+   * handlers and are skipped; a member that cannot prove it within {@link #PROBE_DEADLINE_MS} is given up on
+   * so a subscribe never hangs.
+   */
   private Future<Void> proveRouted(String address) {
     List<Future<Void>> all = new ArrayList<>();
+    long deadline = System.currentTimeMillis() + PROBE_DEADLINE_MS;
     for (String member : node.members()) {
-      if (!member.equals(node.nodeId())) {
-        Promise<Void> p = Promise.promise();
-        probe(member, address, 0, p);
-        all.add(p.future());
-      }
+      ProbeRound round = new ProbeRound(member, address, deadline);
+      probe(round);
+      all.add(round.done.future());
     }
-    return Future.all(all).mapEmpty();
+    return Future.join(all).mapEmpty();
   }
 
-  private void probe(String member, String address, int attempt, Promise<Void> done) {
+  /** One member's proof for one channel address; its nonces stay valid until it completes. */
+  private final class ProbeRound {
+    final String member;
+    final String address;
+    final long deadline;
+    final Promise<Void> done = Promise.promise();
+    final List<String> nonces = new ArrayList<>(2);
+
+    ProbeRound(String member, String address, long deadline) {
+      this.member = member;
+      this.address = address;
+      this.deadline = deadline;
+    }
+
+    void complete() {
+      if (done.tryComplete()) {
+        nonces.forEach(pendingProbes::remove);
+      }
+    }
+  }
+
+  private void probe(ProbeRound round) {
+    if (round.done.future().isComplete()) {
+      return;
+    }
     String nonce = UUID.randomUUID().toString();
-    seenProbes.remove(nonce);
-    vertx.eventBus().request(Addresses.node(member, "probe"), new JsonObject().put("address", address).put("nonce", nonce))
+    round.nonces.add(nonce);
+    pendingProbes.put(nonce, round);
+    vertx.eventBus().request(Addresses.node(round.member, "probe"),
+            new JsonObject().put("address", round.address).put("nonce", nonce), PROBE_REQUEST)
         .onComplete(ar -> {
-          if (ar.failed()) {
-            // Not a Switchboard node (a backend JVM has no directory), or it left: nothing to prove there.
-            done.tryComplete();
+          if (round.done.future().isComplete()) {
             return;
           }
-          if (seenProbes.remove(nonce) || attempt >= PROBE_ATTEMPTS || !node.members().contains(member)) {
-            done.tryComplete();
+          if (ar.failed() || !node.members().contains(round.member)) {
+            round.complete();
+          } else if (System.currentTimeMillis() >= round.deadline) {
+            log.warn("event=subscribe_unproven address={} member={} after_ms={}", round.address, round.member,
+                PROBE_DEADLINE_MS);
+            round.complete();
           } else {
-            vertx.setTimer(PROBE_RETRY_MS, t -> probe(member, address, attempt + 1, done));
+            vertx.setTimer(PROBE_RETRY_MS, t -> probe(round));
           }
         });
   }
@@ -190,11 +234,16 @@ public final class SessionHub {
 
   /** Encodes once, writes the same text to every subscriber. */
   private void deliver(ChannelEntry e, Message<JsonObject> msg) {
-    String probe = msg.headers().get(NodeDirectory.PROBE_HEADER);
+    String probe = msg.headers().get(ProbeResponder.HEADER);
     if (probe != null) {
-      seenProbes.add(probe);
+      // Probes of other hubs (same channel, other instance or node) reach this consumer too: ignore them.
+      ProbeRound round = pendingProbes.get(probe);
+      if (round != null) {
+        round.complete();
+      }
       return;
     }
+    node.sessions().fanoutReceived();
     if (e.subscribers.isEmpty()) {
       return;
     }

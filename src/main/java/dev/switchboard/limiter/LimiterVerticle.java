@@ -12,11 +12,20 @@ import java.util.Map;
 
 /**
  * Connection admission for this node (SPEC §6), asked once per handshake and once per authentication,
- * never per message. Holds the per-IP counters itself (one instance, one event loop, no locks); the
- * per-user cap is cluster-wide and asks {@link ClusterView}.
+ * never per message. One instance on one event loop owns every counter, so a check and the reservation
+ * that follows it are one step: a burst of simultaneous connections cannot slip past a cap while earlier
+ * ones are still being set up. The per-user cap is cluster-wide; other nodes are asked through
+ * {@link ClusterView} only when this node's own count does not already decide.
  *
- * <p>Replies: {@code {"ok":true}}, or a failure whose code is the HTTP status (503) or close code (4029) to
- * use and whose message is the reason.
+ * <p>Messages (all local):
+ * <ul>
+ *   <li>{@link Addresses#LIMITER_ADMIT} {@code {"ip"}}: reserves a connection slot, or fails with 503 (node
+ *   draining or at {@code server.max_connections}) or 4029 (per-IP cap or connect rate).</li>
+ *   <li>{@link Addresses#LIMITER_ADMIT_USER} {@code {"user"}}: reserves a session slot for the user, or
+ *   fails with 4029.</li>
+ *   <li>{@link Addresses#LIMITER_RELEASE} {@code {"ip"?, "user"?}}: gives back what was reserved; sent
+ *   exactly once per reservation by the session that holds it.</li>
+ * </ul>
  */
 public final class LimiterVerticle extends VerticleBase {
 
@@ -25,7 +34,9 @@ public final class LimiterVerticle extends VerticleBase {
   private final int maxConnections;
   private final ClusterView view;
   private final Map<String, Integer> perIp = new HashMap<>();
-  private final Map<String, int[]> connectRate = new HashMap<>();
+  private final Map<String, Integer> perUser = new HashMap<>();
+  private final Map<String, Integer> connectRate = new HashMap<>();
+  private int connections;
   private long rateWindowSecond;
 
   public LimiterVerticle(NodeContext node) {
@@ -38,57 +49,85 @@ public final class LimiterVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     var admit = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_ADMIT, msg -> {
-      String ip = msg.body().getString("ip");
-      if (node.draining()) {
-        msg.fail(503, "node is draining");
-        return;
+      Refusal refusal = admitConnection(msg.body().getString("ip"));
+      if (refusal == null) {
+        msg.reply(new JsonObject().put("ok", true));
+      } else {
+        msg.fail(refusal.code(), refusal.reason());
       }
-      if (maxConnections > 0 && node.sessions().connections() >= maxConnections) {
-        msg.fail(503, "node is at its connection limit (" + maxConnections + ")");
-        return;
-      }
-      long second = System.currentTimeMillis() / 1000;
-      if (second != rateWindowSecond) {
-        rateWindowSecond = second;
-        connectRate.clear();
-      }
-      int[] rate = connectRate.computeIfAbsent(ip, k -> new int[1]);
-      if (++rate[0] > limits.connectRatePerIp()) {
-        msg.fail(4029, "too many new connections from this IP per second (limit " + limits.connectRatePerIp() + ")");
-        return;
-      }
-      int open = perIp.getOrDefault(ip, 0);
-      if (open >= limits.connectionsPerIp()) {
-        msg.fail(4029, "too many connections from this IP (limit " + limits.connectionsPerIp() + ")");
-        return;
-      }
-      perIp.put(ip, open + 1);
-      msg.reply(new JsonObject().put("ok", true));
     });
     var release = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_RELEASE, msg -> {
       String ip = msg.body().getString("ip");
-      perIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+      if (ip != null) {
+        perIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+        connections = Math.max(0, connections - 1);
+      }
+      String user = msg.body().getString("user");
+      if (user != null) {
+        perUser.computeIfPresent(user, (k, n) -> n <= 1 ? null : n - 1);
+      }
     });
     var admitUser = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_ADMIT_USER, msg -> {
       String user = msg.body().getString("user");
       int cap = limits.connectionsPerUser();
-      // The local count is exact and free; ask the cluster only when it could matter.
-      if (node.sessions().sessionsOf(user) >= cap) {
-        msg.fail(4029, "too many connections for this user (limit " + cap + ")");
+      int local = perUser.getOrDefault(user, 0);
+      if (local >= cap) {
+        msg.fail(4029, userRefusal(cap));
         return;
       }
-      if (!node.clustered() || node.members().size() == 1) {
+      // Reserve before asking the cluster, so concurrent logins of the same user on this node see it.
+      perUser.put(user, local + 1);
+      if (!node.clustered() || node.members().size() <= 1) {
         msg.reply(new JsonObject().put("ok", true));
         return;
       }
+      int localAuthenticated = node.sessions().sessionsOf(user);
       view.userSessions(user).onComplete(ar -> {
-        if (ar.succeeded() && ar.result() >= cap) {
-          msg.fail(4029, "too many connections for this user (limit " + cap + ")");
+        // The cluster total counts this node's authenticated sessions; add this node's reservations instead.
+        int elsewhere = ar.succeeded() ? Math.max(0, ar.result() - localAuthenticated) : 0;
+        if (elsewhere + perUser.getOrDefault(user, 0) > cap) {
+          perUser.computeIfPresent(user, (k, n) -> n <= 1 ? null : n - 1);
+          msg.fail(4029, userRefusal(cap));
         } else {
           msg.reply(new JsonObject().put("ok", true));
         }
       });
     });
     return Future.all(admit.completion(), release.completion(), admitUser.completion());
+  }
+
+  /** Why a connection is refused: the HTTP status (503) or close code (4029) to use, and the reason. */
+  private record Refusal(int code, String reason) {}
+
+  /** Reserves a slot for a new connection from ip; returns null when admitted. */
+  private Refusal admitConnection(String ip) {
+    if (node.draining()) {
+      return new Refusal(503, "node is draining");
+    }
+    if (maxConnections > 0 && connections >= maxConnections) {
+      return new Refusal(503, "node is at its connection limit (" + maxConnections + ")");
+    }
+    long second = System.currentTimeMillis() / 1000;
+    if (second != rateWindowSecond) {
+      // A fixed one-second window: the map never holds more than one second's worth of addresses.
+      rateWindowSecond = second;
+      connectRate.clear();
+    }
+    int attempts = connectRate.merge(ip, 1, Integer::sum);
+    if (attempts > limits.connectRatePerIp()) {
+      return new Refusal(4029, "too many new connections from this IP per second (limit "
+          + limits.connectRatePerIp() + ")");
+    }
+    int open = perIp.getOrDefault(ip, 0);
+    if (open >= limits.connectionsPerIp()) {
+      return new Refusal(4029, "too many connections from this IP (limit " + limits.connectionsPerIp() + ")");
+    }
+    perIp.put(ip, open + 1);
+    connections++;
+    return null;
+  }
+
+  private static String userRefusal(int cap) {
+    return "too many connections for this user (limit " + cap + ")";
   }
 }

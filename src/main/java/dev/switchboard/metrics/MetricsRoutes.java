@@ -3,11 +3,13 @@ package dev.switchboard.metrics;
 import dev.switchboard.cluster.NodeContext;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.ext.web.Router;
 
 /**
- * {@code GET /metrics} (Prometheus text format), {@code GET /health/live} (the process answers) and
- * {@code GET /health/ready} (cluster joined, verticles deployed, not draining; 503 otherwise).
+ * {@code GET /metrics} (Prometheus text format), {@code GET /health/live} (the process answers),
+ * {@code GET /health/ready} (cluster joined, verticles deployed, accepting; 503 otherwise, and during a drain)
+ * and {@code /admin} (the dashboard page; its data needs an API key, see {@link AdminAccess}).
  */
 public final class MetricsRoutes {
 
@@ -19,13 +21,38 @@ public final class MetricsRoutes {
         .end(node.registry().scrape()));
     router.get("/health/live").handler(ctx -> ctx.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-        .end(new JsonObject().put("status", "UP").encode()));
+        .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+        .end(new JsonObject().put("status", "UP").put("node", node.name()).encode()));
     router.get("/health/ready").handler(ctx -> {
-      boolean ready = node.ready();
+      boolean joined = clusterJoined(node);
+      boolean ready = joined && node.ready();
       ctx.response().setStatusCode(ready ? 200 : 503)
           .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-          .end(new JsonObject().put("status", ready ? "UP" : "DOWN").put("draining", node.draining())
-              .put("node", node.name()).encode());
+          .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+          .end(new JsonObject()
+              .put("status", ready ? "UP" : "DOWN")
+              .put("node", node.name())
+              .put("cluster", node.clustered() ? (joined ? "joined" : "left") : "standalone")
+              .put("members", node.members().size())
+              .put("draining", node.draining())
+              .encode());
     });
+    // The page is only a shell: everything it shows arrives over /ws after an auth with an API key.
+    router.get("/admin").handler(ctx -> ctx.reroute("/admin.html"));
+    router.get("/admin/").handler(ctx -> ctx.redirect("/admin"));
+    router.get("/admin.*").handler(ctx -> {
+      ctx.response()
+          .putHeader("X-Frame-Options", "DENY")
+          .putHeader("Referrer-Policy", "no-referrer")
+          .putHeader("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; "
+              + "style-src 'self' 'unsafe-inline'; img-src 'self' data:");
+      ctx.next();
+    });
+  }
+
+  /** Standalone nodes count as joined; clustered ones while their cluster manager is active. */
+  static boolean clusterJoined(NodeContext node) {
+    ClusterManager cm = node.clusterManager();
+    return cm == null || cm.isActive();
   }
 }

@@ -5,16 +5,43 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
 
 /**
  * Every Switchboard meter name and label, in one place (SPEC §7). Counters are cached per label value so the
  * hot path does one map lookup at most; delivery counting is a single {@link Counter#increment(double)} per
  * publication per gateway instance, not per socket.
+ *
+ * <p>Prometheus names (Micrometer adds the unit and {@code _total}): {@code switchboard_connections},
+ * {@code switchboard_connects_total{result}}, {@code switchboard_disconnects_total{code}},
+ * {@code switchboard_messages_in_total{type}}, {@code switchboard_messages_delivered_total},
+ * {@code switchboard_messages_dropped_total{reason}}, {@code switchboard_publish_to_socket_seconds} (histogram),
+ * {@code switchboard_cluster_nodes}, {@code switchboard_event_loop_delay_seconds} and
+ * {@code switchboard_event_loop_lag_seconds{loop}}.
+ *
+ * <p>Besides the cumulative Prometheus histogram, publish→socket latencies also go to an HdrHistogram
+ * {@link Recorder}: the dashboard wants the percentiles of the last second, which a cumulative histogram
+ * cannot give without bucket arithmetic. Recording is wait-free from any event loop.
  */
 public final class SwitchboardMetrics {
+
+  /** Connect results counted; the first three are pre-registered at zero. */
+  static final String[] CONNECT_RESULTS = {"ok", "unauthorized", "too_many_connections", "auth_timeout",
+      "forbidden_origin", "node_full", "draining"};
+  static final String[] DROP_REASONS = {"slow_consumer", "rate_limited", "no_session", "too_large"};
+  static final String[] MESSAGE_TYPES = {"auth", "subscribe", "unsubscribe", "broadcast", "send", "presence",
+      "request", "history", "ping", "invalid", "binary"};
+  static final int[] CLOSE_CODES = {1000, 1001, 1006, 1008, 1009, 1011, 4008, 4009, 4010, 4029};
+
+  /** One hour in microseconds: anything later than that is clamped, not lost. */
+  private static final long MAX_LATENCY_MICROS = 3_600_000_000L;
 
   private final MeterRegistry registry;
   private final ConcurrentMap<String, Counter> connects = new ConcurrentHashMap<>();
@@ -23,6 +50,9 @@ public final class SwitchboardMetrics {
   private final ConcurrentMap<String, Counter> dropped = new ConcurrentHashMap<>();
   private final Counter delivered;
   private final Timer publishToSocket;
+  private final Recorder latencyWindow = new Recorder(MAX_LATENCY_MICROS, 2);
+  private final Timer loopDelay;
+  private Histogram recycled;
 
   public SwitchboardMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -33,6 +63,9 @@ public final class SwitchboardMetrics {
         .publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofNanos(100_000))
         .maximumExpectedValue(Duration.ofSeconds(10))
+        .register(registry);
+    this.loopDelay = Timer.builder("switchboard.event.loop.delay")
+        .description("How late a probe task ran on an event loop (all loops): a busy or blocked loop shows here")
         .register(registry);
   }
 
@@ -55,13 +88,21 @@ public final class SwitchboardMetrics {
   }
 
   public void disconnect(int code) {
-    disconnects.computeIfAbsent(Integer.toString(code), c -> Counter.builder("switchboard.disconnects")
-        .tag("code", c).description("Closed connections by close code").register(registry)).increment();
+    disconnectCounter(Integer.toString(code)).increment();
+  }
+
+  private Counter disconnectCounter(String code) {
+    return disconnects.computeIfAbsent(code, c -> Counter.builder("switchboard.disconnects")
+        .tag("code", c).description("Closed connections by close code").register(registry));
   }
 
   public void messageIn(String type) {
-    messagesIn.computeIfAbsent(type, t -> Counter.builder("switchboard.messages.in").tag("type", t)
-        .description("Inbound client frames by type").register(registry)).increment();
+    messageInCounter(type).increment();
+  }
+
+  private Counter messageInCounter(String type) {
+    return messagesIn.computeIfAbsent(type, t -> Counter.builder("switchboard.messages.in").tag("type", t)
+        .description("Inbound client frames by type").register(registry));
   }
 
   public void delivered(int n) {
@@ -70,26 +111,84 @@ public final class SwitchboardMetrics {
     }
   }
 
-  /** reason: slow_consumer, rate_limited, no_session. */
+  /** reason: slow_consumer, rate_limited, no_session, too_large. */
   public void dropped(String reason) {
-    dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.messages.dropped").tag("reason", r)
-        .description("Messages dropped by reason").register(registry)).increment();
+    droppedCounter(reason).increment();
   }
 
+  private Counter droppedCounter(String reason) {
+    return dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.messages.dropped").tag("reason", r)
+        .description("Messages dropped by reason").register(registry));
+  }
+
+  /** One delivery's lag from router acceptance (wall clock, so it spans nodes); negative skew is ignored. */
   public void publishToSocket(long micros) {
     if (micros >= 0) {
-      publishToSocket.record(Duration.ofNanos(micros * 1000));
+      publishToSocket.record(micros, TimeUnit.MICROSECONDS);
+      latencyWindow.recordValue(Math.min(micros, MAX_LATENCY_MICROS));
     }
+  }
+
+  /** How late a scheduled probe ran on an event loop. */
+  void eventLoopDelay(long nanos) {
+    loopDelay.record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * The publish→socket latencies (µs) recorded since the previous call. Call from one thread only; the
+   * returned histogram is reused by the next call.
+   */
+  synchronized Histogram takeLatencyWindow() {
+    recycled = latencyWindow.getIntervalHistogram(recycled);
+    return recycled;
   }
 
   /** Pre-registers the labelled series so a scrape shows them at zero before the first event. */
   public void preRegister() {
-    for (String r : new String[] {"ok", "unauthorized", "too_many_connections"}) {
-      connects.computeIfAbsent(r, x -> Counter.builder("switchboard.connects").tag("result", x).register(registry));
+    for (String r : CONNECT_RESULTS) {
+      connects.computeIfAbsent(r, x -> Counter.builder("switchboard.connects").tag("result", x)
+          .description("Connection attempts by result").register(registry));
     }
-    for (String r : new String[] {"slow_consumer", "rate_limited", "no_session"}) {
-      dropped.computeIfAbsent(r, x -> Counter.builder("switchboard.messages.dropped").tag("reason", x)
-          .register(registry));
+    for (String r : DROP_REASONS) {
+      droppedCounter(r);
     }
+    for (String t : MESSAGE_TYPES) {
+      messageInCounter(t);
+    }
+    for (int c : CLOSE_CODES) {
+      disconnectCounter(Integer.toString(c));
+    }
+  }
+
+  // ---- totals for the live stats feed ------------------------------------------------------------
+
+  double deliveredTotal() {
+    return delivered.count();
+  }
+
+  double publishToSocketCount() {
+    return publishToSocket.count();
+  }
+
+  Map<String, Double> messagesInByType() {
+    return totals(messagesIn);
+  }
+
+  Map<String, Double> droppedByReason() {
+    return totals(dropped);
+  }
+
+  Map<String, Double> connectsByResult() {
+    return totals(connects);
+  }
+
+  Map<String, Double> disconnectsByCode() {
+    return totals(disconnects);
+  }
+
+  private static Map<String, Double> totals(Map<String, Counter> counters) {
+    Map<String, Double> out = new TreeMap<>();
+    counters.forEach((k, c) -> out.put(k, c.count()));
+    return out;
   }
 }

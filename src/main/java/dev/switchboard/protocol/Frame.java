@@ -14,6 +14,12 @@ public sealed interface Frame {
   /** {@code auth}: authenticate (or renew) with a JWT, optionally subscribing to extra channels. */
   record Auth(Object id, String token, List<String> channels) implements Frame {}
 
+  /**
+   * {@code auth} carrying {@code api_key} instead of {@code token}: an operator's session (the /admin
+   * dashboard) that may read system channels and nothing else; see {@code metrics.AdminAccess}.
+   */
+  record AdminAuth(Object id, String apiKey) implements Frame {}
+
   /** {@code subscribe}: join a channel; with {@code since}, recover what was missed first. */
   record Subscribe(Object id, Channel channel, Since since) implements Frame {}
 

@@ -74,6 +74,11 @@ public final class FrameDecoder {
   }
 
   private static Decoded auth(JsonObject obj, Object id) {
+    Object apiKey = obj.getValue("api_key");
+    if (apiKey != null && !obj.containsKey("token")) {
+      return apiKey instanceof String k && !k.isEmpty() ? Decoded.ok(new Frame.AdminAuth(id, k))
+          : Decoded.fail("api_key must be a non-empty string", id);
+    }
     Object token = obj.getValue("token");
     if (!(token instanceof String s) || s.isEmpty()) {
       return Decoded.fail(token == null ? "missing field: token" : "token must be a non-empty string", id);

@@ -45,6 +45,15 @@ public final class ServerFrames {
         .encode();
   }
 
+  /**
+   * An error about one channel of a request that otherwise succeeded (a channel an auth frame asked for):
+   * no id, since the request's own answer carries it, but the channel, so a client can tell which.
+   */
+  public static String channelError(ErrorCode code, String channel, String message) {
+    return new JsonObject().put("type", "error").put("code", code.wire()).put("channel", channel)
+        .put("message", message).encode();
+  }
+
   public static String authSuccess(Object id, String userId, String sessionId, String node,
                                    Collection<String> channels, int heartbeatSeconds, Long expiresIn) {
     JsonObject o = withId(new JsonObject().put("type", "auth_success"), id)

@@ -3,6 +3,7 @@ package dev.switchboard.router;
 import dev.switchboard.auth.Principal;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.config.SwitchboardConfig.NamespaceRules;
+import dev.switchboard.metrics.AdminAccess;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.ProtocolError;
@@ -45,8 +46,11 @@ public final class ChannelRules {
     if (Channel.SEGMENT.equals(ch.namespace())) {
       return forbidden("segment channels are subscribed automatically from token claims");
     }
+    if (AdminAccess.isAdmin(p)) {
+      return Channel.SYSTEM.equals(ch.namespace()) ? null : forbidden("admin sessions read system channels only");
+    }
     if (Channel.SYSTEM.equals(ch.namespace())) {
-      return forbidden("system channels are not for clients");
+      return forbidden("system channels are only for admin sessions (auth with an api_key)");
     }
     NamespaceRules r = namespaces.get(ch.namespace());
     if (r == null) {

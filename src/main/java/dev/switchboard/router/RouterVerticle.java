@@ -7,14 +7,11 @@ import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.ProtocolError;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
-import io.vertx.core.spi.cluster.RegistrationInfo;
-import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,9 +23,11 @@ import org.slf4j.LoggerFactory;
  * <p>Guarantee: once the router has replied {@code {"ok":true}}, the message has been handed to the
  * clustered event bus, which delivers it once to every node holding a consumer for the channel at that
  * moment, and each of those delivers it once to each subscribed session. It is at most once: a node that
- * dies with the message in flight loses it (history and {@code since} recovery cover that). Order is kept
- * per publisher and channel. A publish to a {@code user:} channel with no consumer anywhere is reported on
- * {@link Addresses#UNDELIVERED} with reason {@code no_session}.
+ * dies with the message in flight loses it (history and {@code since} recovery cover that). A node runs one
+ * router instance, so the publishes of one session (and of one HTTP request) leave in the order they came;
+ * a backend that {@code request}s this address keeps its order by waiting for each reply, since its
+ * requests are spread over the nodes. A publish to a {@code user:} channel with no consumer anywhere is
+ * reported on {@link Addresses#UNDELIVERED} with reason {@code no_session}.
  *
  * <p>Body: {@code {"channel":…, "message":…, "from_user":…|null}}; clients' publishes also carry
  * {@code "client":true} and are then copied to {@link Addresses#INBOUND}. Failures use the HTTP-like codes
@@ -109,31 +108,26 @@ public final class RouterVerticle extends VerticleBase {
     }
   }
 
-  /** Fans out; for user: channels first checks that some node has a consumer, else reports undelivered. */
+  /**
+   * Fans out with one event-bus publish. For a {@code user:} channel it then asks the cluster's subscription
+   * table whether any node holds a consumer and reports the publication undelivered when none does. The
+   * check runs after the publish, off the delivery path, so it neither delays delivery nor reorders a
+   * publisher's messages (the lookups complete in any order; the publishes already went out in order).
+   */
   private Future<Void> route(Publication pub, Channel ch) {
     String address = Addresses.channel(ch);
-    if (!Channel.USER.equals(ch.namespace())) {
-      vertx.eventBus().publish(address, pub.toJson());
-      return Future.succeededFuture();
+    vertx.eventBus().publish(address, pub.toJson());
+    if (Channel.USER.equals(ch.namespace())) {
+      ClusterManager cm = node.clusterManager();
+      Future<Boolean> reported = cm != null ? Undelivered.reportIfNoConsumer(vertx, cm, address, pub)
+          : Future.succeededFuture(node.sessions().usersIn(ch.toString()).isEmpty()
+              && Undelivered.report(vertx, pub, Undelivered.NO_SESSION));
+      reported.onSuccess(r -> {
+        if (r) {
+          node.metrics().dropped(Undelivered.NO_SESSION);
+        }
+      });
     }
-    return anyConsumer(ch, address).map(any -> {
-      if (any) {
-        vertx.eventBus().publish(address, pub.toJson());
-      } else {
-        node.metrics().dropped("no_session");
-        Undelivered.report(vertx, pub, "no_session");
-      }
-      return null;
-    });
-  }
-
-  private Future<Boolean> anyConsumer(Channel ch, String address) {
-    ClusterManager cm = node.clusterManager();
-    if (cm == null) {
-      return Future.succeededFuture(!node.sessions().usersIn(ch.toString()).isEmpty());
-    }
-    Promise<List<RegistrationInfo>> regs = Promise.promise();
-    cm.getRegistrations(address, regs);
-    return regs.future().map(list -> list != null && !list.isEmpty());
+    return Future.succeededFuture();
   }
 }

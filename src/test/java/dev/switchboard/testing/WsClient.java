@@ -7,11 +7,13 @@ import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.http.WebSocketFrameType;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 /**
@@ -28,6 +30,7 @@ public final class WsClient {
   private final List<JsonObject> all = new ArrayList<>();
   private final Promise<Short> closed = Promise.promise();
   private String closeReason;
+  private final AtomicInteger pings = new AtomicInteger();
 
   private record Waiter(Predicate<JsonObject> match, Promise<JsonObject> promise) {}
 
@@ -47,18 +50,29 @@ public final class WsClient {
   }
 
   public static Future<WsClient> connect(Vertx vertx, WebSocketConnectOptions opts) {
-    WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions()
+    return connect(vertx, new WebSocketClientOptions(), opts);
+  }
+
+  /** With explicit client options: TLS (setSsl, setTrustAll), a loopback source address (setLocalAddress) … */
+  public static Future<WsClient> connect(Vertx vertx, WebSocketClientOptions clientOptions, WebSocketConnectOptions opts) {
+    WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions(clientOptions)
         .setMaxFrameSize(1024 * 1024).setMaxMessageSize(4 * 1024 * 1024));
     WsClient c = new WsClient(vertx, client);
     return client.connect(opts).map(ws -> {
       c.attach(ws);
       return c;
-    });
+    }).onFailure(e -> client.close());
   }
 
   private void attach(WebSocket socket) {
     this.ws = socket;
     socket.textMessageHandler(text -> onFrame(new JsonObject(text)));
+    // Vert.x answers pings by itself; the frame handler still sees them, so tests can count heartbeats.
+    socket.frameHandler(f -> {
+      if (f.type() == WebSocketFrameType.PING) {
+        pings.incrementAndGet();
+      }
+    });
     socket.closeHandler(v -> {
       closeReason = socket.closeReason();
       closed.tryComplete(socket.closeStatusCode());
@@ -80,6 +94,11 @@ public final class WsClient {
 
   public WebSocket socket() {
     return ws;
+  }
+
+  /** WebSocket ping frames received from the server so far. */
+  public int pingsSeen() {
+    return pings.get();
   }
 
   public Future<Void> send(JsonObject frame) {

@@ -1,0 +1,265 @@
+package dev.switchboard.bench;
+
+import io.vertx.core.Context;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.auth.PubSecKeyOptions;
+import io.vertx.ext.auth.authentication.TokenCredentials;
+import io.vertx.ext.auth.jwt.JWTAuth;
+import io.vertx.ext.auth.jwt.JWTAuthOptions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The baseline every bench figure is compared with: the plain Vert.x WebSocket server a team would write
+ * in an afternoon. Default Vert.x and HTTP server options (NIO transport), one verticle per event loop,
+ * a list of sockets per channel, HS256 verified once at auth with vertx-auth-jwt, the same JSON frames as
+ * Switchboard, and nothing else: no routing, rules, limits, heartbeats, metrics or cluster.
+ *
+ * <p>Run it alone with {@code java -cp switchboard.jar dev.switchboard.bench.BareServer --port 8090
+ * --secret <hs256-secret>}. It prints {@code bare ready: port=<port>} once listening.
+ */
+public final class BareServer {
+
+  /** Every instance of this process, so a publish reaches the sockets of every event loop. */
+  private static final List<Instance> INSTANCES = new CopyOnWriteArrayList<>();
+
+  private BareServer() {}
+
+  public static void main(String[] args) {
+    int port = 8090;
+    String host = "127.0.0.1";
+    String secret = System.getenv().getOrDefault("SWITCHBOARD_JWT_SECRET", "switchboard-dev-secret-change-me-0123456789");
+    String apiKey = "dev-api-key";
+    String compression = "default";
+    int instances = VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      String v = i + 1 < args.length ? args[i + 1] : null;
+      switch (a) {
+        case "--port" -> { port = Integer.parseInt(v); i++; }
+        case "--host" -> { host = v; i++; }
+        case "--secret" -> { secret = v; i++; }
+        case "--api-key" -> { apiKey = v; i++; }
+        case "--instances" -> { instances = Integer.parseInt(v); i++; }
+        case "--compression" -> { compression = v; i++; }
+        default -> {
+          System.err.println("usage: BareServer [--port 8090] [--host 127.0.0.1] [--secret s] [--api-key k]"
+              + " [--instances n] [--compression default|off|nocontext]");
+          System.exit(2);
+        }
+      }
+    }
+    HttpServerOptions opts = new HttpServerOptions().setHost(host).setPort(port);
+    switch (compression) {
+      case "off" -> opts.setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false);
+      case "nocontext" -> opts.setWebSocketAllowServerNoContext(true).setWebSocketPreferredClientNoContext(true);
+      case "default", "on" -> { }
+      default -> throw new IllegalArgumentException("--compression must be default, off or nocontext");
+    }
+    Vertx vertx = Vertx.vertx();
+    JWTAuth jwt = JWTAuth.create(vertx, new JWTAuthOptions()
+        .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(secret)));
+    String key = apiKey;
+    int p = port;
+    vertx.deployVerticle(() -> new Instance(jwt, opts, key), new DeploymentOptions().setInstances(instances))
+        .onSuccess(id -> System.out.println("bare ready: port=" + p + " instances=" + INSTANCES.size()))
+        .onFailure(e -> {
+          System.err.println("bare: failed to start: " + e.getMessage());
+          System.exit(1);
+        });
+  }
+
+  /** One event loop's server and sockets. Everything in it runs on that loop. */
+  static final class Instance extends VerticleBase {
+    private final JWTAuth jwt;
+    private final HttpServerOptions opts;
+    private final String apiKey;
+    private final Map<String, List<ServerWebSocket>> channels = new HashMap<>();
+    private Context ctx;
+
+    Instance(JWTAuth jwt, HttpServerOptions opts, String apiKey) {
+      this.jwt = jwt;
+      this.opts = opts;
+      this.apiKey = apiKey;
+    }
+
+    @Override
+    public Future<?> start() {
+      ctx = context;
+      INSTANCES.add(this);
+      return vertx.createHttpServer(opts).webSocketHandler(this::onSocket).requestHandler(this::onHttp).listen();
+    }
+
+    private void onSocket(ServerWebSocket ws) {
+      Conn c = new Conn(ws);
+      ws.textMessageHandler(text -> onText(c, text));
+      ws.closeHandler(v -> {
+        for (String ch : c.channels) {
+          List<ServerWebSocket> l = channels.get(ch);
+          if (l != null) {
+            l.remove(ws);
+          }
+        }
+      });
+      String q = ws.query();
+      if (q != null && q.startsWith("token=")) {
+        auth(c, null, q.substring(6), new JsonArray());
+      }
+    }
+
+    private void onText(Conn c, String text) {
+      JsonObject f;
+      try {
+        f = new JsonObject(text);
+      } catch (RuntimeException e) {
+        c.ws.writeTextMessage(error(null, "bad_request", "not JSON"));
+        return;
+      }
+      Object id = f.getValue("id");
+      String type = f.getString("type", "");
+      if (c.user == null && !type.equals("auth")) {
+        c.ws.writeTextMessage(error(id, "unauthorized", "authenticate first"));
+        return;
+      }
+      switch (type) {
+        case "auth" -> auth(c, id, f.getString("token"), f.getJsonArray("channels", new JsonArray()));
+        case "subscribe" -> {
+          join(c, f.getString("channel"));
+          c.ws.writeTextMessage(ack(id));
+        }
+        case "unsubscribe" -> {
+          String ch = f.getString("channel");
+          c.channels.remove(ch);
+          List<ServerWebSocket> l = channels.get(ch);
+          if (l != null) {
+            l.remove(c.ws);
+          }
+          c.ws.writeTextMessage(ack(id));
+        }
+        case "broadcast", "publish" -> {
+          publish(f.getString("channel"), f.getValue("message"), c.user);
+          c.ws.writeTextMessage(ack(id));
+        }
+        case "send" -> {
+          publish("user:" + f.getString("to"), f.getValue("message"), c.user);
+          c.ws.writeTextMessage(ack(id));
+        }
+        case "ping" -> c.ws.writeTextMessage(id == null ? "{\"type\":\"pong\"}" : new JsonObject().put("type", "pong").put("id", id).encode());
+        default -> c.ws.writeTextMessage(error(id, "bad_request", "unknown type " + type));
+      }
+    }
+
+    private void auth(Conn c, Object id, String token, JsonArray wanted) {
+      if (token == null) {
+        c.ws.writeTextMessage(error(id, "bad_request", "missing token"));
+        return;
+      }
+      jwt.authenticate(new TokenCredentials(token)).onComplete(ar -> {
+        if (ar.failed()) {
+          c.ws.writeTextMessage(error(id, "unauthorized", ar.cause().getMessage()));
+          c.ws.close((short) 1008, "auth failure");
+          return;
+        }
+        if (c.user == null) {
+          c.user = ar.result().principal().getString("sub");
+          join(c, "user:" + c.user);
+          join(c, "broadcast");
+          for (Object ch : wanted) {
+            join(c, String.valueOf(ch));
+          }
+        }
+        JsonObject ok = new JsonObject().put("type", "auth_success");
+        if (id != null) {
+          ok.put("id", id);
+        }
+        c.ws.writeTextMessage(ok.put("user_id", c.user).put("session_id", c.sessionId).put("node", "bare")
+            .put("channels", new JsonArray(c.channels)).put("heartbeat", 25).encode());
+      });
+    }
+
+    private void join(Conn c, String channel) {
+      if (channel != null && !c.channels.contains(channel)) {
+        c.channels.add(channel);
+        channels.computeIfAbsent(channel, k -> new ArrayList<>()).add(c.ws);
+      }
+    }
+
+    /** Encodes once, then every event loop writes the same string to each of its sockets. */
+    private void publish(String channel, Object message, String fromUser) {
+      String frame = new JsonObject().put("type", "message").put("channel", channel).put("message", message)
+          .put("from_user", fromUser).put("timestamp", Instant.now().toString()).encode();
+      for (Instance i : INSTANCES) {
+        if (i == this) {
+          i.deliver(channel, frame);
+        } else {
+          i.ctx.runOnContext(v -> i.deliver(channel, frame));
+        }
+      }
+    }
+
+    private void deliver(String channel, String frame) {
+      List<ServerWebSocket> l = channels.get(channel);
+      if (l != null) {
+        for (ServerWebSocket ws : l) {
+          ws.writeTextMessage(frame);
+        }
+      }
+    }
+
+    /** {@code POST /api/publish {"channel":…,"message":…}} with {@code Authorization: Bearer <api key>}. */
+    private void onHttp(HttpServerRequest req) {
+      if (req.method() != HttpMethod.POST || !"/api/publish".equals(req.path())) {
+        req.response().setStatusCode(404).end();
+        return;
+      }
+      if (!("Bearer " + apiKey).equals(req.getHeader(HttpHeaders.AUTHORIZATION))) {
+        req.response().setStatusCode(401).end();
+        return;
+      }
+      req.body().onSuccess(b -> {
+        JsonObject o = b.toJsonObject();
+        publish(o.getString("channel"), o.getValue("message"), null);
+        req.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end("{\"ok\":true}");
+      }).onFailure(e -> req.response().setStatusCode(400).end());
+    }
+
+    private static String ack(Object id) {
+      return id == null ? "{\"type\":\"ack\"}" : new JsonObject().put("type", "ack").put("id", id).encode();
+    }
+
+    private static String error(Object id, String code, String message) {
+      JsonObject o = new JsonObject().put("type", "error");
+      if (id != null) {
+        o.put("id", id);
+      }
+      return o.put("code", code).put("message", message).encode();
+    }
+  }
+
+  private static final class Conn {
+    final ServerWebSocket ws;
+    final String sessionId = Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    final List<String> channels = new ArrayList<>(4);
+    String user;
+
+    Conn(ServerWebSocket ws) {
+      this.ws = ws;
+    }
+  }
+}

@@ -1,0 +1,286 @@
+package dev.switchboard.bench;
+
+import dev.switchboard.auth.TokenIssuer;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.HdrHistogram.Histogram;
+
+/**
+ * {@code fanout}, {@code direct}, {@code cluster} and {@code deflate}: sessions that receive, a
+ * publisher, and three phases — a short closed-loop warm-up (so both servers are JIT-compiled before
+ * anything counts), a closed-loop saturation phase (a fixed number of messages in flight: the highest
+ * delivery rate server + load generator sustain), and a steady open-loop phase at the given rate, which
+ * gives the latency percentiles and the CPU cost per delivery. Every phase ends by waiting for its last
+ * deliveries, and every expected receipt is counted.
+ *
+ * <p>fanout: every session subscribes to {@code room:bench}; the publisher sends client {@code broadcast}
+ * frames (or {@code POST /api/publish}). direct: sessions only have their own {@code user:} channel; each
+ * message is a {@code send} from a random session to another random one. Against several bare servers —
+ * which do no routing — the bench does the routing itself: the publisher writes to every server, and a
+ * direct send goes from a session on the recipient's server.
+ */
+final class DeliveryScenario {
+
+  enum Mode { FANOUT, DIRECT }
+
+  /**
+   * @param window messages in flight in the closed-loop phases
+   * @param text realistic text padding (compressible like chat) instead of a run of one letter
+   */
+  record Params(String name, Mode mode, int sessions, double rate, long warmupMs, long saturationMs, long durationMs,
+                int window, int payloadBytes, boolean httpPublisher, boolean text, boolean memory) {}
+
+  private static final String ROOM = "room:bench";
+  private static final long DRAIN_MS = 15_000;
+  private static final double KIB = 1024;
+  private static final String[] WORDS = ("the quick update for your order shipped today and will arrive tomorrow "
+      + "between noon and four please keep your phone nearby our driver may call when near the address on file "
+      + "thanks for shopping with us reply stop to unsubscribe from delivery notifications").split(" ");
+
+  private final BenchSettings s;
+  private final Params p;
+
+  DeliveryScenario(BenchSettings s, Params p) {
+    this.s = s;
+    this.p = p;
+  }
+
+  Params params() {
+    return p;
+  }
+
+  String describe(int nodes) {
+    String who = p.mode() == Mode.FANOUT
+        ? String.format("%,d subscribers on %s, publisher %s", p.sessions(), ROOM,
+            p.httpPublisher() ? "POST /api/publish" : "client broadcast frames")
+        : String.format("%,d sessions on their user: channels, send frames between random pairs", p.sessions());
+    return String.format("%s; %d node(s); warm-up %d s, saturation %d s (window %d), steady %,.0f msg/s for %d s; "
+            + "payload ~%d B", who, nodes, p.warmupMs() / 1000, p.saturationMs() / 1000, p.window(), p.rate(),
+        p.durationMs() / 1000, p.payloadBytes());
+  }
+
+  RunResult run(Variant v, int run, String prefix, PrintStream err) throws Exception {
+    RunResult r = new RunResult(v.label(), run);
+    try (LoadClient client = new LoadClient(s.clientLoops(), s.sourceAddresses(), v.clientCompression());
+         Progress progress = new Progress(prefix, client, err, s.progress())) {
+      TokenIssuer issuer = new TokenIssuer(client.vertx, s.secret());
+      String[] tokens = new String[p.sessions()];
+      for (int i = 0; i < tokens.length; i++) {
+        tokens[i] = issuer.issue(user(i), List.of("bench"), List.of(), Map.of(), Duration.ofHours(12));
+      }
+      progress.phase("starting " + v.label(), 0);
+      try (NodeGroup nodes = NodeGroup.start(v.spec(), s, s.workDir())) {
+        progress.nodes(nodes);
+        Map<String, Long> classes0 = p.memory() ? nodes.liveHeapByClass() : Map.of();
+        long heap0 = classes0.getOrDefault("*total", -1L);
+        long rss0 = nodes.rssBytes();
+
+        // sessions, spread over the nodes
+        progress.phase("connecting", 0);
+        Histogram subscribeMicros = new Histogram(3);
+        List<LoadClient.Conn> conns = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger failed = new AtomicInteger();
+        AtomicInteger done = new AtomicInteger();
+        LoadClient.Conn[] byIndex = new LoadClient.Conn[p.sessions()];
+        LoadClient.throttled(client.vertx, p.sessions(), s.concurrency(), i -> {
+          int node = i % nodes.size();
+          LoadClient.Conn c = client.conn(i, user(i), nodes.nodes().get(node).port(), node);
+          var f = client.connect(c, tokens[i], List.of(), 60_000);
+          if (p.mode() == Mode.FANOUT) {
+            f = f.compose(x -> {
+              long t0 = System.nanoTime();
+              return client.subscribe(c, ROOM, 60_000).onSuccess(y -> {
+                synchronized (subscribeMicros) {
+                  subscribeMicros.recordValue((System.nanoTime() - t0) / 1000);
+                }
+              });
+            });
+          }
+          return f.onComplete(ar -> {
+            if (ar.succeeded()) {
+              conns.add(c);
+              byIndex[i] = c;
+            } else {
+              failed.incrementAndGet();
+              if (client.errorSamples.size() < 5) {
+                client.errorSamples.add("session " + c.user + ": " + ar.cause().getMessage());
+              }
+            }
+            progress.count(done.incrementAndGet(), p.sessions());
+          });
+        }).await();
+        if (failed.get() > 0) {
+          r.incomplete(failed.get() + " of " + p.sessions() + " sessions failed to connect, e.g. " + client.errorSamples.peek());
+        }
+        if (p.mode() == Mode.FANOUT) {
+          r.put("subscribe_ack_p50_ms", subscribeMicros.getValueAtPercentile(50) / 1000.0);
+          r.put("subscribe_ack_p99_ms", subscribeMicros.getValueAtPercentile(99) / 1000.0);
+        }
+        LoadClient.Sender sender = sender(v, client, issuer, nodes, conns, byIndex);
+
+        if (p.warmupMs() > 0) {
+          progress.phase("warm-up", p.warmupMs() / 1000);
+          client.closedLoop(LoadClient.PHASE_WARMUP, p.window(), p.warmupMs(), DRAIN_MS, sender, pad(p)).await();
+        }
+        if (p.saturationMs() > 0) {
+          progress.phase("saturation", p.saturationMs() / 1000);
+          CpuSampler.Sample a = CpuSampler.take(nodes);
+          LoadClient.PhaseRun ph = client.closedLoop(LoadClient.PHASE_SATURATION, p.window(), p.saturationMs(), DRAIN_MS,
+              sender, pad(p)).await();
+          CpuSampler.Usage u = CpuSampler.between(a, CpuSampler.take(nodes));
+          long delivered = client.delivered[LoadClient.PHASE_SATURATION].sum();
+          Histogram h = client.takeLatency(LoadClient.PHASE_SATURATION);
+          r.put("sat_deliveries_per_s", delivered / ph.seconds());
+          r.put("sat_node_cpu_s_per_m", u.nodeCpuSeconds() / Math.max(1, delivered) * 1e6);
+          r.put("sat_p99_ms", h.getValueAtPercentile(99) / 1000.0);
+          r.put("sat_bench_loop", u.benchBusiestLoop());
+          if (u.loadGeneratorBound()) {
+            r.notes.add("saturation bounded by the load generator (busiest bench loop "
+                + Math.round(u.benchBusiestLoop() * 100) + "%)");
+          }
+        }
+        nodes.checkAlive();
+        progress.phase("steady " + (int) p.rate() + " msg/s", p.durationMs() / 1000);
+        CpuSampler.Sample a = CpuSampler.take(nodes);
+        int maxOutstanding = (int) Math.max(100, p.rate() * 2);
+        LoadClient.PhaseRun ph = client.openLoop(LoadClient.PHASE_RATE, p.rate(), p.durationMs(), DRAIN_MS,
+            maxOutstanding, sender, pad(p)).await();
+        CpuSampler.Usage u = CpuSampler.between(a, CpuSampler.take(nodes));
+        long delivered = client.delivered[LoadClient.PHASE_RATE].sum();
+        Histogram h = client.takeLatency(LoadClient.PHASE_RATE);
+        r.latency = h;
+        r.put("offered_msgs_per_s", ph.sent() / Math.max(1e-9, (ph.sendEndNanos() - ph.startNanos()) / 1e9));
+        r.put("deliveries_per_s", delivered / ph.seconds());
+        r.put("node_cpu_s_per_m", u.nodeCpuSeconds() / Math.max(1, delivered) * 1e6);
+        r.put("node_cores", u.nodeCores());
+        r.put("p50_ms", h.getValueAtPercentile(50) / 1000.0);
+        r.put("p99_ms", h.getValueAtPercentile(99) / 1000.0);
+        r.put("p999_ms", h.getValueAtPercentile(99.9) / 1000.0);
+        r.put("max_ms", h.getMaxValue() / 1000.0);
+        r.put("bench_loop", u.benchBusiestLoop());
+        r.put("bench_cores", u.benchCores());
+        r.put("other_cores", u.otherCores());
+        r.put("throttled", ph.throttled());
+        if (u.loadGeneratorBound()) {
+          r.notes.add("steady phase bounded by the load generator (busiest bench loop "
+              + Math.round(u.benchBusiestLoop() * 100) + "%)");
+        }
+        if (ph.throttled() > 0) {
+          r.notes.add(ph.throttled() + " sends skipped in the steady phase: the server fell more than "
+              + maxOutstanding + " messages behind");
+        }
+
+        if (p.memory()) {
+          progress.phase("measuring memory", 0);
+          long heap = nodes.liveHeapByClass().getOrDefault("*total", -1L);
+          long rss = nodes.rssBytes();
+          int c = Math.max(1, conns.size());
+          if (heap > 0 && heap0 > 0) {
+            r.put("heap_kib_per_conn", (heap - heap0) / KIB / c);
+          }
+          if (rss > 0 && rss0 > 0) {
+            r.put("rss_kib_per_conn", (rss - rss0) / KIB / c);
+          }
+        }
+
+        long lost = 0;
+        for (int phase = 0; phase < LoadClient.PHASES; phase++) {
+          lost += client.expectedReceipts[phase] - client.delivered[phase].sum();
+        }
+        r.put("lost", lost);
+        if (p.mode() == Mode.FANOUT) {
+          r.put("out_of_order", client.outOfOrder.sum());
+        }
+        if (lost != 0) {
+          r.incomplete(lost + " deliveries missing (negative = duplicates)");
+        }
+        if (client.errors.sum() > 0) {
+          r.incomplete(client.errors.sum() + " error frames, e.g. " + client.errorSamples.peek());
+        }
+        if (client.unexpectedCloses.sum() > 0) {
+          r.incomplete(client.unexpectedCloses.sum() + " sessions closed by the server, e.g. " + client.errorSamples.peek());
+        }
+        nodes.checkAlive();
+      }
+    }
+    return r;
+  }
+
+  private String user(int i) {
+    return (p.mode() == Mode.FANOUT ? "s" : "d") + i;
+  }
+
+  private LoadClient.Sender sender(Variant v, LoadClient client, TokenIssuer issuer, NodeGroup nodes,
+                                   List<LoadClient.Conn> conns, LoadClient.Conn[] byIndex) throws Exception {
+    boolean bareRouting = v.spec().target() == Target.BARE && nodes.size() > 1;
+    int receivers = conns.size();
+    if (p.mode() == Mode.FANOUT) {
+      int targets = bareRouting ? nodes.size() : 1;
+      if (p.httpPublisher()) {
+        return (payload, seq) -> {
+          for (int n = 0; n < targets; n++) {
+            client.httpPublish(nodes.nodes().get(n).port(), s.apiKey(), ROOM, payload);
+          }
+          return receivers;
+        };
+      }
+      List<LoadClient.Conn> pubs = new ArrayList<>();
+      for (int n = 0; n < targets; n++) {
+        LoadClient.Conn c = client.publisherConn(-1 - n, "publisher" + n, nodes.nodes().get(n).port(), n);
+        client.connect(c, issuer.issue("publisher" + n, List.of("bench"), List.of(), Map.of(), Duration.ofHours(12)),
+            List.of(), 60_000).await();
+        pubs.add(c);
+      }
+      return (payload, seq) -> {
+        String frame = "{\"type\":\"broadcast\",\"channel\":\"" + ROOM + "\",\"message\":" + payload + "}";
+        for (LoadClient.Conn c : pubs) {
+          c.write(frame);
+        }
+        return receivers;
+      };
+    }
+    // direct: per node, the sessions that can reach a recipient there
+    List<List<LoadClient.Conn>> perNode = new ArrayList<>();
+    for (int n = 0; n < nodes.size(); n++) {
+      perNode.add(new ArrayList<>());
+    }
+    List<LoadClient.Conn> all = new ArrayList<>();
+    for (LoadClient.Conn c : byIndex) {
+      if (c != null) {
+        perNode.get(c.node).add(c);
+        all.add(c);
+      }
+    }
+    if (all.size() < 2) {
+      throw new IllegalStateException("direct needs at least 2 connected sessions");
+    }
+    return (payload, seq) -> {
+      ThreadLocalRandom rnd = ThreadLocalRandom.current();
+      LoadClient.Conn to = all.get(rnd.nextInt(all.size()));
+      List<LoadClient.Conn> from = bareRouting ? perNode.get(to.node) : all;
+      LoadClient.Conn by = from.get(rnd.nextInt(from.size()));
+      if (by == to && from.size() > 1) {
+        by = from.get((from.indexOf(to) + 1) % from.size());
+      }
+      by.write("{\"type\":\"send\",\"to\":\"" + to.user + "\",\"message\":" + payload + "}");
+      return 1;
+    };
+  }
+
+  private static String pad(Params p) {
+    int len = Math.max(0, p.payloadBytes() - 60);
+    StringBuilder b = new StringBuilder(len);
+    int w = 0;
+    while (b.length() < len) {
+      b.append(p.text() ? WORDS[w++ % WORDS.length] + " " : "x");
+    }
+    b.setLength(len);
+    return b.toString();
+  }
+}

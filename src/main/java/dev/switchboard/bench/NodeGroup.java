@@ -1,0 +1,213 @@
+package dev.switchboard.bench;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The server(s) under test for one run: one Switchboard node (standalone or a cluster of one), a
+ * 3-node Switchboard cluster, or the same number of independent bare servers. Sums CPU and memory over
+ * its processes.
+ */
+final class NodeGroup implements AutoCloseable {
+
+  private final Target target;
+  private final List<NodeProcess> nodes;
+
+  private NodeGroup(Target target, List<NodeProcess> nodes) {
+    this.target = target;
+    this.nodes = nodes;
+  }
+
+  /** What to start. {@code compression} is "on"/"off" for Switchboard, "default"/"off"/"nocontext" for bare. */
+  record Spec(Target target, int count, boolean clustered, String compression) {}
+
+  static NodeGroup start(Spec spec, BenchSettings s, Path workDir) throws IOException, InterruptedException {
+    List<NodeProcess> started = new ArrayList<>();
+    try {
+      if (spec.target() == Target.BARE) {
+        for (int i = 0; i < spec.count(); i++) {
+          int port = freePort();
+          List<String> args = new ArrayList<>(List.of("--port", Integer.toString(port), "--secret", s.secret(),
+              "--api-key", s.apiKey(), "--compression", spec.compression() == null ? "default" : spec.compression()));
+          if (s.instances() > 0) {
+            args.add("--instances");
+            args.add(Integer.toString(s.instances()));
+          }
+          started.add(NodeProcess.start("bare-" + (i + 1), s.nodeJvmOptions(), BareServer.class.getName(), args,
+              Map.of(), workDir, port, "bare ready", Duration.ofSeconds(60)));
+        }
+      } else {
+        Path conf = workDir.resolve("switchboard-bench.json");
+        Files.writeString(conf, benchConf(s, spec).encodePrettily());
+        String clusterName = "bench-" + UUID.randomUUID();
+        List<Integer> clusterPorts = new ArrayList<>();
+        for (int i = 0; i < spec.count(); i++) {
+          clusterPorts.add(freePort());
+        }
+        String members = String.join(",", clusterPorts.stream().map(p -> "127.0.0.1:" + p).toList());
+        // Started one after the other so each joins the existing cluster instead of racing to form one.
+        for (int i = 0; i < spec.count(); i++) {
+          int port = freePort();
+          Map<String, String> env = new HashMap<>();
+          env.put("SWITCHBOARD_CONF", conf.toString());
+          env.put("SWITCHBOARD_PORT", Integer.toString(port));
+          env.put("SWITCHBOARD_JWT_SECRET", s.secret());
+          env.put("SWITCHBOARD_API_KEYS", s.apiKey());
+          env.put("SWITCHBOARD_NODE_ID", "bench-n" + (i + 1));
+          env.put("SWITCHBOARD_DRAIN_PERIOD", "1s");
+          if (spec.clustered() || spec.count() > 1) {
+            env.put("SWITCHBOARD_STANDALONE", "false");
+            env.put("SWITCHBOARD_CLUSTER_HOST", "127.0.0.1");
+            env.put("SWITCHBOARD_CLUSTER_PORT", Integer.toString(clusterPorts.get(i)));
+            env.put("SWITCHBOARD_CLUSTER_MEMBERS", members);
+            env.put("SWITCHBOARD_CLUSTER_NAME", clusterName);
+          } else {
+            env.put("SWITCHBOARD_STANDALONE", "true");
+          }
+          started.add(NodeProcess.start("switchboard-" + (i + 1), s.nodeJvmOptions(), "dev.switchboard.Main",
+              List.of("run"), env, workDir, port, "switchboard ready", Duration.ofSeconds(120)));
+        }
+        if (spec.count() > 1) {
+          awaitMembers(started, s.apiKey(), Duration.ofSeconds(60));
+        }
+      }
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      started.forEach(NodeProcess::close);
+      throw e;
+    }
+    return new NodeGroup(spec.target(), started);
+  }
+
+  /** The limits a load test must lift (one source address carries thousands of connections and messages). */
+  static JsonObject benchConf(BenchSettings s, Spec spec) {
+    JsonObject server = new JsonObject().put("compression", !"off".equals(spec.compression()));
+    if (s.instances() > 0) {
+      server.put("instances", s.instances());
+    }
+    return new JsonObject()
+        .put("server", server)
+        .put("limits", new JsonObject()
+            .put("messages_per_second", 1_000_000)
+            .put("burst", 1_000_000)
+            .put("rate_abuse_limit", 1_000_000)
+            .put("connections_per_ip", 1_000_000)
+            .put("connections_per_user", 1_000)
+            .put("connect_rate_per_ip", 1_000_000));
+  }
+
+  /** Waits until every node lists every other in GET /api/nodes (the cluster has formed). */
+  private static void awaitMembers(List<NodeProcess> nodes, String apiKey, Duration timeout) throws InterruptedException {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (NodeProcess n : nodes) {
+      while (System.nanoTime() < deadline) {
+        try {
+          String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + n.port() + "/api/nodes"))
+              .header("Authorization", "Bearer " + apiKey).timeout(Duration.ofSeconds(5)).build(),
+              HttpResponse.BodyHandlers.ofString()).body();
+          boolean all = true;
+          for (int i = 1; i <= nodes.size(); i++) {
+            all &= body.contains("bench-n" + i);
+          }
+          if (all) {
+            break;
+          }
+        } catch (IOException e) {
+          // not answering yet
+        }
+        Thread.sleep(200);
+      }
+    }
+  }
+
+  Target target() {
+    return target;
+  }
+
+  List<NodeProcess> nodes() {
+    return nodes;
+  }
+
+  int size() {
+    return nodes.size();
+  }
+
+  long cpuNanos() {
+    long sum = 0;
+    for (NodeProcess n : nodes) {
+      sum += n.cpuNanos();
+    }
+    return sum;
+  }
+
+  long rssBytes() {
+    long sum = 0;
+    for (NodeProcess n : nodes) {
+      sum += Math.max(0, n.rssBytes());
+    }
+    return sum;
+  }
+
+  /** Live heap after a full GC, by class, summed over the processes ("*total" = everything). */
+  Map<String, Long> liveHeapByClass() {
+    Map<String, Long> sum = new HashMap<>();
+    for (NodeProcess n : nodes) {
+      n.liveHeapByClass().forEach((k, v) -> sum.merge(k, v, Long::sum));
+    }
+    return sum;
+  }
+
+  String describe() {
+    JsonArray a = new JsonArray();
+    nodes.forEach(n -> a.add(n.label() + " pid " + n.pid() + " port " + n.port()));
+    return a.encode();
+  }
+
+  /** Dies loudly if a node crashed mid-run: its figures would be meaningless. */
+  void checkAlive() {
+    for (NodeProcess n : nodes) {
+      if (!n.alive()) {
+        throw new IllegalStateException(n.label() + " died during the run:\n" + n.tail(30));
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    // Stop in parallel: a clustered node's drain takes a second or two each.
+    List<Thread> stoppers = new ArrayList<>();
+    for (NodeProcess n : nodes) {
+      Thread t = new Thread(n::close, "stop-" + n.label());
+      t.start();
+      stoppers.add(t);
+    }
+    for (Thread t : stoppers) {
+      try {
+        t.join(30_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+      return s.getLocalPort();
+    }
+  }
+}

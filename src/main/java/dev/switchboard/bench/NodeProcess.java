@@ -1,0 +1,223 @@
+package dev.switchboard.bench;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One server under test, running as its own JVM started from the same jar (or classpath) as the bench,
+ * so its CPU time, RSS and heap are measured from outside and never mix with the load generator's.
+ * Output goes to a log file in the run's work directory; the process is ready when it prints its ready
+ * line there.
+ */
+final class NodeProcess implements AutoCloseable {
+
+  private final String label;
+  private final Process process;
+  private final Path log;
+  private final int port;
+
+  private NodeProcess(String label, Process process, Path log, int port) {
+    this.label = label;
+    this.process = process;
+    this.log = log;
+    this.port = port;
+  }
+
+  /**
+   * @param mainClass {@code dev.switchboard.Main} or {@link BareServer}
+   * @param readyMarker a line prefix the process prints once it accepts connections
+   */
+  static NodeProcess start(String label, List<String> jvmOptions, String mainClass, List<String> args,
+                           Map<String, String> env, Path workDir, int port, String readyMarker, Duration timeout)
+      throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(jvmOptions);
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(mainClass);
+    cmd.addAll(args);
+    Path log = workDir.resolve(label + ".log");
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile())
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    // The node must see only what the bench sets, never the caller's SWITCHBOARD_* settings.
+    pb.environment().keySet().removeIf(k -> k.startsWith("SWITCHBOARD_"));
+    pb.environment().putAll(env);
+    NodeProcess n = new NodeProcess(label, pb.start(), log, port);
+    Children.add(n.process);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!n.process.isAlive()) {
+        throw new IOException(label + " exited with " + n.process.exitValue() + " before it was ready; log "
+            + log + ":\n" + n.tail(30));
+      }
+      if (n.logText().contains(readyMarker)) {
+        return n;
+      }
+      Thread.sleep(50);
+    }
+    n.close();
+    throw new IOException(label + " was not ready within " + timeout.toSeconds() + " s; log " + log + ":\n" + n.tail(30));
+  }
+
+  String label() {
+    return label;
+  }
+
+  int port() {
+    return port;
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  boolean alive() {
+    return process.isAlive();
+  }
+
+  /** User + system CPU time of the whole process (all threads: event loops, JIT, GC), in nanoseconds. */
+  long cpuNanos() {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      // fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the command name
+      long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      return ticks * (1_000_000_000L / ClockTicks.PER_SECOND);
+    } catch (IOException | RuntimeException e) {
+      return process.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+    }
+  }
+
+  /** Resident set size in bytes (VmRSS), or -1 when /proc is not readable. */
+  long rssBytes() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux: no RSS figure
+    }
+    return -1;
+  }
+
+  /**
+   * Forces a full GC and returns the live heap by class ({@code jcmd GC.class_histogram}), with the
+   * total under the key {@code "*total"}; empty when jcmd is not available.
+   */
+  Map<String, Long> liveHeapByClass() {
+    Map<String, Long> out = new LinkedHashMap<>();
+    Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+    try {
+      Process p = new ProcessBuilder(Files.isExecutable(jcmd) ? jcmd.toString() : "jcmd", Long.toString(pid()),
+          "GC.class_histogram").redirectErrorStream(true).start();
+      String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return out;
+      }
+      for (String line : text.split("\n")) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length >= 4 && f[0].endsWith(":")) {
+          out.put(f[3], Long.parseLong(f[2]));
+        } else if (f.length == 3 && f[0].equals("Total")) {
+          out.put("*total", Long.parseLong(f[2]));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return out;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return out;
+  }
+
+  String logText() {
+    try {
+      return Files.readString(log, StandardCharsets.UTF_8);
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+
+  String tail(int lines) {
+    String[] all = logText().split("\n");
+    StringBuilder b = new StringBuilder();
+    for (int i = Math.max(0, all.length - lines); i < all.length; i++) {
+      b.append("  | ").append(all[i]).append('\n');
+    }
+    return b.toString();
+  }
+
+  /** SIGTERM (a Switchboard node drains, with the bench's 1 s drain period), then SIGKILL after 15 s. */
+  @Override
+  public void close() {
+    if (process.isAlive()) {
+      process.destroy();
+      try {
+        if (!process.waitFor(15, TimeUnit.SECONDS)) {
+          process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        process.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
+    Children.remove(process);
+  }
+
+  /** Kills every node still running if the bench itself is stopped (Ctrl-C) or fails. */
+  static final class Children {
+    private static final List<Process> LIVE = new ArrayList<>();
+
+    static {
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        synchronized (LIVE) {
+          LIVE.forEach(Process::destroyForcibly);
+        }
+      }, "bench-children"));
+    }
+
+    static void add(Process p) {
+      synchronized (LIVE) {
+        LIVE.add(p);
+      }
+    }
+
+    static void remove(Process p) {
+      synchronized (LIVE) {
+        LIVE.remove(p);
+      }
+    }
+  }
+
+  /** USER_HZ: 100 on every Linux the bench targets; read once from getconf when available. */
+  static final class ClockTicks {
+    static final long PER_SECOND = read();
+
+    private static long read() {
+      try {
+        Process p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
+        String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        p.waitFor(5, TimeUnit.SECONDS);
+        long v = Long.parseLong(s);
+        return v > 0 ? v : 100;
+      } catch (IOException | RuntimeException e) {
+        return 100;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return 100;
+      }
+    }
+  }
+}

@@ -1,0 +1,1038 @@
+package dev.switchboard.client;
+
+import dev.switchboard.protocol.CloseCode;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.DoubleSupplier;
+import java.util.function.Supplier;
+
+/**
+ * A Switchboard client for JVM services, tests and the bench, on the Vert.x WebSocket client, with the
+ * semantics of {@code /switchboard.js}: it reconnects with exponential backoff and full jitter (0.5 s base,
+ * 30 s cap), rotating through the given URLs; restores every subscription after a reconnect (with
+ * {@code since} when the channel's offset is known, surfacing {@code recovered}); pings for liveness; and
+ * follows SPEC §4's close codes (1000 stays closed, 1001 reconnects at once elsewhere, 1008 waits for a
+ * new token).
+ *
+ * <pre>{@code
+ * SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+ *     .urls("ws://127.0.0.1:8080/ws", "ws://127.0.0.1:8081/ws")
+ *     .token(() -> fetchToken()));                       // or .token("eyJ…")
+ * client.onStateChange(change -> log.info("switchboard {}", change.state()));
+ * client.subscribe("room:lobby", m -> System.out.println(m.fromUser() + ": " + m.message()));
+ * client.publish("room:lobby", new JsonObject().put("text", "hi"));
+ * }</pre>
+ *
+ * <p>State lives on one Vert.x context (the caller's, or a new one); every method may be called from any
+ * thread and every handler runs on that context.
+ */
+public final class SwitchboardClient {
+
+  /** Connection states, in the order a connection usually goes through them. */
+  public enum State { CONNECTING, CONNECTED, DISCONNECTED, RECONNECTING, CLOSED }
+
+  /**
+   * A state change and its cause.
+   *
+   * @param closeCode the close code that ended the last connection (null when not applicable)
+   * @param attempt consecutive failed attempts before this one
+   * @param delayMs for RECONNECTING: how long until the next attempt
+   */
+  public record StateChange(State state, String url, Integer closeCode, String reason, int attempt, long delayMs) {}
+
+  /** A message delivered on a channel; offset and epoch are set on channels that keep history. */
+  public record Delivery(String channel, Object message, String fromUser, String timestamp, Long offset, String epoch) {
+    /** The message when it is a JSON object, else null. */
+    public JsonObject json() {
+      return message instanceof JsonObject o ? o : null;
+    }
+  }
+
+  /**
+   * A subscription acked by the server.
+   *
+   * @param recovered after a resubscribe with since: whether every missed message was delivered
+   *     (false: resync from your own source of truth); null when not applicable
+   * @param resubscribed whether this ack followed a reconnect
+   * @param automatic channels the server subscribes by itself (user:&lt;me&gt;, broadcast, segment:…)
+   */
+  public record Subscribed(String channel, Boolean recovered, boolean resubscribed, boolean automatic) {}
+
+  /** Presence of a channel, cluster-wide. */
+  public record Presence(String channel, List<String> users, int count) {}
+
+  /** A handler's subscription to a channel. */
+  public interface Subscription {
+    String channel();
+
+    /** The ack that completed {@link #subscribe}. */
+    Subscribed acked();
+
+    /** Removes this handler; the channel is left when its last handler goes. */
+    Future<Void> unsubscribe();
+  }
+
+  /** Settings; everything but {@code urls} and {@code token} has a default. */
+  public static final class Options {
+    private final List<String> urls = new ArrayList<>();
+    private Supplier<Future<String>> token;
+    private boolean fixedToken;
+    private Duration backoffBase = Duration.ofMillis(500);
+    private Duration backoffCap = Duration.ofSeconds(30);
+    private int longBackoffAttempt = 6;
+    private Duration pingInterval = Duration.ofSeconds(20);
+    private Duration pongTimeout = Duration.ofSeconds(10);
+    private Duration connectTimeout = Duration.ofSeconds(10);
+    private Duration requestTimeout = Duration.ofSeconds(15);
+    private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
+
+    /** Endpoints like {@code ws://host:8080/ws}; each attempt takes the next one. */
+    public Options urls(String... urls) {
+      this.urls.addAll(List.of(urls));
+      return this;
+    }
+
+    public Options url(String url) {
+      return urls(url);
+    }
+
+    /** A fixed JWT: after a 1008/4010 close the client waits for {@link #setToken}. */
+    public Options token(String token) {
+      Objects.requireNonNull(token, "token");
+      this.token = () -> Future.succeededFuture(token);
+      this.fixedToken = true;
+      return this;
+    }
+
+    /** Called before every connection attempt and renewal; after a 1008 close a different token is required. */
+    public Options token(Supplier<Future<String>> token) {
+      this.token = Objects.requireNonNull(token, "token");
+      this.fixedToken = false;
+      return this;
+    }
+
+    /** Full-jitter backoff: attempt n waits uniformly in [0, min(cap, base * 2^n)). */
+    public Options backoff(Duration base, Duration cap) {
+      this.backoffBase = base;
+      this.backoffCap = cap;
+      return this;
+    }
+
+    /** After close 4029 the backoff starts this many doublings up (default 6: at the cap). */
+    public Options longBackoffAttempt(int attempt) {
+      this.longBackoffAttempt = attempt;
+      return this;
+    }
+
+    /** App-level ping period (never longer than the server's heartbeat) and how long to wait for any frame after it. */
+    public Options ping(Duration interval, Duration pongTimeout) {
+      this.pingInterval = interval;
+      this.pongTimeout = pongTimeout;
+      return this;
+    }
+
+    /** An attempt without auth_success after this long is abandoned. */
+    public Options connectTimeout(Duration timeout) {
+      this.connectTimeout = timeout;
+      return this;
+    }
+
+    /** Default timeout of publish, send, presence, request and history. */
+    public Options requestTimeout(Duration timeout) {
+      this.requestTimeout = timeout;
+      return this;
+    }
+
+    /** Uniform random in [0, 1) for the jitter (tests make it fixed). */
+    public Options random(DoubleSupplier random) {
+      this.random = random;
+      return this;
+    }
+  }
+
+  /**
+   * Full-jitter exponential backoff: uniformly random in [0, min(cap, base * 2^attempt)). Spreads a crowd of
+   * clients that lost the same node over the whole window instead of bringing them back in waves.
+   */
+  public static long backoffDelay(int attempt, long baseMs, long capMs, double random) {
+    double ceiling = Math.min((double) capMs, baseMs * Math.pow(2, Math.min(attempt, 30)));
+    return (long) Math.floor(random * ceiling);
+  }
+
+  /** What SPEC §4 tells a client to do after a close code; codes it does not name mean "reconnect with backoff". */
+  public static CloseCode.Reconnect reconnectPolicy(int code) {
+    for (CloseCode c : CloseCode.values()) {
+      if (c.code() == code) {
+        return c.reconnect();
+      }
+    }
+    return CloseCode.Reconnect.WITH_BACKOFF;
+  }
+
+  /** Sent by this client when the server stopped answering pings. */
+  public static final short NO_PONG = 4000;
+  private static final int ABNORMAL = 1006;
+  private static final Set<String> FINAL_SUBSCRIBE_ERRORS = Set.of("forbidden", "bad_request", "too_large", "unauthorized");
+
+  private final Vertx vertx;
+  private final Context ctx;
+  private final Options opts;
+  private final List<String> urls;
+  private final WebSocketClient wsClient;
+  private final List<Handler<StateChange>> stateHandlers = new CopyOnWriteArrayList<>();
+  private final List<Handler<Subscribed>> subscribedHandlers = new CopyOnWriteArrayList<>();
+  private final List<Handler<Throwable>> errorHandlers = new CopyOnWriteArrayList<>();
+  private final List<Handler<Delivery>> messageHandlers = new CopyOnWriteArrayList<>();
+
+  // Everything below is touched only on ctx.
+  private final Map<String, Entry> subs = new LinkedHashMap<>();
+  private final Map<Long, Pending> pending = new LinkedHashMap<>();
+  private Set<String> automatic = Set.of();
+  private Supplier<Future<String>> tokenSource;
+  private boolean fixedToken;
+  private String lastToken;
+  private boolean needNewToken;
+  private boolean waitingForToken;
+  private volatile State state = State.DISCONNECTED;
+  private WebSocket ws;
+  private long socketSeq;
+  private long nextId = 1;
+  private int urlIndex;
+  private int attempt;
+  private int attemptsStarted;
+  private boolean started;
+  private boolean userClosed;
+  private String url;
+  private volatile String userId;
+  private volatile String node;
+  private long reconnectTimer = -1;
+  private long pingTimer = -1;
+  private long pongTimer = -1;
+  private long connectTimer = -1;
+  private long renewTimer = -1;
+  private final List<Promise<Void>> connectWaiters = new ArrayList<>();
+
+  private final class Entry {
+    final String channel;
+    final List<Handler<Delivery>> handlers = new ArrayList<>();
+    final List<Promise<Subscribed>> waiters = new ArrayList<>();
+    Long offset;
+    String epoch;
+    Subscribed acked;
+
+    Entry(String channel) {
+      this.channel = channel;
+    }
+  }
+
+  private static final class Pending {
+    final JsonObject frame;
+    final Promise<JsonObject> promise;
+    final boolean subscribe;
+    long timer = -1;
+    boolean sent;
+
+    Pending(JsonObject frame, Promise<JsonObject> promise, boolean subscribe) {
+      this.frame = frame;
+      this.promise = promise;
+      this.subscribe = subscribe;
+    }
+  }
+
+  private SwitchboardClient(Vertx vertx, Options opts) {
+    if (opts.urls.isEmpty()) {
+      throw new IllegalArgumentException("give at least one url, e.g. ws://127.0.0.1:8080/ws");
+    }
+    if (opts.token == null) {
+      throw new IllegalArgumentException("give a token (a JWT, or a supplier of one)");
+    }
+    this.vertx = vertx;
+    this.ctx = vertx.getOrCreateContext();
+    this.opts = opts;
+    this.urls = List.copyOf(opts.urls);
+    this.tokenSource = opts.token;
+    this.fixedToken = opts.fixedToken;
+    this.wsClient = vertx.createWebSocketClient(new WebSocketClientOptions()
+        .setMaxFrameSize(1024 * 1024)
+        .setMaxMessageSize(16 * 1024 * 1024)
+        .setConnectTimeout((int) opts.connectTimeout.toMillis()));
+  }
+
+  /** A client that is not connected yet: add handlers, then {@link #connect()}. */
+  public static SwitchboardClient create(Vertx vertx, Options options) {
+    return new SwitchboardClient(vertx, options);
+  }
+
+  // ---- public API --------------------------------------------------------------------------------
+
+  public State state() {
+    return state;
+  }
+
+  /** The user id of the session (from auth_success), or null before the first connection. */
+  public String userId() {
+    return userId;
+  }
+
+  /** The node this client is connected to (from auth_success). */
+  public String node() {
+    return node;
+  }
+
+  /** Connection attempts started so far (tests and diagnostics). */
+  public int attempts() {
+    return attemptsStarted;
+  }
+
+  public SwitchboardClient onStateChange(Handler<StateChange> handler) {
+    stateHandlers.add(handler);
+    return this;
+  }
+
+  /** Every subscribe ack, including the ones after a reconnect, with {@code recovered}. */
+  public SwitchboardClient onSubscribed(Handler<Subscribed> handler) {
+    subscribedHandlers.add(handler);
+    return this;
+  }
+
+  /** Error frames that answer nothing (e.g. rate_limited), refused resubscribes, refused tokens. */
+  public SwitchboardClient onError(Handler<Throwable> handler) {
+    errorHandlers.add(handler);
+    return this;
+  }
+
+  /** Every delivery on any channel, subscribed by a handler or automatically. */
+  public SwitchboardClient onMessage(Handler<Delivery> handler) {
+    messageHandlers.add(handler);
+    return this;
+  }
+
+  /**
+   * Starts connecting (and keeps reconnecting until {@link #close}). Completes at the next successful
+   * authentication; fails if the client was closed or needs a new token first.
+   */
+  public Future<Void> connect() {
+    return call(() -> {
+      if (userClosed) {
+        return Future.failedFuture(new SwitchboardException("closed", "the client was closed; create a new one"));
+      }
+      if (state == State.CONNECTED) {
+        return Future.succeededFuture();
+      }
+      Promise<Void> p = Promise.promise();
+      connectWaiters.add(p);
+      if (!started) {
+        started = true;
+        connectNow();
+      } else if (waitingForToken) {
+        p.tryFail(new SwitchboardException("unauthorized", "the token was refused; call setToken() with a new one"));
+        connectWaiters.remove(p);
+      }
+      return p.future();
+    });
+  }
+
+  /** Replaces a fixed token: renews a live session, or reconnects when waiting after 1008/4010. */
+  public void setToken(String token) {
+    Objects.requireNonNull(token, "token");
+    setTokenSource(() -> Future.succeededFuture(token), true);
+  }
+
+  /** Replaces the token supplier: renews a live session, or reconnects when waiting after 1008/4010. */
+  public void setToken(Supplier<Future<String>> token) {
+    setTokenSource(Objects.requireNonNull(token, "token"), false);
+  }
+
+  private void setTokenSource(Supplier<Future<String>> source, boolean fixed) {
+    run(() -> {
+      tokenSource = source;
+      fixedToken = fixed;
+      needNewToken = false;
+      if (userClosed) {
+        return;
+      }
+      if (state == State.CONNECTED) {
+        renew();
+      } else if (waitingForToken) {
+        waitingForToken = false;
+        attempt = 0;
+        connectNow();
+      }
+    });
+  }
+
+  /**
+   * Subscribes a handler; restored after every reconnect. Completes with the first ack (at once for a
+   * channel already acked), fails when the server refuses it (SwitchboardException with the code).
+   */
+  public Future<Subscription> subscribe(String channel, Handler<Delivery> handler) {
+    Objects.requireNonNull(channel, "channel");
+    Objects.requireNonNull(handler, "handler");
+    return call(() -> {
+      if (userClosed) {
+        return Future.failedFuture(new SwitchboardException("closed", "the client is closed"));
+      }
+      Entry e = subs.get(channel);
+      boolean isNew = e == null;
+      if (isNew) {
+        e = new Entry(channel);
+        subs.put(channel, e);
+      }
+      e.handlers.add(handler);
+      Entry entry = e;
+      Promise<Subscribed> acked = Promise.promise();
+      if (e.acked != null) {
+        acked.complete(e.acked);
+      } else {
+        e.waiters.add(acked);
+      }
+      if (isNew && state == State.CONNECTED) {
+        sendSubscribe(e, false);
+      }
+      return acked.future().map(info -> new Subscription() {
+        @Override
+        public String channel() {
+          return channel;
+        }
+
+        @Override
+        public Subscribed acked() {
+          return info;
+        }
+
+        @Override
+        public Future<Void> unsubscribe() {
+          return call(() -> removeHandler(entry, handler));
+        }
+      });
+    });
+  }
+
+  /** Publishes to a channel; completes once the router accepted it. */
+  public Future<Void> publish(String channel, Object message) {
+    return request(new JsonObject().put("type", "broadcast").put("channel", channel).put("message", message), null).mapEmpty();
+  }
+
+  /** A direct message to every session of {@code user}. */
+  public Future<Void> send(String user, Object message) {
+    return request(new JsonObject().put("type", "send").put("to", user).put("message", message), null).mapEmpty();
+  }
+
+  /** Who is subscribed to the channel, cluster-wide. */
+  public Future<Presence> presence(String channel) {
+    return request(new JsonObject().put("type", "presence").put("channel", channel), null).map(f -> {
+      List<String> users = new ArrayList<>();
+      JsonArray a = f.getJsonArray("users", new JsonArray());
+      a.forEach(u -> users.add(String.valueOf(u)));
+      return new Presence(f.getString("channel"), List.copyOf(users), f.getInteger("count", users.size()));
+    });
+  }
+
+  /** Asks a backend service over the event bus (an address allowed by rpc.allowed); completes with its reply. */
+  public Future<Object> request(String address, Object message) {
+    return request(new JsonObject().put("type", "request").put("address", address).put("message", message), null)
+        .map(f -> f.getValue("message"));
+  }
+
+  /** The kept history of a channel: {@code {"channel","messages","offset","epoch"}}; limit null = all kept. */
+  public Future<JsonObject> history(String channel, Integer limit) {
+    JsonObject f = new JsonObject().put("type", "history").put("channel", channel);
+    if (limit != null) {
+      f.put("limit", limit);
+    }
+    return request(f, null);
+  }
+
+  /** The last position seen on a channel that keeps history, as {@code {"offset","epoch"}}, or null. */
+  public Future<JsonObject> position(String channel) {
+    return call(() -> {
+      Entry e = subs.get(channel);
+      return Future.succeededFuture(e == null || e.offset == null ? null
+          : new JsonObject().put("offset", e.offset).put("epoch", e.epoch));
+    });
+  }
+
+  /** Closes for good with 1000 and releases the WebSocket client; pending requests fail with code "closed". */
+  public Future<Void> close() {
+    return call(() -> {
+      if (!userClosed) {
+        userClosed = true;
+        waitingForToken = false;
+        cancelTimers();
+        cancel(reconnectTimer);
+        reconnectTimer = -1;
+        WebSocket s = ws;
+        ws = null;
+        socketSeq++;
+        failAll("closed", "the client was closed");
+        setState(State.CLOSED, 1000, "client closed", 0);
+        Future<Void> closing = s == null || s.isClosed() ? Future.succeededFuture()
+            : s.close((short) 1000, "client closed").otherwiseEmpty();
+        return closing.eventually(wsClient::close);
+      }
+      return Future.succeededFuture();
+    });
+  }
+
+  // ---- connection --------------------------------------------------------------------------------
+
+  private void connectNow() {
+    if (userClosed) {
+      return;
+    }
+    reconnectTimer = -1;
+    long seq = ++socketSeq;
+    String target = urls.get(urlIndex % urls.size());
+    urlIndex = (urlIndex + 1) % urls.size();
+    url = target;
+    attemptsStarted++;
+    setState(State.CONNECTING, null, null, 0);
+    Future<String> tokenFuture;
+    try {
+      tokenFuture = tokenSource.get();
+    } catch (RuntimeException e) {
+      tokenFuture = Future.failedFuture(e);
+    }
+    tokenFuture.onComplete(ar -> run(() -> {
+      if (seq != socketSeq || userClosed) {
+        return;
+      }
+      if (ar.failed()) {
+        error(new SwitchboardException("token", "the token supplier failed: " + ar.cause().getMessage()));
+        scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, null, "token supplier failed");
+        return;
+      }
+      String token = ar.result();
+      if (needNewToken && Objects.equals(token, lastToken)) {
+        waitForToken(CloseCode.POLICY_VIOLATION.code(), "token refused");
+        return;
+      }
+      needNewToken = false;
+      lastToken = token;
+      open(seq, target, token);
+    }));
+  }
+
+  private void open(long seq, String target, String token) {
+    WebSocketConnectOptions co;
+    try {
+      co = connectOptions(target);
+    } catch (IllegalArgumentException e) {
+      error(new SwitchboardException("connect", "bad url " + target + ": " + e.getMessage()));
+      scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, null, "bad url");
+      return;
+    }
+    co.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + token);
+    connectTimer = vertx.setTimer(opts.connectTimeout.toMillis(), t -> {
+      connectTimer = -1;
+      if (seq == socketSeq) {
+        abandon(ABNORMAL, "no auth_success within " + opts.connectTimeout.toMillis() + " ms");
+      }
+    });
+    wsClient.connect(co).onComplete(ar -> {
+      if (seq != socketSeq) {
+        if (ar.succeeded()) {
+          ar.result().close().otherwiseEmpty();
+        }
+        return;
+      }
+      if (ar.failed()) {
+        onClosed(ABNORMAL, ar.cause().getMessage());
+        return;
+      }
+      WebSocket socket = ar.result();
+      ws = socket;
+      socket.textMessageHandler(text -> {
+        if (seq == socketSeq) {
+          onText(text);
+        }
+      });
+      socket.exceptionHandler(err -> {
+        // The close handler follows and decides what to do.
+      });
+      socket.closeHandler(v -> {
+        if (seq == socketSeq) {
+          Short code = socket.closeStatusCode();
+          onClosed(code == null ? ABNORMAL : code, socket.closeReason());
+        }
+      });
+    });
+  }
+
+  static WebSocketConnectOptions connectOptions(String url) {
+    URI u = URI.create(url);
+    String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase();
+    boolean ssl = switch (scheme) {
+      case "ws", "http" -> false;
+      case "wss", "https" -> true;
+      default -> throw new IllegalArgumentException("scheme must be ws or wss");
+    };
+    if (u.getHost() == null) {
+      throw new IllegalArgumentException("no host");
+    }
+    int port = u.getPort() > 0 ? u.getPort() : ssl ? 443 : 80;
+    String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
+    if (u.getRawQuery() != null) {
+      path += "?" + u.getRawQuery();
+    }
+    return new WebSocketConnectOptions().setHost(u.getHost()).setPort(port).setSsl(ssl).setURI(path);
+  }
+
+  /** Gives up on the current socket without waiting for a close handshake that may never come. */
+  private void abandon(int code, String reason) {
+    WebSocket s = ws;
+    socketSeq++;
+    ws = null;
+    if (s != null) {
+      s.close(NO_PONG, reason.length() > 120 ? reason.substring(0, 120) : reason).otherwiseEmpty();
+    }
+    onClosed(code, reason);
+  }
+
+  private void onClosed(int code, String reason) {
+    boolean wasConnected = state == State.CONNECTED;
+    ws = null;
+    socketSeq++;
+    cancelTimers();
+    dropInFlight();
+    setState(State.DISCONNECTED, code, reason, attempt);
+    if (userClosed) {
+      return;
+    }
+    CloseCode.Reconnect policy = reconnectPolicy(code);
+    if (policy == CloseCode.Reconnect.AT_ONCE && !wasConnected) {
+      // 1001 before a session was established: the node is draining; do not spin on it.
+      policy = CloseCode.Reconnect.WITH_BACKOFF;
+    }
+    switch (policy) {
+      case NO -> {
+        failAll("closed", "connection closed by the server (" + code + (reason == null ? "" : " " + reason) + ")");
+        if (code == CloseCode.MESSAGE_TOO_BIG.code()) {
+          error(new SwitchboardException("too_large", "a frame was larger than the server's max_message_size"));
+        }
+        setState(State.CLOSED, code, reason, attempt);
+      }
+      case WITH_NEW_TOKEN -> {
+        if (fixedToken) {
+          waitForToken(code, reason);
+        } else {
+          needNewToken = true;
+          scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, code, reason);
+        }
+      }
+      default -> scheduleReconnect(policy, code, reason);
+    }
+  }
+
+  private void waitForToken(int code, String reason) {
+    waitingForToken = true;
+    setState(State.DISCONNECTED, code, reason, attempt);
+    SwitchboardException e = new SwitchboardException("unauthorized",
+        "the server refused the token (close " + code + "); call setToken() with a new one to reconnect");
+    failConnectWaiters(e);
+    error(e);
+  }
+
+  private void scheduleReconnect(CloseCode.Reconnect policy, Integer code, String reason) {
+    if (policy == CloseCode.Reconnect.WITH_LONG_BACKOFF) {
+      attempt = Math.max(attempt, opts.longBackoffAttempt);
+    }
+    long delay = policy == CloseCode.Reconnect.AT_ONCE ? 0
+        : backoffDelay(attempt, opts.backoffBase.toMillis(), opts.backoffCap.toMillis(), opts.random.getAsDouble());
+    int n = attempt++;
+    String next = urls.get(urlIndex % urls.size());
+    state = State.RECONNECTING;
+    emitState(new StateChange(State.RECONNECTING, next, code, reason, n, delay));
+    if (delay == 0) {
+      reconnectTimer = -1;
+      ctx.runOnContext(v -> connectNow());
+    } else {
+      reconnectTimer = vertx.setTimer(delay, t -> connectNow());
+    }
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------------
+
+  private void onText(String text) {
+    cancel(pongTimer);
+    pongTimer = -1;
+    JsonObject f;
+    try {
+      f = new JsonObject(text);
+    } catch (RuntimeException e) {
+      error(new SwitchboardException("bad_frame", "the server sent a frame that is not a JSON object"));
+      return;
+    }
+    String type = f.getString("type", "");
+    switch (type) {
+      case "auth_success" -> onAuthSuccess(f);
+      case "message" -> onMessage(f);
+      case "pong" -> { }
+      default -> {
+        Long id = idOf(f);
+        Pending p = id == null ? null : pending.get(id);
+        if (p != null) {
+          settle(id, p, f);
+        } else if ("error".equals(type)) {
+          error(new SwitchboardException(f.getString("code"), f.getString("message")));
+        }
+      }
+    }
+  }
+
+  private static Long idOf(JsonObject f) {
+    return f.getValue("id") instanceof Number n ? n.longValue() : null;
+  }
+
+  private void onAuthSuccess(JsonObject f) {
+    Long id = idOf(f);
+    Pending p = id == null ? null : pending.get(id);
+    if (p != null || state == State.CONNECTED) {
+      if (p != null) {
+        settle(id, p, f);
+      }
+      scheduleRenew(f.getLong("expires_in"));
+      return;
+    }
+    cancel(connectTimer);
+    connectTimer = -1;
+    attempt = 0;
+    userId = f.getString("user_id");
+    node = f.getString("node");
+    Set<String> auto = new HashSet<>();
+    f.getJsonArray("channels", new JsonArray()).forEach(c -> auto.add(String.valueOf(c)));
+    automatic = auto;
+    setState(State.CONNECTED, null, null, 0);
+    for (Promise<Void> w : List.copyOf(connectWaiters)) {
+      w.tryComplete();
+    }
+    connectWaiters.clear();
+    if (state != State.CONNECTED) {
+      return;
+    }
+    schedulePing(f.getInteger("heartbeat", 0));
+    scheduleRenew(f.getLong("expires_in"));
+    for (Entry e : List.copyOf(subs.values())) {
+      // An entry acked on an earlier connection is a resubscribe; the app may need its recovered flag.
+      sendSubscribe(e, e.acked != null);
+    }
+    for (Map.Entry<Long, Pending> q : List.copyOf(pending.entrySet())) {
+      if (!q.getValue().sent && pending.containsKey(q.getKey())) {
+        q.getValue().sent = true;
+        write(q.getValue().frame);
+      }
+    }
+  }
+
+  private void onMessage(JsonObject f) {
+    String channel = f.getString("channel");
+    Entry e = subs.get(channel);
+    Long offset = f.getValue("offset") instanceof Number n ? n.longValue() : null;
+    String epoch = f.getString("epoch");
+    if (e != null && offset != null && epoch != null) {
+      if (epoch.equals(e.epoch) && e.offset != null && offset <= e.offset) {
+        return; // already delivered before a reconnect
+      }
+      e.offset = offset;
+      e.epoch = epoch;
+    }
+    Delivery d = new Delivery(channel, f.getValue("message"), f.getString("from_user"), f.getString("timestamp"), offset, epoch);
+    if (e != null) {
+      for (Handler<Delivery> h : List.copyOf(e.handlers)) {
+        try {
+          h.handle(d);
+        } catch (RuntimeException ex) {
+          error(ex);
+        }
+      }
+    }
+    for (Handler<Delivery> h : messageHandlers) {
+      try {
+        h.handle(d);
+      } catch (RuntimeException ex) {
+        error(ex);
+      }
+    }
+  }
+
+  private void sendSubscribe(Entry e, boolean resubscribe) {
+    if (automatic.contains(e.channel)) {
+      subscribed(e, new Subscribed(e.channel, null, resubscribe, true));
+      return;
+    }
+    JsonObject frame = new JsonObject().put("type", "subscribe").put("channel", e.channel);
+    if (e.offset != null && e.epoch != null) {
+      frame.put("since", new JsonObject().put("offset", e.offset).put("epoch", e.epoch));
+    }
+    // No client-side timeout: a subscription stays wanted until unsubscribed; liveness is the ping's job.
+    send(frame, true, 0).onComplete(ar -> {
+      if (subs.get(e.channel) != e) {
+        return;
+      }
+      if (ar.succeeded()) {
+        subscribed(e, new Subscribed(e.channel, ar.result().getBoolean("recovered"), resubscribe, false));
+        return;
+      }
+      SwitchboardException err = ar.cause() instanceof SwitchboardException se ? se
+          : new SwitchboardException("internal", ar.cause().getMessage());
+      if (FINAL_SUBSCRIBE_ERRORS.contains(err.code())) {
+        subs.remove(e.channel);
+        for (Promise<Subscribed> w : List.copyOf(e.waiters)) {
+          w.tryFail(err);
+        }
+        e.waiters.clear();
+      }
+      error(new SwitchboardException(err.code(), e.channel + ": " + err.getMessage()));
+    });
+  }
+
+  private void subscribed(Entry e, Subscribed info) {
+    e.acked = info;
+    for (Promise<Subscribed> w : List.copyOf(e.waiters)) {
+      w.tryComplete(info);
+    }
+    e.waiters.clear();
+    for (Handler<Subscribed> h : subscribedHandlers) {
+      h.handle(info);
+    }
+  }
+
+  private Future<Void> removeHandler(Entry e, Handler<Delivery> handler) {
+    e.handlers.remove(handler);
+    if (e.handlers.isEmpty() && subs.get(e.channel) == e) {
+      subs.remove(e.channel);
+      if (state == State.CONNECTED && !automatic.contains(e.channel)) {
+        return send(new JsonObject().put("type", "unsubscribe").put("channel", e.channel), false,
+            opts.requestTimeout.toMillis()).mapEmpty();
+      }
+    }
+    return Future.succeededFuture();
+  }
+
+  // ---- requests ----------------------------------------------------------------------------------
+
+  private Future<JsonObject> request(JsonObject frame, Duration timeout) {
+    long ms = (timeout == null ? opts.requestTimeout : timeout).toMillis();
+    return call(() -> send(frame, false, ms));
+  }
+
+  /** On ctx: sends now when connected, else queues until the next authentication. */
+  private Future<JsonObject> send(JsonObject frame, boolean subscribe, long timeoutMs) {
+    if (userClosed || state == State.CLOSED) {
+      return Future.failedFuture(new SwitchboardException("closed", "the client is closed; connect() it again first"));
+    }
+    long id = nextId++;
+    JsonObject out = frame.copy().put("id", id);
+    Pending p = new Pending(out, Promise.promise(), subscribe);
+    if (timeoutMs > 0) {
+      p.timer = vertx.setTimer(timeoutMs, t -> {
+        if (pending.remove(id, p)) {
+          p.promise.tryFail(new SwitchboardException("timeout",
+              "no answer to " + frame.getString("type") + " within " + timeoutMs + " ms"));
+        }
+      });
+    }
+    pending.put(id, p);
+    if (state == State.CONNECTED) {
+      p.sent = true;
+      write(out);
+    }
+    return p.promise.future();
+  }
+
+  private void settle(long id, Pending p, JsonObject f) {
+    pending.remove(id);
+    cancel(p.timer);
+    if ("error".equals(f.getString("type"))) {
+      p.promise.tryFail(new SwitchboardException(f.getString("code"), f.getString("message")));
+    } else {
+      p.promise.tryComplete(f);
+    }
+  }
+
+  /** Requests written to the lost socket may or may not have been handled: fail them; keep the queued ones. */
+  private void dropInFlight() {
+    for (Map.Entry<Long, Pending> q : List.copyOf(pending.entrySet())) {
+      Pending p = q.getValue();
+      if (!p.sent) {
+        continue;
+      }
+      pending.remove(q.getKey());
+      cancel(p.timer);
+      if (!p.subscribe) {
+        p.promise.tryFail(new SwitchboardException("disconnected",
+            "the connection was lost before the answer to " + p.frame.getString("type") + " arrived"));
+      }
+      // A subscribe is simply sent again after the reconnect.
+    }
+  }
+
+  private void failAll(String code, String message) {
+    for (Pending p : List.copyOf(pending.values())) {
+      cancel(p.timer);
+      p.promise.tryFail(new SwitchboardException(code, message));
+    }
+    pending.clear();
+    for (Entry e : subs.values()) {
+      for (Promise<Subscribed> w : List.copyOf(e.waiters)) {
+        w.tryFail(new SwitchboardException(code, message));
+      }
+      e.waiters.clear();
+    }
+    failConnectWaiters(new SwitchboardException(code, message));
+  }
+
+  private void failConnectWaiters(Throwable t) {
+    for (Promise<Void> w : List.copyOf(connectWaiters)) {
+      w.tryFail(t);
+    }
+    connectWaiters.clear();
+  }
+
+  private void write(JsonObject frame) {
+    WebSocket s = ws;
+    if (s != null && !s.isClosed()) {
+      s.writeTextMessage(frame.encode());
+    }
+  }
+
+  // ---- liveness and renewal ----------------------------------------------------------------------
+
+  private void schedulePing(int heartbeatSeconds) {
+    long interval = heartbeatSeconds > 0
+        ? Math.min(opts.pingInterval.toMillis(), heartbeatSeconds * 1000L) : opts.pingInterval.toMillis();
+    long seq = socketSeq;
+    pingTimer = vertx.setTimer(interval, t -> {
+      pingTimer = -1;
+      if (seq != socketSeq || state != State.CONNECTED) {
+        return;
+      }
+      write(new JsonObject().put("type", "ping"));
+      if (pongTimer < 0) {
+        pongTimer = vertx.setTimer(opts.pongTimeout.toMillis(), t2 -> {
+          pongTimer = -1;
+          if (seq == socketSeq) {
+            abandon(NO_PONG, "no pong within " + opts.pongTimeout.toMillis() + " ms");
+          }
+        });
+      }
+      schedulePing(heartbeatSeconds);
+    });
+  }
+
+  private void scheduleRenew(Long expiresIn) {
+    cancel(renewTimer);
+    renewTimer = -1;
+    if (fixedToken || expiresIn == null || expiresIn <= 0) {
+      return;
+    }
+    // Renew at 80 % of the token's remaining life, well inside the server's expiry grace.
+    renewTimer = vertx.setTimer(Math.max(1000, expiresIn * 800), t -> {
+      renewTimer = -1;
+      renew();
+    });
+  }
+
+  private void renew() {
+    Future<String> tf;
+    try {
+      tf = tokenSource.get();
+    } catch (RuntimeException e) {
+      tf = Future.failedFuture(e);
+    }
+    tf.onComplete(ar -> run(() -> {
+      if (ar.failed()) {
+        error(new SwitchboardException("token", "the token supplier failed: " + ar.cause().getMessage()));
+        return;
+      }
+      if (state != State.CONNECTED) {
+        return;
+      }
+      lastToken = ar.result();
+      send(new JsonObject().put("type", "auth").put("token", ar.result()), false, opts.requestTimeout.toMillis())
+          .onFailure(this::error);
+    }));
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------
+
+  private void setState(State s, Integer code, String reason, int n) {
+    if (state == s && s != State.DISCONNECTED) {
+      return;
+    }
+    state = s;
+    emitState(new StateChange(s, url, code, reason, n, 0));
+  }
+
+  private void emitState(StateChange change) {
+    for (Handler<StateChange> h : stateHandlers) {
+      try {
+        h.handle(change);
+      } catch (RuntimeException e) {
+        error(e);
+      }
+    }
+  }
+
+  private void error(Throwable t) {
+    for (Handler<Throwable> h : errorHandlers) {
+      try {
+        h.handle(t);
+      } catch (RuntimeException ignored) {
+        // an error handler failing has nowhere else to go
+      }
+    }
+  }
+
+  private void cancelTimers() {
+    cancel(connectTimer);
+    cancel(pingTimer);
+    cancel(pongTimer);
+    cancel(renewTimer);
+    connectTimer = pingTimer = pongTimer = renewTimer = -1;
+  }
+
+  private void cancel(long timer) {
+    if (timer >= 0) {
+      vertx.cancelTimer(timer);
+    }
+  }
+
+  private void run(Runnable r) {
+    if (Vertx.currentContext() == ctx) {
+      r.run();
+    } else {
+      ctx.runOnContext(v -> r.run());
+    }
+  }
+
+  private <T> Future<T> call(Supplier<Future<T>> body) {
+    if (Vertx.currentContext() == ctx) {
+      return body.get();
+    }
+    Promise<T> p = Promise.promise();
+    ctx.runOnContext(v -> body.get().onComplete(p));
+    return p.future();
+  }
+}

@@ -1,0 +1,55 @@
+package dev.switchboard.metrics;
+
+import dev.switchboard.auth.Principal;
+import dev.switchboard.protocol.Channel;
+import dev.switchboard.protocol.Frame;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Who may read the system channels ({@code $sys:…}, e.g. the {@code $sys:stats} dashboard feed): a session
+ * that authenticated with one of the configured API keys ({@code api.keys}, the same keys as the HTTP API)
+ * by sending {@code {"type":"auth","api_key":"<key>"}} instead of a token.
+ *
+ * <p>Why an API key on the WebSocket rather than a minted admin JWT: the gateway only verifies tokens; with
+ * RS256 or JWKS it holds no signing key and could not mint one. Why a distinct principal instance rather
+ * than a claim: no token, whoever signed it, can make a session an admin session; only the key can.
+ * An admin session reads system channels and does nothing else (no publish, send, presence or RPC).
+ */
+public final class AdminAccess {
+
+  /** The user id an admin session reports in {@code auth_success} and in logs. */
+  public static final String ADMIN_USER = "$admin";
+
+  private static final Principal ADMIN = new Principal(ADMIN_USER, Set.of(), List.of(Channel.SYSTEM + ":*"),
+      Map.of(), null);
+
+  private AdminAccess() {}
+
+  /** The admin principal when the key is one of the configured keys, else null. Constant-time per key. */
+  public static Principal verify(String apiKey, List<String> keys) {
+    if (apiKey == null || apiKey.isEmpty() || keys == null) {
+      return null;
+    }
+    byte[] given = apiKey.getBytes(StandardCharsets.UTF_8);
+    boolean ok = false;
+    for (String k : keys) {
+      ok |= MessageDigest.isEqual(given, k.getBytes(StandardCharsets.UTF_8));
+    }
+    return ok ? ADMIN : null;
+  }
+
+  /** True only for the principal {@link #verify} hands out; a token can never produce it. */
+  public static boolean isAdmin(Principal p) {
+    return p == ADMIN;
+  }
+
+  /** What an admin session may send once authenticated: (re-)auth, subscribe, unsubscribe, ping. */
+  public static boolean allows(Frame f) {
+    return f instanceof Frame.AdminAuth || f instanceof Frame.Subscribe || f instanceof Frame.Unsubscribe
+        || f instanceof Frame.Ping;
+  }
+}

@@ -1,0 +1,761 @@
+// Switchboard client for browsers (and any runtime with a WebSocket): a dependency-free ES module.
+// Protocol: SPEC §4. Served by every gateway at /switchboard.js; types in /switchboard.d.ts.
+//
+//   import { connect } from '/switchboard.js';
+//   const sb = connect({ urls: ['wss://a.example/ws', 'wss://b.example/ws'], token: async () => fetchToken() });
+//   const leave = sb.subscribe('room:lobby', (message, frame) => show(frame.from_user, message));
+//   await sb.publish('room:lobby', { text: 'hi' });
+//
+// The WebSocket constructor, the timer functions and the random source are options, so the reconnect
+// logic can be driven deterministically by tests (src/test/js/*.test.mjs).
+
+/** Close codes the gateway sends (SPEC §4). */
+export const CloseCodes = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  ABNORMAL: 1006,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  RATE_LIMIT_EXCEEDED: 4008,
+  SLOW_CONSUMER: 4009,
+  TOKEN_EXPIRED: 4010,
+  TOO_MANY_CONNECTIONS: 4029,
+  /** Sent by this client when the server stopped answering pings. */
+  NO_PONG: 4000,
+});
+
+/** Connection states, in the order a connection usually goes through them. */
+export const States = Object.freeze({
+  CONNECTING: 'connecting',
+  CONNECTED: 'connected',
+  DISCONNECTED: 'disconnected',
+  RECONNECTING: 'reconnecting',
+  CLOSED: 'closed',
+});
+
+const DEFAULTS = Object.freeze({
+  backoffBase: 500,
+  backoffCap: 30_000,
+  // 4029 (too many connections) starts the backoff this many doublings up: 0.5 s * 2^6 = 32 s → the cap.
+  longBackoffAttempt: 6,
+  pingInterval: 20_000,
+  pongTimeout: 10_000,
+  connectTimeout: 10_000,
+  requestTimeout: 15_000,
+});
+
+/**
+ * Exponential backoff with full jitter: a uniformly random delay in [0, min(cap, base * 2^attempt)).
+ * Full jitter spreads a crowd of clients that lost the same node over the whole window instead of
+ * letting them return in waves.
+ */
+export function backoffDelay(attempt, base = DEFAULTS.backoffBase, cap = DEFAULTS.backoffCap, random = Math.random) {
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * What a client does after the socket closed with this code (SPEC §4):
+ * 'stop' (stay closed), 'now' (reconnect at once, elsewhere), 'backoff', 'long' (long backoff) or
+ * 'token' (reconnect only with a new token).
+ */
+export function closePolicy(code) {
+  switch (code) {
+    case CloseCodes.NORMAL:
+    case CloseCodes.MESSAGE_TOO_BIG:
+      return 'stop';
+    case CloseCodes.GOING_AWAY:
+    case CloseCodes.SLOW_CONSUMER:
+      return 'now';
+    case CloseCodes.POLICY_VIOLATION:
+    case CloseCodes.TOKEN_EXPIRED:
+      return 'token';
+    case CloseCodes.TOO_MANY_CONNECTIONS:
+      return 'long';
+    default:
+      return 'backoff';
+  }
+}
+
+/** An error answer from the server (`code` is one of SPEC §4's error codes) or from the client itself. */
+export class SwitchboardError extends Error {
+  constructor(code, message, frame) {
+    super(message);
+    this.name = 'SwitchboardError';
+    this.code = code;
+    this.frame = frame;
+  }
+}
+
+/** Creates a client and starts connecting (on the next microtask, so listeners added now see every event). */
+export function connect(options) {
+  const client = new SwitchboardClient(options);
+  client.open();
+  return client;
+}
+
+const OPEN = 1;
+// Server errors that mean a subscription can never succeed as asked; anything else is retried on reconnect.
+const FINAL_SUBSCRIBE_ERRORS = new Set(['forbidden', 'bad_request', 'too_large', 'unauthorized']);
+
+export class SwitchboardClient {
+  constructor(options = {}) {
+    const urls = options.urls ?? (options.url ? [options.url] : []);
+    if (!Array.isArray(urls) || urls.length === 0) {
+      throw new TypeError('switchboard: give url or urls (e.g. "wss://host/ws")');
+    }
+    if (options.token === undefined || options.token === null) {
+      throw new TypeError('switchboard: give token (a JWT string, or a function returning one or a promise of one)');
+    }
+    this._urls = urls.map(String);
+    this._tokenSource = options.token;
+    this._opts = { ...DEFAULTS, ...options };
+    this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof this._WebSocket !== 'function') {
+      throw new TypeError('switchboard: no WebSocket in this runtime; pass options.WebSocket');
+    }
+    this._setTimeout = options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
+    this._clearTimeout = options.clearTimeout ?? ((t) => globalThis.clearTimeout(t));
+    this._random = options.random ?? Math.random;
+
+    this._state = States.DISCONNECTED;
+    this._listeners = new Map();
+    this._subs = new Map(); // channel → { handlers, offset, epoch, acked, waiters }
+    this._automatic = new Set(); // channels the server subscribed this session to (user:, broadcast, segment:)
+    this._pending = new Map(); // request id → { frame, resolve, reject, timer, sent, kind }
+    this._queue = []; // ids of requests made while not connected, sent in order once connected
+    this._nextId = 1;
+    this._urlIndex = 0;
+    this._attempt = 0;
+    this._ws = null;
+    this._socketSeq = 0;
+    this._timers = {};
+    this._lastToken = null;
+    this._needNewToken = false;
+    this._waitingForToken = false;
+    this._userClosed = false;
+    this._started = false;
+    this.userId = null;
+    this.sessionId = null;
+    this.node = null;
+    this.url = null;
+  }
+
+  /** The current connection state: connecting, connected, disconnected, reconnecting or closed. */
+  get state() {
+    return this._state;
+  }
+
+  get connected() {
+    return this._state === States.CONNECTED;
+  }
+
+  /**
+   * Listens to 'state' (state, detail), 'connecting', 'connected', 'disconnected', 'reconnecting',
+   * 'closed', 'subscribed', 'message' and 'error'. Returns a function that removes the listener.
+   */
+  on(event, listener) {
+    if (!this._listeners.has(event)) {
+      this._listeners.set(event, new Set());
+    }
+    this._listeners.get(event).add(listener);
+    return () => this.off(event, listener);
+  }
+
+  off(event, listener) {
+    this._listeners.get(event)?.delete(listener);
+  }
+
+  /** Starts connecting if not already; `connect()` calls it for you. */
+  open() {
+    if (this._started && !this._userClosed) {
+      return this;
+    }
+    this._started = true;
+    this._userClosed = false;
+    this._attempt = 0;
+    Promise.resolve().then(() => this._connectNow());
+    return this;
+  }
+
+  /**
+   * Replaces the token. Connected: renews the session with it. Waiting after a 1008/4010 close: reconnects.
+   * Otherwise the next connection attempt uses it.
+   */
+  setToken(token) {
+    this._tokenSource = token;
+    this._needNewToken = false;
+    if (this._userClosed) {
+      return;
+    }
+    if (this._state === States.CONNECTED) {
+      this._renew().catch((e) => this._emit('error', e));
+    } else if (this._waitingForToken) {
+      this._waitingForToken = false;
+      this._attempt = 0;
+      this._connectNow();
+    }
+  }
+
+  /**
+   * Subscribes `handler(message, frame)` to a channel; every subscription is restored after a reconnect,
+   * from the last offset seen when the channel keeps history. Returns a function that unsubscribes the
+   * handler; its `ready` promise settles with the first ack ({channel, recovered}) or the refusal.
+   */
+  subscribe(channel, handler, options = {}) {
+    if (typeof handler !== 'function') {
+      throw new TypeError('switchboard: subscribe(channel, handler) needs a handler function');
+    }
+    let entry = this._subs.get(channel);
+    const isNew = !entry;
+    if (isNew) {
+      entry = { channel, handlers: new Set(), offset: null, epoch: null, acked: false, last: null, waiters: [] };
+      if (options.since && options.since.offset != null && options.since.epoch != null) {
+        entry.offset = options.since.offset;
+        entry.epoch = options.since.epoch;
+      }
+      this._subs.set(channel, entry);
+    }
+    entry.handlers.add(handler);
+    const ready = entry.acked
+      ? Promise.resolve(entry.last ?? { channel, recovered: null })
+      : new Promise((resolve, reject) => entry.waiters.push({ resolve, reject }));
+    ready.catch(() => {}); // the refusal is also reported as an 'error' event; do not make it unhandled
+    if (isNew && this._state === States.CONNECTED) {
+      this._sendSubscribe(entry, false);
+    }
+    const unsubscribe = () => {
+      entry.handlers.delete(handler);
+      if (entry.handlers.size === 0 && this._subs.get(channel) === entry) {
+        this._subs.delete(channel);
+        if (this._state === States.CONNECTED && !this._automatic.has(channel)) {
+          this._request({ type: 'unsubscribe', channel }).catch(() => {});
+        }
+      }
+    };
+    unsubscribe.ready = ready;
+    return unsubscribe;
+  }
+
+  /** The channels this client has handlers for. */
+  channels() {
+    return [...this._subs.keys()];
+  }
+
+  /** The last stream position seen on a channel that keeps history, or null. */
+  position(channel) {
+    const e = this._subs.get(channel);
+    return e && e.offset != null ? { offset: e.offset, epoch: e.epoch } : null;
+  }
+
+  /** Publishes to a channel; resolves once the router accepted it. */
+  publish(channel, message) {
+    return this._request({ type: 'broadcast', channel, message }).then(() => undefined);
+  }
+
+  /** A direct message to every session of `user` (delivered on user:<user> with from_user set). */
+  send(user, message) {
+    return this._request({ type: 'send', to: user, message }).then(() => undefined);
+  }
+
+  /** Who is subscribed to the channel, cluster-wide: {channel, users, count}. */
+  presence(channel) {
+    return this._request({ type: 'presence', channel }).then((f) => ({ channel: f.channel, users: f.users, count: f.count }));
+  }
+
+  /** Asks a backend service on the event bus; resolves with its reply message, rejects with code 'timeout' etc. */
+  request(address, message, options = {}) {
+    return this._request({ type: 'request', address, message }, options).then((f) => f.message);
+  }
+
+  /** The kept history of a channel: {channel, messages, offset, epoch}. */
+  history(channel, options = {}) {
+    const frame = { type: 'history', channel };
+    if (options.limit != null) {
+      frame.limit = options.limit;
+    }
+    return this._request(frame).then((f) => ({ channel: f.channel, messages: f.messages, offset: f.offset, epoch: f.epoch }));
+  }
+
+  /** Closes for good (code 1000); pending requests fail with code 'closed'. `open()` starts again. */
+  close() {
+    if (this._userClosed) {
+      return;
+    }
+    this._userClosed = true;
+    this._waitingForToken = false;
+    this._clearAllTimers();
+    const ws = this._ws;
+    this._detach();
+    if (ws) {
+      try {
+        ws.close(CloseCodes.NORMAL, 'client closed');
+      } catch (e) {
+        // already closing
+      }
+    }
+    this._failAll('closed', 'the client was closed');
+    this._setState(States.CLOSED, { code: CloseCodes.NORMAL, reason: 'client closed' });
+    this._emit('closed', { code: CloseCodes.NORMAL, reason: 'client closed' });
+  }
+
+  // ---- connection ------------------------------------------------------------------------------
+
+  async _connectNow() {
+    if (this._userClosed) {
+      return;
+    }
+    this._clearTimer('reconnect');
+    const seq = ++this._socketSeq;
+    const url = this._urls[this._urlIndex % this._urls.length];
+    this._urlIndex = (this._urlIndex + 1) % this._urls.length;
+    this.url = url;
+    this._setState(States.CONNECTING, { url, attempt: this._attempt });
+    this._emit('connecting', { url, attempt: this._attempt });
+
+    let token;
+    try {
+      token = typeof this._tokenSource === 'function' ? await this._tokenSource() : this._tokenSource;
+    } catch (e) {
+      if (seq !== this._socketSeq || this._userClosed) {
+        return;
+      }
+      this._emit('error', new SwitchboardError('token', 'the token function failed: ' + (e && e.message ? e.message : e)));
+      this._scheduleReconnect('backoff', { code: null, reason: 'token function failed' });
+      return;
+    }
+    if (seq !== this._socketSeq || this._userClosed) {
+      return;
+    }
+    if (this._needNewToken && token === this._lastToken) {
+      // The server refused this very token: wait for setToken() instead of hammering it.
+      this._waitForToken({ code: CloseCodes.POLICY_VIOLATION, reason: 'token refused' });
+      return;
+    }
+    this._needNewToken = false;
+    this._lastToken = token;
+
+    let ws;
+    try {
+      ws = new this._WebSocket(url);
+    } catch (e) {
+      this._emit('error', new SwitchboardError('connect', 'cannot open ' + url + ': ' + (e && e.message ? e.message : e)));
+      this._scheduleReconnect('backoff', { code: null, reason: 'bad url' });
+      return;
+    }
+    this._ws = ws;
+    ws.onopen = () => {
+      if (seq === this._socketSeq) {
+        this._write({ type: 'auth', token });
+      }
+    };
+    ws.onmessage = (ev) => {
+      if (seq === this._socketSeq) {
+        this._onText(ev.data);
+      }
+    };
+    ws.onerror = () => {
+      // A close event always follows; it carries the code that decides what to do.
+    };
+    ws.onclose = (ev) => {
+      if (seq === this._socketSeq) {
+        this._onClose(ev.code ?? CloseCodes.ABNORMAL, ev.reason ?? '');
+      }
+    };
+    this._startTimer('connect', this._opts.connectTimeout, () => {
+      this._abandon(CloseCodes.ABNORMAL, 'no auth_success within ' + this._opts.connectTimeout + ' ms');
+    });
+  }
+
+  /** Gives up on the current socket without waiting for a close handshake that may never come. */
+  _abandon(code, reason) {
+    const ws = this._ws;
+    this._detach();
+    if (ws) {
+      try {
+        ws.close(CloseCodes.NO_PONG, reason.slice(0, 120));
+      } catch (e) {
+        // nothing more to do with it
+      }
+    }
+    this._onClose(code, reason);
+  }
+
+  _detach() {
+    const ws = this._ws;
+    this._socketSeq++;
+    this._ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+    }
+  }
+
+  _onClose(code, reason) {
+    const wasConnected = this._state === States.CONNECTED;
+    this._ws = null;
+    this._socketSeq++;
+    this._clearTimer('connect');
+    this._clearTimer('ping');
+    this._clearTimer('pong');
+    this._clearTimer('renew');
+    this._dropInFlight();
+    const detail = { code, reason, url: this.url, wasConnected };
+    this._setState(States.DISCONNECTED, detail);
+    this._emit('disconnected', detail);
+    if (this._userClosed) {
+      return;
+    }
+    let policy = closePolicy(code);
+    if (policy === 'now' && !wasConnected) {
+      // 1001 before a session was even established: the node is draining; do not spin on it.
+      policy = 'backoff';
+    }
+    if (policy === 'stop') {
+      this._failAll('closed', 'connection closed by the server (' + code + (reason ? ' ' + reason : '') + ')');
+      if (code === CloseCodes.MESSAGE_TOO_BIG) {
+        this._emit('error', new SwitchboardError('too_large', 'the server closed the connection: a frame was larger than its max_message_size'));
+      }
+      this._setState(States.CLOSED, detail);
+      this._emit('closed', detail);
+      return;
+    }
+    if (policy === 'token') {
+      if (typeof this._tokenSource === 'function') {
+        // Ask the function again; if it hands back the refused token, wait for setToken().
+        this._needNewToken = true;
+        this._scheduleReconnect('backoff', detail);
+      } else {
+        this._waitForToken(detail);
+      }
+      return;
+    }
+    this._scheduleReconnect(policy, detail);
+  }
+
+  _waitForToken(detail) {
+    this._waitingForToken = true;
+    this._setState(States.DISCONNECTED, { ...detail, waitingForToken: true });
+    this._emit('error', new SwitchboardError('unauthorized',
+      'the server refused the token (close ' + detail.code + '); call setToken() with a new one to reconnect'));
+  }
+
+  _scheduleReconnect(policy, detail) {
+    if (policy === 'long') {
+      this._attempt = Math.max(this._attempt, this._opts.longBackoffAttempt);
+    }
+    const delay = policy === 'now' ? 0 : backoffDelay(this._attempt, this._opts.backoffBase, this._opts.backoffCap, this._random);
+    const attempt = this._attempt;
+    this._attempt++;
+    const next = this._urls[this._urlIndex % this._urls.length];
+    const info = { attempt, delay, url: next, code: detail.code, reason: detail.reason };
+    this._setState(States.RECONNECTING, info);
+    this._emit('reconnecting', info);
+    this._startTimer('reconnect', delay, () => this._connectNow());
+  }
+
+  // ---- inbound ---------------------------------------------------------------------------------
+
+  _onText(text) {
+    // Any frame proves the connection is alive.
+    this._clearTimer('pong');
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch (e) {
+      this._emit('error', new SwitchboardError('bad_frame', 'the server sent a frame that is not JSON'));
+      return;
+    }
+    switch (frame.type) {
+      case 'auth_success':
+        this._onAuthSuccess(frame);
+        return;
+      case 'message':
+        this._onMessage(frame);
+        return;
+      case 'pong':
+        return;
+      default:
+        break;
+    }
+    const p = frame.id != null ? this._pending.get(frame.id) : undefined;
+    if (p) {
+      this._settle(frame.id, p, frame);
+    } else if (frame.type === 'error') {
+      this._emit('error', new SwitchboardError(frame.code, frame.message, frame));
+    }
+  }
+
+  _onAuthSuccess(frame) {
+    const p = frame.id != null ? this._pending.get(frame.id) : undefined;
+    if (p) {
+      // A renewal on a live session.
+      this._settle(frame.id, p, frame);
+      this._scheduleRenew(frame.expires_in);
+      return;
+    }
+    if (this._state === States.CONNECTED) {
+      this._scheduleRenew(frame.expires_in);
+      return;
+    }
+    this._clearTimer('connect');
+    this._attempt = 0;
+    this.userId = frame.user_id;
+    this.sessionId = frame.session_id;
+    this.node = frame.node;
+    this._automatic = new Set(frame.channels ?? []);
+    this._setState(States.CONNECTED, { url: this.url, node: frame.node });
+    this._emit('connected', { url: this.url, node: frame.node, userId: frame.user_id, sessionId: frame.session_id, channels: frame.channels ?? [] });
+    if (this._state !== States.CONNECTED) {
+      return; // a listener closed the client
+    }
+    this._schedulePing(frame.heartbeat);
+    this._scheduleRenew(frame.expires_in);
+    for (const entry of this._subs.values()) {
+      // An entry acked on an earlier connection is a resubscribe; the app may need its recovered flag.
+      this._sendSubscribe(entry, entry.acked);
+    }
+    const queued = this._queue;
+    this._queue = [];
+    for (const id of queued) {
+      const q = this._pending.get(id);
+      if (q && !q.sent) {
+        q.sent = true;
+        this._write(q.frame);
+      }
+    }
+  }
+
+  _onMessage(frame) {
+    const entry = this._subs.get(frame.channel);
+    if (entry && typeof frame.offset === 'number' && frame.epoch != null) {
+      if (entry.epoch === frame.epoch && entry.offset != null && frame.offset <= entry.offset) {
+        return; // already delivered before a reconnect
+      }
+      entry.offset = frame.offset;
+      entry.epoch = frame.epoch;
+    }
+    if (entry) {
+      for (const h of [...entry.handlers]) {
+        try {
+          h(frame.message, frame);
+        } catch (e) {
+          this._emit('error', e);
+        }
+      }
+    }
+    this._emit('message', frame);
+  }
+
+  _sendSubscribe(entry, resubscribe) {
+    const { channel } = entry;
+    if (this._automatic.has(channel)) {
+      this._subscribed(entry, { channel, recovered: null, automatic: true, resubscribed: resubscribe });
+      return;
+    }
+    const frame = { type: 'subscribe', channel };
+    if (entry.offset != null && entry.epoch != null) {
+      frame.since = { offset: entry.offset, epoch: entry.epoch };
+    }
+    // No client-side timeout: a subscription stays wanted until unsubscribed; liveness is the ping's job.
+    this._request(frame, { kind: 'subscribe', timeout: 0 }).then(
+      (ack) => {
+        if (this._subs.get(channel) === entry) {
+          this._subscribed(entry, { channel, recovered: ack.recovered ?? null, resubscribed: resubscribe });
+        }
+      },
+      (err) => {
+        if (this._subs.get(channel) !== entry) {
+          return;
+        }
+        if (FINAL_SUBSCRIBE_ERRORS.has(err.code)) {
+          this._subs.delete(channel);
+          for (const w of entry.waiters.splice(0)) {
+            w.reject(err);
+          }
+        }
+        this._emit('error', new SwitchboardError(err.code, channel + ': ' + err.message, err.frame));
+      },
+    );
+  }
+
+  _subscribed(entry, info) {
+    entry.acked = true;
+    entry.last = info;
+    for (const w of entry.waiters.splice(0)) {
+      w.resolve(info);
+    }
+    this._emit('subscribed', info);
+  }
+
+  // ---- requests --------------------------------------------------------------------------------
+
+  _request(frame, options = {}) {
+    if (this._userClosed || this._state === States.CLOSED) {
+      return Promise.reject(new SwitchboardError('closed', 'the client is closed; open() it again first'));
+    }
+    const id = this._nextId++;
+    const out = { ...frame, id };
+    return new Promise((resolve, reject) => {
+      const p = { frame: out, resolve, reject, timer: null, sent: false, kind: options.kind ?? 'request' };
+      const timeout = options.timeout ?? this._opts.requestTimeout;
+      if (timeout > 0) {
+        p.timer = this._setTimeout(() => {
+          if (this._pending.get(id) === p) {
+            this._pending.delete(id);
+            this._queue = this._queue.filter((q) => q !== id);
+            reject(new SwitchboardError('timeout', 'no answer to ' + frame.type + ' within ' + timeout + ' ms'));
+          }
+        }, timeout);
+      }
+      this._pending.set(id, p);
+      if (this._state === States.CONNECTED) {
+        p.sent = true;
+        this._write(out);
+      } else {
+        this._queue.push(id);
+      }
+    });
+  }
+
+  _settle(id, p, frame) {
+    this._pending.delete(id);
+    if (p.timer !== null) {
+      this._clearTimeout(p.timer);
+    }
+    if (frame.type === 'error') {
+      p.reject(new SwitchboardError(frame.code, frame.message, frame));
+    } else {
+      p.resolve(frame);
+    }
+  }
+
+  /** Requests already written to the lost socket may or may not have been handled: fail them, keep the queued ones. */
+  _dropInFlight() {
+    for (const [id, p] of [...this._pending]) {
+      if (!p.sent) {
+        continue;
+      }
+      this._pending.delete(id);
+      if (p.timer !== null) {
+        this._clearTimeout(p.timer);
+      }
+      if (p.kind !== 'subscribe') {
+        p.reject(new SwitchboardError('disconnected', 'the connection was lost before the answer to ' + p.frame.type + ' arrived'));
+      }
+      // A subscribe is simply sent again after the reconnect.
+    }
+  }
+
+  _failAll(code, message) {
+    for (const [id, p] of [...this._pending]) {
+      this._pending.delete(id);
+      if (p.timer !== null) {
+        this._clearTimeout(p.timer);
+      }
+      p.reject(new SwitchboardError(code, message));
+    }
+    this._queue = [];
+    for (const entry of this._subs.values()) {
+      for (const w of entry.waiters.splice(0)) {
+        w.reject(new SwitchboardError(code, message));
+      }
+    }
+  }
+
+  _write(frame) {
+    const ws = this._ws;
+    if (ws && ws.readyState === OPEN) {
+      ws.send(JSON.stringify(frame));
+    }
+  }
+
+  // ---- liveness and renewal --------------------------------------------------------------------
+
+  _schedulePing(heartbeatSeconds) {
+    // Ping at least as often as the server's heartbeat, so its idle timer never fires on a quiet client.
+    const interval = heartbeatSeconds > 0 ? Math.min(this._opts.pingInterval, heartbeatSeconds * 1000) : this._opts.pingInterval;
+    this._startTimer('ping', interval, () => {
+      if (this._state !== States.CONNECTED) {
+        return;
+      }
+      this._write({ type: 'ping' });
+      if (this._timers.pong == null) {
+        this._startTimer('pong', this._opts.pongTimeout, () => {
+          this._abandon(CloseCodes.NO_PONG, 'no pong within ' + this._opts.pongTimeout + ' ms');
+        });
+      }
+      this._schedulePing(heartbeatSeconds);
+    });
+  }
+
+  _scheduleRenew(expiresIn) {
+    this._clearTimer('renew');
+    if (typeof this._tokenSource !== 'function' || !(expiresIn > 0)) {
+      return;
+    }
+    // Renew at 80 % of the token's remaining life, well inside the server's expiry grace.
+    this._startTimer('renew', Math.max(1000, expiresIn * 800), () => {
+      this._renew().catch((e) => this._emit('error', e));
+    });
+  }
+
+  async _renew() {
+    const token = typeof this._tokenSource === 'function' ? await this._tokenSource() : this._tokenSource;
+    if (this._state !== States.CONNECTED) {
+      return;
+    }
+    this._lastToken = token;
+    await this._request({ type: 'auth', token });
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  _setState(state, detail) {
+    if (this._state === state && state !== States.DISCONNECTED) {
+      return;
+    }
+    this._state = state;
+    this._emit('state', state, detail);
+  }
+
+  _emit(event, ...args) {
+    const set = this._listeners.get(event);
+    if (!set || set.size === 0) {
+      if (event === 'error' && typeof console !== 'undefined') {
+        console.warn('switchboard:', args[0]);
+      }
+      return;
+    }
+    for (const l of [...set]) {
+      try {
+        l(...args);
+      } catch (e) {
+        if (event !== 'error') {
+          this._emit('error', e);
+        }
+      }
+    }
+  }
+
+  _startTimer(name, ms, fn) {
+    this._clearTimer(name);
+    this._timers[name] = this._setTimeout(() => {
+      this._timers[name] = null;
+      fn();
+    }, ms);
+  }
+
+  _clearTimer(name) {
+    if (this._timers[name] != null) {
+      this._clearTimeout(this._timers[name]);
+      this._timers[name] = null;
+    }
+  }
+
+  _clearAllTimers() {
+    for (const name of Object.keys(this._timers)) {
+      this._clearTimer(name);
+    }
+  }
+}

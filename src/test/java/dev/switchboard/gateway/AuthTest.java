@@ -1,0 +1,212 @@
+package dev.switchboard.gateway;
+
+import static dev.switchboard.gateway.Frames.WAIT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.auth.TokenIssuer;
+import dev.switchboard.testing.TestNodes;
+import dev.switchboard.testing.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** SPEC §4 Authentication: the three ways in, the auth_success shape, failure, timeout, renewal, expiry. */
+@ExtendWith(VertxExtension.class)
+class AuthTest {
+
+  static SwitchboardNode node;
+
+  @BeforeAll
+  static void start() {
+    node = TestNodes.standalone(new JsonObject()
+        .put("auth", new JsonObject().put("auth_timeout", "2s").put("expiry_grace", "1s")));
+  }
+
+  @AfterAll
+  static void stop() {
+    node.close().await();
+  }
+
+  /** The three ways a token reaches the server. */
+  enum Way {
+    HEADER, QUERY, FIRST_FRAME;
+
+    /** Connects and, for FIRST_FRAME, sends the auth frame (id "auth-1", asking for the given channels). */
+    Future<WsClient> open(Vertx vertx, int port, String token, String... channels) {
+      WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI("/ws");
+      return switch (this) {
+        case HEADER -> WsClient.connect(vertx, o.addHeader("Authorization", "Bearer " + token));
+        case QUERY -> WsClient.connect(vertx, o.setURI("/ws?token=" + token));
+        case FIRST_FRAME -> WsClient.connect(vertx, o).compose(c ->
+            c.send(Frames.auth(token, channels).put("id", "auth-1")).map(v -> c));
+      };
+    }
+  }
+
+  static String token(String sub, Duration ttl) {
+    return TestNodes.token(sub, List.of("lobby"), Map.of("dept", "sales"), ttl);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Way.class)
+  void authSuccessDescribesTheSessionAndItsAutomaticChannels(Way way, Vertx vertx) {
+    WsClient c = way.open(vertx, node.port(), token("alice", Duration.ofHours(1)), "room:lobby").await();
+    JsonObject ok = c.next("auth_success", WAIT).await();
+
+    assertEquals("alice", ok.getString("user_id"));
+    assertFalse(ok.getString("session_id", "").isEmpty(), ok.encode());
+    assertEquals(node.name(), ok.getString("node"));
+    assertEquals(25, ok.getInteger("heartbeat"));
+    long expiresIn = ok.getLong("expires_in");
+    assertTrue(expiresIn > 3590 && expiresIn <= 3600, ok.encode());
+    JsonArray channels = ok.getJsonArray("channels");
+    for (String ch : List.of("user:alice", "broadcast", "segment:dept=sales")) {
+      assertTrue(channels.contains(ch), ch + " missing from " + channels);
+    }
+    assertEquals(way == Way.FIRST_FRAME, channels.contains("room:lobby"), channels.encode());
+    if (way == Way.FIRST_FRAME) {
+      assertEquals("auth-1", ok.getString("id"));
+    }
+
+    // The automatic subscriptions are live by the time auth_success is sent.
+    Frames.httpPublish(vertx, node.port(), "segment:dept=sales", new JsonObject().put("tier", "sales"));
+    JsonObject m = c.next("message", WAIT).await();
+    assertEquals("segment:dept=sales", m.getString("channel"));
+    c.close().await();
+  }
+
+  @Test
+  void aTokenWithoutExpHasNoExpiresIn(Vertx vertx) {
+    WsClient c = WsClient.authed(vertx, node.port(), token("nexp", null)).await();
+    JsonObject ok = c.received().get(0);
+    assertEquals("auth_success", ok.getString("type"));
+    assertFalse(ok.containsKey("expires_in"), ok.encode());
+    c.close().await();
+  }
+
+  @ParameterizedTest
+  @EnumSource(Way.class)
+  void aBadTokenGetsUnauthorizedThenClose1008(Way way, Vertx vertx) {
+    String forged = new TokenIssuer(vertx, "some-other-secret-0123456789-0123456789")
+        .issue("mallory", List.of("lobby"), List.of(), Map.of(), Duration.ofHours(1));
+    WsClient c = way.open(vertx, node.port(), forged).await();
+    JsonObject err = c.next("error", WAIT).await();
+    assertEquals("unauthorized", err.getString("code"));
+    assertNotNull(err.getString("message"));
+    if (way == Way.FIRST_FRAME) {
+      assertEquals("auth-1", err.getString("id"));
+    }
+    assertEquals((short) 1008, c.closed(WAIT).await());
+    assertFalse(c.received().stream().anyMatch(f -> "auth_success".equals(f.getString("type"))));
+  }
+
+  @Test
+  void expiredAndSubjectlessTokensAreRefused(Vertx vertx) {
+    TokenIssuer issuer = new TokenIssuer(vertx, TestNodes.SECRET);
+    long now = System.currentTimeMillis() / 1000;
+    for (JsonObject claims : List.of(new JsonObject().put("sub", "old").put("exp", now - 120),
+        new JsonObject().put("rooms", new JsonArray().add("lobby")).put("exp", now + 600))) {
+      WsClient c = Way.FIRST_FRAME.open(vertx, node.port(), issuer.issueRaw(claims)).await();
+      JsonObject err = c.next("error", WAIT).await();
+      assertEquals("unauthorized", err.getString("code"), err.encode());
+      assertEquals((short) 1008, c.closed(WAIT).await());
+    }
+  }
+
+  @Test
+  void noAuthWithinTheTimeoutClosesWith1008AuthTimeout(Vertx vertx) {
+    WsClient c = WsClient.connect(vertx, node.port(), null).await();
+    assertEquals((short) 1008, c.closed(6_000).await());
+    assertEquals("auth timeout", c.closeReason());
+  }
+
+  @Test
+  void requestsBeforeAuthAreRefusedWithoutClosing(Vertx vertx) {
+    WsClient c = WsClient.connect(vertx, node.port(), null).await();
+    for (JsonObject req : List.of(Frames.subscribe("room:lobby"), Frames.publish("broadcast", "room:lobby", 1),
+        Frames.presence("room:lobby"), Frames.send("bob", "hi"))) {
+      Object id = req.getString("type") + "-early";
+      JsonObject err = Frames.error(c, id, req, "unauthorized");
+      assertTrue(err.getString("message").contains("auth"), err.encode());
+    }
+    assertEquals("pong", c.request(9, Frames.ping(), WAIT).await().getString("type"));
+    JsonObject ok = c.request("late-auth", Frames.auth(token("alice", Duration.ofHours(1))), WAIT).await();
+    assertEquals("auth_success", ok.getString("type"));
+    c.close().await();
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Way.class, names = {"QUERY", "FIRST_FRAME"})
+  void requestsSentRightBehindTheTokenAreAnsweredAfterAuth(Way way, Vertx vertx) {
+    WsClient c = way.open(vertx, node.port(), token("quick", Duration.ofHours(1))).await();
+    // No wait for auth_success: a client may pipeline its first requests.
+    JsonObject ack = c.request("s1", Frames.subscribe("room:lobby"), WAIT).await();
+    assertEquals("ack", ack.getString("type"), ack.encode());
+    List<String> types = c.received().stream().map(f -> f.getString("type")).toList();
+    assertTrue(types.indexOf("auth_success") >= 0 && types.indexOf("auth_success") < types.indexOf("ack"), types.toString());
+    c.close().await();
+  }
+
+  @Test
+  void aChannelTheTokenDoesNotAllowIsLeftOutOfAuthSuccess(Vertx vertx) {
+    WsClient c = Way.FIRST_FRAME.open(vertx, node.port(), token("picky", Duration.ofHours(1)),
+        "room:lobby", "room:vault").await();
+    JsonObject ok = c.next("auth_success", WAIT).await();
+    assertTrue(ok.getJsonArray("channels").contains("room:lobby"));
+    assertFalse(ok.getJsonArray("channels").contains("room:vault"));
+    JsonObject err = c.next("error", WAIT).await();
+    assertEquals("forbidden", err.getString("code"));
+    assertEquals("room:vault", err.getString("channel"));
+    c.close().await();
+  }
+
+  @Test
+  void renewingWithANewTokenForTheSameUserAnswersAFreshAuthSuccess(Vertx vertx) {
+    WsClient c = WsClient.authed(vertx, node.port(), token("renee", Duration.ofMinutes(1))).await();
+    assertTrue(c.received().get(0).getLong("expires_in") <= 60);
+
+    JsonObject renewed = c.request("r1", Frames.auth(token("renee", Duration.ofHours(2))), WAIT).await();
+    assertEquals("auth_success", renewed.getString("type"), renewed.encode());
+    assertEquals("renee", renewed.getString("user_id"));
+    assertTrue(renewed.getLong("expires_in") > 7000, renewed.encode());
+    assertEquals(c.received().get(0).getString("session_id"), renewed.getString("session_id"));
+
+    JsonObject other = Frames.error(c, "r2", Frames.auth(token("someone-else", Duration.ofHours(1))), "forbidden");
+    assertTrue(other.getString("message").contains("same user"), other.encode());
+    Frames.error(c, "r3", Frames.auth("not.a.jwt"), "unauthorized");
+
+    // Still open and still renee.
+    assertEquals("pong", c.request("p", Frames.ping(), WAIT).await().getString("type"));
+    Frames.ack(c, "s", Frames.subscribe("user:renee"));
+    c.close().await();
+  }
+
+  @Test
+  void anExpiredTokenNotRenewedClosesWith4010WhileARenewedOneStays(Vertx vertx) {
+    WsClient lapsed = WsClient.authed(vertx, node.port(), token("lapsed", Duration.ofSeconds(2))).await();
+    WsClient renewed = WsClient.authed(vertx, node.port(), token("renewer", Duration.ofSeconds(2))).await();
+    assertEquals("auth_success",
+        renewed.request("r", Frames.auth(token("renewer", Duration.ofHours(1))), WAIT).await().getString("type"));
+
+    // exp (2 s) + expiry_grace (1 s) + one tick of the 1 s timer.
+    assertEquals((short) 4010, lapsed.closed(8_000).await());
+    assertEquals("pong", renewed.request("p", Frames.ping(), WAIT).await().getString("type"));
+    renewed.close().await();
+  }
+}

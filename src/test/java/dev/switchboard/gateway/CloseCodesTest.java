@@ -1,0 +1,202 @@
+package dev.switchboard.gateway;
+
+import static dev.switchboard.gateway.Frames.WAIT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.cluster.Http;
+import dev.switchboard.testing.RawWsClient;
+import dev.switchboard.testing.TestNodes;
+import dev.switchboard.testing.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Every close code one node produces in normal protocol use (SPEC §4): 1000, 1001, 1009, 4008, 4029.
+ * (1008 and 4010 are in {@link AuthTest}.) Each test connects from its own loopback address, so the
+ * small per-IP limit of this node only bites where it is meant to.
+ */
+@ExtendWith(VertxExtension.class)
+class CloseCodesTest {
+
+  static final int MAX_MESSAGE = 1024;
+  static SwitchboardNode node;
+
+  @BeforeAll
+  static void start() {
+    node = TestNodes.standalone(new JsonObject()
+        .put("session", new JsonObject().put("heartbeat", "1s").put("idle_timeout", "3s")
+            .put("max_message_size", MAX_MESSAGE))
+        .put("limits", new JsonObject().put("messages_per_second", 5).put("burst", 5).put("rate_abuse_limit", 3)
+            .put("connections_per_user", 2).put("connections_per_ip", 3)));
+  }
+
+  @AfterAll
+  static void stop() {
+    node.close().await();
+  }
+
+  static Future<WsClient> connect(Vertx vertx, String sourceIp, String user) {
+    return connect(vertx, new WebSocketClientOptions(), sourceIp, user);
+  }
+
+  static Future<WsClient> connect(Vertx vertx, WebSocketClientOptions options, String sourceIp, String user) {
+    String uri = user == null ? "/ws" : "/ws?token=" + TestNodes.token(user, "lobby");
+    return WsClient.connect(vertx, options.setLocalAddress(sourceIp),
+        new WebSocketConnectOptions().setHost("127.0.0.1").setPort(node.port()).setURI(uri));
+  }
+
+  static WsClient authed(Vertx vertx, String sourceIp, String user) {
+    WsClient c = connect(vertx, sourceIp, user).await();
+    c.next("auth_success", WAIT).await();
+    return c;
+  }
+
+  static RawWsClient rawAuthed(String sourceIp, String user) throws IOException {
+    RawWsClient c = RawWsClient.connect(node.port(), "/ws?token=" + TestNodes.token(user, "lobby"), sourceIp, java.util.Map.of());
+    assertEquals(101, c.status());
+    c.next("auth_success", WAIT);
+    return c;
+  }
+
+  @Test
+  void disconnectApiClosesEverySessionOfTheUserWith1000(Vertx vertx) {
+    WsClient erin1 = authed(vertx, "127.0.0.11", "erin");
+    WsClient erin2 = authed(vertx, "127.0.0.11", "erin");
+    WsClient frank = authed(vertx, "127.0.0.11", "frank");
+
+    Http.Answer a = Http.post(vertx, node.port(), "/api/disconnect", new JsonObject().put("user", "erin"));
+    assertEquals(200, a.status(), a.body());
+    assertEquals((short) 1000, erin1.closed(WAIT).await());
+    assertEquals((short) 1000, erin2.closed(WAIT).await());
+    assertEquals("pong", frank.request(1, Frames.ping(), WAIT).await().getString("type"));
+    frank.close().await();
+  }
+
+  @Test
+  void aSilentConnectionIsPingedThenClosedWith1001WhileOneAnsweringPingsStays(Vertx vertx) throws IOException {
+    WsClient answering = authed(vertx, "127.0.0.12", "ida");
+    try (RawWsClient silent = rawAuthed("127.0.0.12", "ivan")) {
+      // The raw client never answers pings; Vert.x's client answers them by itself.
+      RawWsClient.Frame close = silent.awaitClose(8_000);
+      assertEquals(1001, close.closeCode(), close.toString());
+      assertEquals("idle timeout", close.closeReason());
+      assertTrue(silent.pingsSeen() >= 1, "the server pinged before giving up: " + silent.pingsSeen());
+    }
+    assertTrue(answering.pingsSeen() >= 2, "pings every heartbeat (1 s): " + answering.pingsSeen());
+    assertEquals("pong", answering.request(1, Frames.ping(), WAIT).await().getString("type"));
+    answering.close().await();
+  }
+
+  /** Ways to send a message over max_message_size (1024 bytes on this node). */
+  enum Oversize { ONE_FRAME, FRAGMENTED, COMPRESSED }
+
+  @ParameterizedTest
+  @EnumSource(Oversize.class)
+  void aMessageOverMaxMessageSizeClosesWith1009(Oversize way, Vertx vertx) throws IOException {
+    String ip = "127.0.0." + (20 + way.ordinal());
+    if (way == Oversize.COMPRESSED) {
+      // permessage-deflate shrinks this to a few dozen bytes on the wire; the limit is on the message.
+      WsClient c = connect(vertx, new WebSocketClientOptions().setTryUsePerMessageCompression(true), ip, "zip").await();
+      c.next("auth_success", WAIT).await();
+      assertTrue(String.valueOf(c.socket().headers().get("Sec-WebSocket-Extensions")).contains("permessage-deflate"));
+      c.send(Frames.publish("broadcast", "room:lobby", "a".repeat(4 * MAX_MESSAGE))).await();
+      assertEquals((short) 1009, c.closed(WAIT).await());
+      return;
+    }
+    try (RawWsClient c = rawAuthed(ip, "big")) {
+      // Just under the limit is fine.
+      String fits = Frames.ping().put("id", 1).put("pad", "").encode();
+      c.sendText(Frames.ping().put("id", 1).put("pad", "p".repeat(MAX_MESSAGE - fits.length())).encode());
+      assertEquals(1, c.next("pong", WAIT).getInteger("id"));
+
+      byte[] half = "f".repeat(MAX_MESSAGE / 2 + 100).getBytes(StandardCharsets.UTF_8);
+      if (way == Oversize.ONE_FRAME) {
+        c.sendText("x".repeat(2 * MAX_MESSAGE));
+      } else {
+        c.sendFrame(RawWsClient.TEXT, false, half);
+        c.sendFrame(RawWsClient.CONTINUATION, true, half);
+      }
+      RawWsClient.Frame close = c.awaitClose(WAIT);
+      assertEquals(1009, close.closeCode(), close.toString());
+    }
+  }
+
+  @Test
+  void persistentRateAbuseClosesWith4008(Vertx vertx) {
+    WsClient c = authed(vertx, "127.0.0.30", "rusty");
+    for (int i = 0; i < 40; i++) {
+      c.send(Frames.ping().put("id", i));
+    }
+    assertEquals((short) 4008, c.closed(WAIT).await());
+    List<JsonObject> got = c.received();
+    assertTrue(got.stream().anyMatch(f -> "pong".equals(f.getString("type"))), "the burst is served: " + got);
+    assertTrue(got.stream().anyMatch(f -> "rate_limited".equals(f.getString("code"))),
+        "rate_limited errors come before the close: " + got);
+  }
+
+  @Test
+  void aUserOverItsConnectionCapIsClosedWith4029(Vertx vertx) {
+    WsClient one = authed(vertx, "127.0.0.31", "gina");
+    WsClient two = authed(vertx, "127.0.0.32", "gina");
+    WsClient three = connect(vertx, "127.0.0.33", "gina").await();
+    assertEquals((short) 4029, three.closed(WAIT).await());
+    assertTrue(three.closeReason().contains("user"), three.closeReason());
+
+    // Leaving frees the slot.
+    one.close().await();
+    WsClient again = pollUntilAuthed(vertx, "127.0.0.33", "gina");
+    again.close().await();
+    two.close().await();
+  }
+
+  @Test
+  void anIpOverItsConnectionCapIsClosedWith4029(Vertx vertx) {
+    String ip = "127.0.0.40";
+    List<WsClient> open = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      open.add(connect(vertx, ip, null).await());
+    }
+    WsClient fourth = connect(vertx, ip, null).await();
+    assertEquals((short) 4029, fourth.closed(WAIT).await());
+    assertTrue(fourth.closeReason().contains("IP"), fourth.closeReason());
+
+    // Another address is not affected; closing one frees a slot for this one.
+    authed(vertx, "127.0.0.41", "other").close().await();
+    open.remove(0).close().await();
+    pollUntilAuthed(vertx, ip, "henry").close().await();
+    open.forEach(c -> c.close().await());
+  }
+
+  /** Retries until admitted: releasing a slot is asynchronous. Bounded by a deadline. */
+  static WsClient pollUntilAuthed(Vertx vertx, String ip, String user) {
+    long deadline = System.currentTimeMillis() + WAIT;
+    while (true) {
+      WsClient c = connect(vertx, ip, user).await();
+      try {
+        c.next("auth_success", 2_000).await();
+        return c;
+      } catch (RuntimeException refused) {
+        if (System.currentTimeMillis() > deadline) {
+          throw new AssertionError("not admitted again within " + WAIT + " ms", refused);
+        }
+        c.close().await();
+      }
+    }
+  }
+}

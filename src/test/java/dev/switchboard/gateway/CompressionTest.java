@@ -1,0 +1,78 @@
+package dev.switchboard.gateway;
+
+import static dev.switchboard.gateway.Frames.WAIT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.testing.RawWsClient;
+import dev.switchboard.testing.TestNodes;
+import dev.switchboard.testing.WsClient;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.io.IOException;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** SPEC §4 Compression: permessage-deflate when the client offers it; server.compression:false turns it off. */
+@ExtendWith(VertxExtension.class)
+class CompressionTest {
+
+  static SwitchboardNode on;
+  static SwitchboardNode off;
+
+  @BeforeAll
+  static void start() {
+    on = TestNodes.standalone();
+    off = TestNodes.standalone(new JsonObject().put("server", new JsonObject().put("compression", false)));
+  }
+
+  @AfterAll
+  static void stop() {
+    on.close().await();
+    off.close().await();
+  }
+
+  @ParameterizedTest(name = "compression enabled: {0}")
+  @ValueSource(booleans = {true, false})
+  void aClientOfferingDeflateGetsItWhenEnabledAndWorksEitherWay(boolean enabled, Vertx vertx) {
+    SwitchboardNode node = enabled ? on : off;
+    WsClient c = WsClient.connect(vertx, new WebSocketClientOptions().setTryUsePerMessageCompression(true),
+        new WebSocketConnectOptions().setHost("127.0.0.1").setPort(node.port())
+            .setURI("/ws?token=" + TestNodes.token("zed", "lobby"))).await();
+    c.next("auth_success", WAIT).await();
+    String ext = c.socket().headers().get("Sec-WebSocket-Extensions");
+    if (enabled) {
+      assertTrue(ext != null && ext.contains("permessage-deflate"), "negotiated: " + ext);
+    } else {
+      assertNull(ext, "nothing negotiated");
+    }
+
+    // Both directions carry a large, very compressible message intact.
+    String text = "all work and no play makes jack a dull boy. ".repeat(500);
+    Frames.ack(c, 1, Frames.subscribe("room:lobby"));
+    Frames.ack(c, 2, Frames.publish("broadcast", "room:lobby", new JsonObject().put("text", text)));
+    assertEquals(text, c.next("message", WAIT).await().getJsonObject("message").getString("text"));
+    c.close().await();
+  }
+
+  @ParameterizedTest(name = "compression enabled: {0}")
+  @ValueSource(booleans = {true, false})
+  void theUpgradeResponseNamesTheExtensionOnlyWhenEnabled(boolean enabled) throws IOException {
+    SwitchboardNode node = enabled ? on : off;
+    try (RawWsClient raw = RawWsClient.connect(node.port(), "/ws", null,
+        Map.of("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"))) {
+      assertEquals(101, raw.status());
+      String ext = raw.header("Sec-WebSocket-Extensions");
+      assertEquals(enabled, ext != null && ext.startsWith("permessage-deflate"), "header: " + ext);
+    }
+  }
+}

@@ -1,0 +1,147 @@
+package dev.switchboard.redis;
+
+import static dev.switchboard.cluster.Tally.waitFor;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.cluster.Tally;
+import dev.switchboard.testing.TestNodes;
+import dev.switchboard.testing.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Redis ingress on a two-node cluster against a real redis-server this test starts on a free port: every
+ * node PSUBSCRIBEs {@code switchboard:*} and delivers to its own sessions only, so each subscribed session
+ * gets each Redis message exactly once; after Redis dies and comes back, the bridges subscribe again.
+ */
+@ExtendWith(VertxExtension.class)
+class RedisBridgeTest {
+
+  static RedisServer redis;
+  static List<SwitchboardNode> nodes;
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = new RedisServer(TestNodes.freePort()).start();
+    nodes = TestNodes.cluster(2, new JsonObject().put("redis", new JsonObject().put("url", redis.url())));
+    waitFor(() -> redis.patternSubscribers() == 2, 10_000, () -> "both bridges subscribed");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    try {
+      if (nodes != null) {
+        TestNodes.closeAll(nodes);
+      }
+    } finally {
+      if (redis != null) {
+        redis.close();
+      }
+    }
+  }
+
+  static String unique(String prefix) {
+    return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /** Four room subscribers (two per node) and one user with a session on each node. */
+  static List<WsClient> subscribers(Vertx vertx, String room, String user) {
+    List<WsClient> subs = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      WsClient c = WsClient.authed(vertx, nodes.get(i % 2).port(), TestNodes.token(unique("r"), room)).await();
+      JsonObject ack = c.request("s", new JsonObject().put("type", "subscribe").put("channel", "room:" + room),
+          10_000).await();
+      assertEquals("ack", ack.getString("type"), ack::encode);
+      subs.add(c);
+    }
+    for (int i = 0; i < 2; i++) {
+      subs.add(WsClient.authed(vertx, nodes.get(i).port(), TestNodes.token(user)).await());
+    }
+    return subs;
+  }
+
+  /** PUBLISHes the run on one Redis connection (so in order), wrapped as {"message":…} or bare. */
+  static void publish(Vertx vertx, String channel, List<JsonObject> msgs, boolean wrapped) {
+    RedisConnection conn = Redis.createClient(vertx, redis.url()).connect().await();
+    try {
+      List<Future<?>> sent = new ArrayList<>();
+      for (JsonObject m : msgs) {
+        String payload = wrapped ? new JsonObject().put("message", m).put("from_user", "redis").encode() : m.encode();
+        sent.add(conn.send(Request.cmd(Command.PUBLISH).arg("switchboard:" + channel).arg(payload)));
+      }
+      Future.all(sent).await();
+    } finally {
+      conn.close().await();
+    }
+  }
+
+  static void countRun(Vertx vertx, List<WsClient> subs, List<WsClient> roomSubs, String room, String user,
+                       boolean wrapped) {
+    int n = 50;
+    for (var target : List.of(new Object[] {"room:" + room, roomSubs}, new Object[] {"user:" + user,
+        subs.subList(4, 6)})) {
+      String channel = (String) target[0];
+      @SuppressWarnings("unchecked")
+      List<WsClient> who = (List<WsClient>) target[1];
+      String run = unique("run");
+      List<JsonObject> msgs = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        msgs.add(Tally.msg(run, i));
+      }
+      msgs.add(Tally.msg(run, -1));
+      publish(vertx, channel, msgs, wrapped);
+      Tally.assertExactlyOnce(who, channel, run, n);
+    }
+  }
+
+  @Test
+  void eachSubscribedSessionGetsEachRedisMessageOnceAndTheBridgeSurvivesARedisRestart(Vertx vertx)
+      throws Exception {
+    String room = unique("lobby");
+    String user = unique("rudy");
+    List<WsClient> subs = subscribers(vertx, room, user);
+    List<WsClient> roomSubs = subs.subList(0, 4);
+
+    countRun(vertx, subs, roomSubs, room, user, true);
+    JsonObject first = subs.get(0).next(f -> "message".equals(f.getString("type")), 1000).await();
+    assertEquals("redis", first.getString("from_user"), "from_user of a {\"message\":…} payload is kept");
+
+    redis.kill();
+    waitFor(() -> !redis.pings(), 5_000, () -> "redis down");
+    redis.start();
+    waitFor(() -> redis.patternSubscribers() == 2, 20_000, () -> "both bridges subscribed again after restart");
+
+    // Bare JSON (not {"message":…}) is delivered as the message itself.
+    countRun(vertx, subs, roomSubs, room, user, false);
+
+    // Not JSON at all: delivered as a string.
+    publishRaw(vertx, "room:" + room, "plain text");
+    for (WsClient c : roomSubs) {
+      c.next(f -> "plain text".equals(f.getValue("message")), 5_000).await();
+    }
+    Future.join(subs.stream().map(WsClient::close).toList()).await();
+  }
+
+  static void publishRaw(Vertx vertx, String channel, String payload) {
+    Redis client = Redis.createClient(vertx, redis.url());
+    try {
+      client.send(Request.cmd(Command.PUBLISH).arg("switchboard:" + channel).arg(payload)).await();
+    } finally {
+      client.close();
+    }
+  }
+}

@@ -1,0 +1,256 @@
+package dev.switchboard.testing;
+
+import io.vertx.core.json.JsonObject;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * A blocking WebSocket client on a plain socket, for tests that need the wire itself: it never answers
+ * pings (so an idle timeout can be provoked), sends frames of any size or fragmentation, binds any
+ * loopback source address (per-IP limits), and reports the exact close frame the server sent. Use it from
+ * the test thread; every read is bounded by a timeout.
+ */
+public final class RawWsClient implements AutoCloseable {
+
+  public static final int CONTINUATION = 0x0;
+  public static final int TEXT = 0x1;
+  public static final int BINARY = 0x2;
+  public static final int CLOSE = 0x8;
+  public static final int PING = 0x9;
+  public static final int PONG = 0xA;
+
+  /** One frame as the server sent it. */
+  public record Frame(int opcode, boolean fin, byte[] payload) {
+    public String text() {
+      return new String(payload, StandardCharsets.UTF_8);
+    }
+
+    /** The status code of a close frame; 1005 when it carried none. */
+    public int closeCode() {
+      return payload.length >= 2 ? ((payload[0] & 0xff) << 8) | (payload[1] & 0xff) : 1005;
+    }
+
+    public String closeReason() {
+      return payload.length > 2 ? new String(payload, 2, payload.length - 2, StandardCharsets.UTF_8) : "";
+    }
+
+    @Override
+    public String toString() {
+      return opcode == CLOSE ? "close(" + closeCode() + ", " + closeReason() + ")"
+          : opcode == TEXT ? "text(" + text() + ")" : "frame(op=" + opcode + ", " + payload.length + " bytes)";
+    }
+  }
+
+  private final Socket socket;
+  private final DataInputStream in;
+  private final OutputStream out;
+  private final int status;
+  private final Map<String, String> headers;
+  private int pings;
+
+  private RawWsClient(Socket socket, DataInputStream in, int status, Map<String, String> headers) throws IOException {
+    this.socket = socket;
+    this.in = in;
+    this.out = socket.getOutputStream();
+    this.status = status;
+    this.headers = headers;
+  }
+
+  public static RawWsClient connect(int port, String uri) throws IOException {
+    return connect(port, uri, null, Map.of());
+  }
+
+  /**
+   * Opens the socket and performs the upgrade; the result is returned whatever the status, so a refused
+   * upgrade (403, 503) can be asserted with {@link #status()}.
+   *
+   * @param sourceIp loopback address to connect from (127.0.0.x), or null for the default
+   */
+  public static RawWsClient connect(int port, String uri, String sourceIp, Map<String, String> extraHeaders)
+      throws IOException {
+    Socket s = new Socket();
+    if (sourceIp != null) {
+      s.bind(new InetSocketAddress(InetAddress.getByName(sourceIp), 0));
+    }
+    s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+    s.setSoTimeout(10_000);
+    s.setTcpNoDelay(true);
+    byte[] nonce = new byte[16];
+    ThreadLocalRandom.current().nextBytes(nonce);
+    StringBuilder req = new StringBuilder()
+        .append("GET ").append(uri).append(" HTTP/1.1\r\n")
+        .append("Host: 127.0.0.1:").append(port).append("\r\n")
+        .append("Upgrade: websocket\r\nConnection: Upgrade\r\n")
+        .append("Sec-WebSocket-Key: ").append(Base64.getEncoder().encodeToString(nonce)).append("\r\n")
+        .append("Sec-WebSocket-Version: 13\r\n");
+    extraHeaders.forEach((k, v) -> req.append(k).append(": ").append(v).append("\r\n"));
+    req.append("\r\n");
+    s.getOutputStream().write(req.toString().getBytes(StandardCharsets.ISO_8859_1));
+    s.getOutputStream().flush();
+    DataInputStream in = new DataInputStream(s.getInputStream());
+    String head = readHead(in);
+    String[] lines = head.split("\r\n");
+    int status = Integer.parseInt(lines[0].split(" ")[1]);
+    Map<String, String> headers = new LinkedHashMap<>();
+    for (int i = 1; i < lines.length; i++) {
+      int colon = lines[i].indexOf(':');
+      if (colon > 0) {
+        headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
+      }
+    }
+    return new RawWsClient(s, in, status, headers);
+  }
+
+  private static String readHead(DataInputStream in) throws IOException {
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    int matched = 0;
+    byte[] end = {'\r', '\n', '\r', '\n'};
+    while (matched < 4) {
+      int b = in.read();
+      if (b < 0) {
+        throw new EOFException("connection closed during the upgrade; got: " + buf);
+      }
+      buf.write(b);
+      matched = b == end[matched] ? matched + 1 : (b == '\r' ? 1 : 0);
+    }
+    return buf.toString(StandardCharsets.ISO_8859_1);
+  }
+
+  /** HTTP status of the upgrade response (101 when upgraded). */
+  public int status() {
+    return status;
+  }
+
+  /** A header of the upgrade response, by case-insensitive name; null when absent. */
+  public String header(String name) {
+    return headers.get(name.toLowerCase(Locale.ROOT));
+  }
+
+  /** How many ping frames the server has sent so far (they are never answered). */
+  public int pingsSeen() {
+    return pings;
+  }
+
+  public void sendText(String text) throws IOException {
+    sendFrame(TEXT, true, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  public void send(JsonObject frame) throws IOException {
+    sendText(frame.encode());
+  }
+
+  /** Writes one masked frame as a client must. */
+  public void sendFrame(int opcode, boolean fin, byte[] payload) throws IOException {
+    ByteArrayOutputStream f = new ByteArrayOutputStream(payload.length + 14);
+    f.write((fin ? 0x80 : 0) | opcode);
+    int len = payload.length;
+    if (len < 126) {
+      f.write(0x80 | len);
+    } else if (len < 65536) {
+      f.write(0x80 | 126);
+      f.write(len >>> 8);
+      f.write(len & 0xff);
+    } else {
+      f.write(0x80 | 127);
+      for (int i = 7; i >= 0; i--) {
+        f.write((int) (((long) len >>> (8 * i)) & 0xff));
+      }
+    }
+    byte[] mask = new byte[4];
+    ThreadLocalRandom.current().nextBytes(mask);
+    f.write(mask);
+    for (int i = 0; i < len; i++) {
+      f.write(payload[i] ^ mask[i & 3]);
+    }
+    out.write(f.toByteArray());
+    out.flush();
+  }
+
+  /** The next frame, failing with SocketTimeoutException after timeoutMs. */
+  public Frame read(long timeoutMs) throws IOException {
+    socket.setSoTimeout((int) Math.max(1, timeoutMs));
+    int b0 = in.readUnsignedByte();
+    int b1 = in.readUnsignedByte();
+    long len = b1 & 0x7f;
+    if (len == 126) {
+      len = in.readUnsignedShort();
+    } else if (len == 127) {
+      len = in.readLong();
+    }
+    byte[] mask = null;
+    if ((b1 & 0x80) != 0) {
+      mask = new byte[4];
+      in.readFully(mask);
+    }
+    byte[] payload = new byte[(int) len];
+    in.readFully(payload);
+    if (mask != null) {
+      for (int i = 0; i < payload.length; i++) {
+        payload[i] ^= mask[i & 3];
+      }
+    }
+    Frame f = new Frame(b0 & 0x0f, (b0 & 0x80) != 0, payload);
+    if (f.opcode() == PING) {
+      pings++;
+    }
+    return f;
+  }
+
+  /** The next text frame whose JSON type matches, skipping pings and other frames; fails on close or timeout. */
+  public JsonObject next(String type, long timeoutMs) throws IOException {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    while (true) {
+      long left = deadline - System.currentTimeMillis();
+      if (left <= 0) {
+        throw new SocketTimeoutException("no " + type + " frame within " + timeoutMs + " ms");
+      }
+      Frame f = read(left);
+      if (f.opcode() == CLOSE) {
+        throw new EOFException("closed by the server while waiting for " + type + ": " + f);
+      }
+      if (f.opcode() == TEXT) {
+        JsonObject o = new JsonObject(f.text());
+        if (type.equals(o.getString("type"))) {
+          return o;
+        }
+      }
+    }
+  }
+
+  /** Reads (and drops) frames until the server's close frame arrives; fails on timeout or a bare TCP close. */
+  public Frame awaitClose(long timeoutMs) throws IOException {
+    long deadline = System.currentTimeMillis() + timeoutMs;
+    while (true) {
+      long left = deadline - System.currentTimeMillis();
+      if (left <= 0) {
+        throw new SocketTimeoutException("no close frame within " + timeoutMs + " ms");
+      }
+      Frame f = read(left);
+      if (f.opcode() == CLOSE) {
+        return f;
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      socket.close();
+    } catch (IOException ignored) {
+      // closing a test socket: nothing useful to do
+    }
+  }
+}

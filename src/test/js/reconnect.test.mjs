@@ -1,0 +1,254 @@
+// Reconnect behaviour of /switchboard.js: backoff with full jitter, URL rotation, close codes (SPEC §4),
+// liveness pings and token handling. Run: node --test src/test/js/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock, fakeWebSocket, flush, loadClient } from './fakes.mjs';
+
+const sb = await loadClient();
+
+/** A client on fake time and fake sockets; `events` records every event by name. */
+async function setup(options = {}) {
+  const clock = new FakeClock();
+  const { FakeWebSocket, sockets } = fakeWebSocket();
+  const client = sb.connect({
+    urls: ['ws://a/ws', 'ws://b/ws'],
+    token: 't1',
+    WebSocket: FakeWebSocket,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    random: () => 0.5,
+    ...options,
+  });
+  const events = [];
+  for (const name of ['connecting', 'connected', 'disconnected', 'reconnecting', 'closed', 'error', 'subscribed']) {
+    client.on(name, (info) => events.push({ name, info }));
+  }
+  await flush();
+  return { clock, sockets, client, events, last: () => sockets[sockets.length - 1] };
+}
+
+const reconnects = (events) => events.filter((e) => e.name === 'reconnecting').map((e) => e.info);
+
+test('backoffDelay is full jitter: uniform below min(cap, 500 ms * 2^attempt)', () => {
+  assert.equal(sb.backoffDelay(0, 500, 30000, () => 0), 0);
+  assert.equal(sb.backoffDelay(0, 500, 30000, () => 0.999999), 499);
+  assert.equal(sb.backoffDelay(3, 500, 30000, () => 0.5), 2000);
+  assert.equal(sb.backoffDelay(6, 500, 30000, () => 0.999999), 29999, 'capped at 30 s');
+  assert.equal(sb.backoffDelay(1000, 500, 30000, () => 0.5), 15000, 'huge attempts stay at the cap');
+  for (let attempt = 0; attempt < 12; attempt++) {
+    for (let i = 0; i < 50; i++) {
+      const d = sb.backoffDelay(attempt);
+      assert.ok(d >= 0 && d < Math.min(30000, 500 * 2 ** attempt), `attempt ${attempt}: ${d}`);
+    }
+  }
+});
+
+test('close codes map to what SPEC §4 tells a client to do', () => {
+  assert.equal(sb.closePolicy(1000), 'stop');
+  assert.equal(sb.closePolicy(1001), 'now');
+  assert.equal(sb.closePolicy(1006), 'backoff');
+  assert.equal(sb.closePolicy(1008), 'token');
+  assert.equal(sb.closePolicy(1009), 'stop');
+  assert.equal(sb.closePolicy(1011), 'backoff');
+  assert.equal(sb.closePolicy(4008), 'backoff');
+  assert.equal(sb.closePolicy(4009), 'now');
+  assert.equal(sb.closePolicy(4010), 'token');
+  assert.equal(sb.closePolicy(4029), 'long');
+});
+
+test('failed attempts back off exponentially up to the cap, rotating through the URLs', async () => {
+  const { clock, sockets, events, client } = await setup();
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].url, 'ws://a/ws');
+  const expected = [250, 500, 1000, 2000, 4000, 8000, 15000, 15000];
+  for (let i = 0; i < expected.length; i++) {
+    sockets[sockets.length - 1].serverClose(1006);
+    const r = reconnects(events).at(-1);
+    assert.equal(r.delay, expected[i], `attempt ${i}`);
+    assert.equal(r.attempt, i);
+    assert.equal(client.state, 'reconnecting');
+    await clock.advance(expected[i] - 1);
+    assert.equal(sockets.length, i + 1, 'no attempt before the delay is over');
+    await clock.advance(1);
+    assert.equal(sockets.length, i + 2);
+  }
+  assert.deepEqual(sockets.map((s) => s.url).slice(0, 4), ['ws://a/ws', 'ws://b/ws', 'ws://a/ws', 'ws://b/ws']);
+  client.close();
+});
+
+test('jitter draws a fresh random for every attempt', async () => {
+  const draws = [0.1, 0.9, 0.3];
+  const { sockets, events, clock, client } = await setup({ random: () => draws.shift() });
+  for (let i = 0; i < 3; i++) {
+    sockets.at(-1).serverClose(1006);
+    await clock.advance(reconnects(events).at(-1).delay);
+  }
+  assert.deepEqual(reconnects(events).map((r) => r.delay), [50, 900, 600]);
+  client.close();
+});
+
+test('a successful connection resets the backoff', async () => {
+  const { clock, sockets, events, client } = await setup();
+  sockets[0].serverClose(1006);
+  await clock.advance(250);
+  sockets[1].serverClose(1006);
+  await clock.advance(500);
+  sockets[2].accept();
+  assert.equal(client.state, 'connected');
+  sockets[2].serverClose(1006);
+  assert.equal(reconnects(events).at(-1).delay, 250);
+  assert.equal(reconnects(events).at(-1).attempt, 0);
+  client.close();
+});
+
+test('1001 (node going away) reconnects at once to the next URL', async () => {
+  const { clock, sockets, events, client } = await setup();
+  sockets[0].accept();
+  sockets[0].serverClose(1001, 'node going away');
+  const r = reconnects(events).at(-1);
+  assert.equal(r.delay, 0);
+  assert.equal(r.url, 'ws://b/ws');
+  await clock.advance(0);
+  assert.equal(sockets.length, 2);
+  assert.equal(sockets[1].url, 'ws://b/ws');
+  client.close();
+});
+
+test('4029 (too many connections) waits the long backoff', async () => {
+  const { sockets, events, client } = await setup();
+  sockets[0].accept();
+  sockets[0].serverClose(4029, 'too many connections');
+  assert.equal(reconnects(events).at(-1).delay, 15000, 'starts at the cap (random 0.5 of 30 s)');
+  client.close();
+});
+
+test('1000 closes for good: no reconnect, pending requests fail with closed', async () => {
+  const { clock, sockets, events, client } = await setup();
+  sockets[0].accept();
+  const pub = client.publish('room:lobby', { text: 'hi' });
+  sockets[0].serverClose(1000, 'disconnected by server');
+  await assert.rejects(pub, (e) => e.code === 'disconnected');
+  const queued = client.publish('room:lobby', { text: 'later' });
+  await assert.rejects(queued, (e) => e.code === 'closed');
+  assert.equal(client.state, 'closed');
+  assert.equal(reconnects(events).length, 0);
+  await clock.advance(120000);
+  assert.equal(sockets.length, 1);
+});
+
+test('1008 with a fixed token: no reconnect until setToken gives a new one', async () => {
+  const { clock, sockets, events, client } = await setup();
+  sockets[0].open();
+  assert.deepEqual(sockets[0].sent[0], { type: 'auth', token: 't1' });
+  sockets[0].receive({ type: 'error', code: 'unauthorized', message: 'bad signature' });
+  sockets[0].serverClose(1008, 'auth failure');
+  assert.equal(client.state, 'disconnected');
+  assert.equal(reconnects(events).length, 0);
+  assert.ok(events.some((e) => e.name === 'error' && e.info.code === 'unauthorized'));
+  await clock.advance(120000);
+  assert.equal(sockets.length, 1, 'still no attempt two minutes later');
+
+  client.setToken('t2');
+  await flush();
+  assert.equal(sockets.length, 2);
+  sockets[1].open();
+  assert.deepEqual(sockets[1].sent[0], { type: 'auth', token: 't2' });
+  sockets[1].accept();
+  assert.equal(client.state, 'connected');
+  client.close();
+});
+
+test('1008 with a token function: asks it again, stops if it returns the refused token', async () => {
+  const tokens = ['bad', 'bad', 'good'];
+  let calls = 0;
+  const { clock, sockets, client } = await setup({ token: async () => { calls++; return tokens.shift(); } });
+  assert.equal(calls, 1);
+  sockets[0].open();
+  sockets[0].serverClose(1008, 'auth failure');
+  await clock.advance(250);
+  assert.equal(calls, 2);
+  assert.equal(sockets.length, 1, 'the function returned the same token: no new socket');
+  assert.equal(client.state, 'disconnected');
+  await clock.advance(120000);
+  assert.equal(calls, 2);
+
+  client.setToken(async () => { calls++; return tokens.shift(); });
+  await flush();
+  assert.equal(sockets.length, 2);
+  sockets[1].open();
+  assert.equal(sockets[1].sent[0].token, 'good');
+  client.close();
+});
+
+test('4010 (token expired) with a token function reconnects with a fresh token', async () => {
+  let n = 0;
+  const { clock, sockets, client } = await setup({ token: () => 'tok' + (++n) });
+  sockets[0].accept();
+  sockets[0].serverClose(4010, 'token expired');
+  await clock.advance(250);
+  assert.equal(sockets.length, 2);
+  sockets[1].open();
+  assert.equal(sockets[1].sent[0].token, 'tok2');
+  client.close();
+});
+
+test('the token function is called again before every attempt', async () => {
+  let n = 0;
+  const { clock, sockets, events, client } = await setup({ token: () => 'tok' + (++n) });
+  for (let i = 0; i < 3; i++) {
+    sockets.at(-1).open();
+    assert.equal(sockets.at(-1).sent[0].token, 'tok' + (i + 1));
+    sockets.at(-1).serverClose(1006);
+    await clock.advance(reconnects(events).at(-1).delay);
+  }
+  assert.equal(sockets.length, 4);
+  client.close();
+});
+
+test('app-level ping: no pong in time closes the socket and reconnects', async () => {
+  const { clock, sockets, events, client } = await setup();
+  sockets[0].accept({ heartbeat: 25 });
+  await clock.advance(20000);
+  assert.equal(sockets[0].frames('ping').length, 1, 'pings every 20 s (below the 25 s heartbeat)');
+  sockets[0].receive({ type: 'pong' });
+  await clock.advance(20000);
+  assert.equal(sockets[0].frames('ping').length, 2);
+  assert.equal(client.state, 'connected');
+  await clock.advance(10000);
+  assert.equal(sockets[0].closedWith.code, 4000, 'dead socket closed by the client');
+  assert.equal(events.find((e) => e.name === 'disconnected').info.code, 4000);
+  assert.equal(reconnects(events).length, 1);
+  await clock.advance(250);
+  assert.equal(sockets.length, 2);
+  client.close();
+});
+
+test('the ping follows a short server heartbeat', async () => {
+  const { clock, sockets, client } = await setup();
+  sockets[0].accept({ heartbeat: 5 });
+  await clock.advance(5000);
+  assert.equal(sockets[0].frames('ping').length, 1);
+  client.close();
+});
+
+test('an attempt that never authenticates is abandoned after connectTimeout', async () => {
+  const { clock, sockets, events, client } = await setup({ connectTimeout: 3000 });
+  sockets[0].open();
+  await clock.advance(3000);
+  assert.equal(reconnects(events).length, 1);
+  assert.ok(sockets[0].closedWith);
+  client.close();
+});
+
+test('state events follow the connection: connecting, connected, disconnected, reconnecting, closed', async () => {
+  const { clock, sockets, client } = await setup();
+  const states = [];
+  client.on('state', (s) => states.push(s));
+  sockets[0].accept();
+  sockets[0].serverClose(1006);
+  await clock.advance(250);
+  sockets[1].accept();
+  client.close();
+  assert.deepEqual(states, ['connected', 'disconnected', 'reconnecting', 'connecting', 'connected', 'closed']);
+  assert.equal(sockets[1].closedWith.code, 1000);
+});

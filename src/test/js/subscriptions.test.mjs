@@ -1,0 +1,254 @@
+// Subscriptions and requests of /switchboard.js: resubscribe after reconnect (with since when offsets are
+// known), recovered surfaced to the app, automatic channels, acks/errors matched by id, offline queueing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock, fakeWebSocket, flush, loadClient } from './fakes.mjs';
+
+const sb = await loadClient();
+
+async function setup(options = {}) {
+  const clock = new FakeClock();
+  const { FakeWebSocket, sockets } = fakeWebSocket();
+  const client = sb.connect({
+    urls: ['ws://a/ws', 'ws://b/ws'],
+    token: 't1',
+    WebSocket: FakeWebSocket,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    random: () => 0.5,
+    ...options,
+  });
+  const events = [];
+  for (const name of ['subscribed', 'error', 'message']) {
+    client.on(name, (info) => events.push({ name, info }));
+  }
+  await flush();
+  return { clock, sockets, client, events };
+}
+
+/** Reconnects after a network drop: closes the socket, waits the backoff, accepts the next one. */
+async function drop(clock, sockets) {
+  sockets.at(-1).serverClose(1006);
+  await clock.advance(250);
+  sockets.at(-1).accept();
+}
+
+test('every channel is resubscribed after a reconnect, with since once an offset is known', async () => {
+  const { clock, sockets, client, events } = await setup();
+  const got = { a: [], b: [] };
+  const offA = client.subscribe('room:a', (m) => got.a.push(m));
+  client.subscribe('room:b', (m) => got.b.push(m));
+  assert.equal(sockets[0].sent.length, 0, 'nothing sent before the socket opens');
+  sockets[0].accept();
+  const subs0 = sockets[0].frames('subscribe');
+  assert.deepEqual(subs0.map((f) => [f.channel, f.since]), [['room:a', undefined], ['room:b', undefined]]);
+  subs0.forEach((f) => sockets[0].answer(f));
+  const first = await offA.ready;
+  assert.deepEqual(first, { channel: 'room:a', recovered: null, resubscribed: false });
+
+  sockets[0].receive({ type: 'message', channel: 'room:a', message: { n: 1 }, from_user: 'bob', timestamp: 't', offset: 7, epoch: 'e1' });
+  sockets[0].receive({ type: 'message', channel: 'room:b', message: { n: 2 }, from_user: 'bob', timestamp: 't' });
+  assert.deepEqual(client.position('room:a'), { offset: 7, epoch: 'e1' });
+  assert.equal(client.position('room:b'), null);
+
+  await drop(clock, sockets);
+  assert.equal(sockets.length, 2);
+  const subs1 = sockets[1].frames('subscribe');
+  assert.deepEqual(subs1.map((f) => [f.channel, f.since]), [['room:a', { offset: 7, epoch: 'e1' }], ['room:b', undefined]]);
+
+  // Missed messages come before the ack; a replay of one already seen is not delivered twice.
+  sockets[1].receive({ type: 'message', channel: 'room:a', message: { n: 1 }, from_user: 'bob', timestamp: 't', offset: 7, epoch: 'e1' });
+  sockets[1].receive({ type: 'message', channel: 'room:a', message: { n: 3 }, from_user: 'bob', timestamp: 't', offset: 8, epoch: 'e1' });
+  sockets[1].answer(subs1[0], { recovered: true });
+  sockets[1].answer(subs1[1]);
+  await flush();
+  const resubs = events.filter((e) => e.name === 'subscribed' && e.info.resubscribed).map((e) => e.info);
+  assert.deepEqual(resubs, [
+    { channel: 'room:a', recovered: true, resubscribed: true },
+    { channel: 'room:b', recovered: null, resubscribed: true },
+  ]);
+  assert.deepEqual(got.a, [{ n: 1 }, { n: 3 }]);
+  assert.deepEqual(got.b, [{ n: 2 }]);
+  client.close();
+});
+
+test('recovered:false reaches the app so it can resync', async () => {
+  const { clock, sockets, client, events } = await setup();
+  client.subscribe('room:a', () => {}, { since: { offset: 3, epoch: 'old' } });
+  sockets[0].accept();
+  const f = sockets[0].frames('subscribe')[0];
+  assert.deepEqual(f.since, { offset: 3, epoch: 'old' }, 'a position given by the app is used from the start');
+  sockets[0].answer(f, { recovered: false });
+  await flush();
+  assert.equal(events.find((e) => e.name === 'subscribed').info.recovered, false);
+  await drop(clock, sockets);
+  client.close();
+});
+
+test('a new epoch replaces the remembered position', async () => {
+  const { sockets, client } = await setup();
+  const seen = [];
+  client.subscribe('room:a', (m) => seen.push(m));
+  sockets[0].accept();
+  sockets[0].receive({ type: 'message', channel: 'room:a', message: 1, offset: 9, epoch: 'e1' });
+  sockets[0].receive({ type: 'message', channel: 'room:a', message: 2, offset: 1, epoch: 'e2' });
+  assert.deepEqual(seen, [1, 2]);
+  assert.deepEqual(client.position('room:a'), { offset: 1, epoch: 'e2' });
+  client.close();
+});
+
+test('channels the server subscribes automatically are not subscribed again', async () => {
+  const { clock, sockets, client } = await setup();
+  const dms = [];
+  const off = client.subscribe('user:alice', (m, frame) => dms.push([frame.from_user, m]));
+  sockets[0].accept({ channels: ['broadcast', 'user:alice'] });
+  assert.equal(sockets[0].frames('subscribe').length, 0);
+  assert.equal((await off.ready).automatic, true);
+  sockets[0].receive({ type: 'message', channel: 'user:alice', message: 'psst', from_user: 'bob', timestamp: 't' });
+  assert.deepEqual(dms, [['bob', 'psst']]);
+  await drop(clock, sockets);
+  assert.equal(sockets[1].frames('subscribe').length, 0);
+  off();
+  assert.equal(sockets[1].frames('unsubscribe').length, 0);
+  client.close();
+});
+
+test('unsubscribe leaves the channel when its last handler goes, and it is not restored', async () => {
+  const { clock, sockets, client } = await setup();
+  sockets[0].accept();
+  const h1 = [];
+  const h2 = [];
+  const off1 = client.subscribe('room:a', (m) => h1.push(m));
+  const off2 = client.subscribe('room:a', (m) => h2.push(m));
+  assert.equal(sockets[0].frames('subscribe').length, 1, 'one subscribe per channel');
+  sockets[0].answer(sockets[0].frames('subscribe')[0]);
+  sockets[0].receive({ type: 'message', channel: 'room:a', message: 1 });
+  off1();
+  assert.equal(sockets[0].frames('unsubscribe').length, 0);
+  sockets[0].receive({ type: 'message', channel: 'room:a', message: 2 });
+  off2();
+  assert.deepEqual(sockets[0].frames('unsubscribe').map((f) => f.channel), ['room:a']);
+  assert.deepEqual(h1, [1]);
+  assert.deepEqual(h2, [1, 2]);
+  assert.deepEqual(client.channels(), []);
+  await drop(clock, sockets);
+  assert.equal(sockets[1].frames('subscribe').length, 0);
+  client.close();
+});
+
+test('a refused subscription rejects ready, reports an error and is not retried', async () => {
+  const { clock, sockets, client, events } = await setup();
+  sockets[0].accept();
+  const off = client.subscribe('room:secret', () => {});
+  const f = sockets[0].frames('subscribe')[0];
+  sockets[0].receive({ type: 'error', id: f.id, code: 'forbidden', message: "your token's rooms claim does not list secret" });
+  await assert.rejects(off.ready, (e) => e.code === 'forbidden');
+  assert.ok(events.some((e) => e.name === 'error' && e.info.code === 'forbidden'));
+  await drop(clock, sockets);
+  assert.equal(sockets[1].frames('subscribe').length, 0);
+  client.close();
+});
+
+test('publish, send, presence, request and history resolve from the answer carrying their id', async () => {
+  const { sockets, client } = await setup();
+  sockets[0].accept();
+  const pub = client.publish('room:a', { text: 'hi' });
+  const dm = client.send('bob', { text: 'psst' });
+  const who = client.presence('room:a');
+  const rpc = client.request('service.echo', { q: 1 });
+  const hist = client.history('room:a', { limit: 2 });
+  const [p, s, pr, rq, h] = ['broadcast', 'send', 'presence', 'request', 'history'].map((t) => sockets[0].frames(t)[0]);
+  assert.deepEqual({ ...p, id: 0 }, { type: 'broadcast', channel: 'room:a', message: { text: 'hi' }, id: 0 });
+  assert.deepEqual({ ...s, id: 0 }, { type: 'send', to: 'bob', message: { text: 'psst' }, id: 0 });
+  assert.equal(h.limit, 2);
+  // Answers in a different order than the requests.
+  sockets[0].receive({ type: 'reply', id: rq.id, message: { echo: 1 } });
+  sockets[0].receive({ type: 'history', id: h.id, channel: 'room:a', messages: [], offset: 4, epoch: 'e' });
+  sockets[0].receive({ type: 'presence', id: pr.id, channel: 'room:a', users: ['alice', 'bob'], count: 2 });
+  sockets[0].answer(s);
+  sockets[0].answer(p);
+  assert.equal(await pub, undefined);
+  assert.equal(await dm, undefined);
+  assert.deepEqual(await who, { channel: 'room:a', users: ['alice', 'bob'], count: 2 });
+  assert.deepEqual(await rpc, { echo: 1 });
+  assert.deepEqual(await hist, { channel: 'room:a', messages: [], offset: 4, epoch: 'e' });
+  client.close();
+});
+
+test('error answers reject with the server code; silence rejects with timeout', async () => {
+  const { clock, sockets, client } = await setup({ requestTimeout: 5000 });
+  sockets[0].accept();
+  const rpc = client.request('service.slow', {});
+  const f = sockets[0].frames('request')[0];
+  sockets[0].receive({ type: 'error', id: f.id, code: 'timeout', message: 'no reply from service.slow within 5000 ms' });
+  await assert.rejects(rpc, (e) => e.code === 'timeout' && /service\.slow/.test(e.message));
+  const pub = assert.rejects(client.publish('topic:x', 1), (e) => e.code === 'timeout');
+  await clock.advance(5000);
+  await pub;
+  client.close();
+});
+
+test('requests made while offline wait for the connection; in-flight ones fail with disconnected', async () => {
+  const { clock, sockets, client } = await setup();
+  const early = assert.rejects(client.publish('room:a', 'early'), (e) => e.code === 'disconnected');
+  sockets[0].accept();
+  const sent = sockets[0].frames('broadcast');
+  assert.deepEqual(sent.map((f) => f.message), ['early']);
+  const inFlight = assert.rejects(client.send('bob', 'lost?'), (e) => e.code === 'disconnected');
+  sockets[0].serverClose(1006);
+  await inFlight;
+  const queued = client.publish('room:a', 'while away');
+  await clock.advance(250);
+  sockets[1].accept();
+  const again = sockets[1].frames('broadcast');
+  assert.deepEqual(again.map((f) => f.message), ['while away']);
+  sockets[1].answer(again[0]);
+  await queued;
+  sockets[0].answer(sent[0]); // an answer on the dead socket is ignored
+  client.close();
+  await early;
+});
+
+test('an error frame without an id is reported as an error event', async () => {
+  const { sockets, client, events } = await setup();
+  sockets[0].accept();
+  sockets[0].receive({ type: 'error', code: 'rate_limited', message: 'over 20 messages/s' });
+  assert.equal(events.find((e) => e.name === 'error').info.code, 'rate_limited');
+  client.close();
+});
+
+test('setToken on a live session renews it with an auth frame', async () => {
+  const { sockets, client } = await setup();
+  sockets[0].accept();
+  client.setToken('t2');
+  await flush();
+  const auth = sockets[0].sent.filter((f) => f.type === 'auth' && f.id != null);
+  assert.equal(auth.length, 1);
+  assert.equal(auth[0].token, 't2');
+  sockets[0].receive({ type: 'auth_success', id: auth[0].id, user_id: 'alice', session_id: 's0', node: 'n1', channels: [], heartbeat: 25 });
+  assert.equal(client.state, 'connected');
+  assert.equal(sockets.length, 1);
+  client.close();
+});
+
+test('a token function renews the session before the token expires', async () => {
+  let n = 0;
+  const { clock, sockets, client } = await setup({ token: () => 'tok' + (++n), pingInterval: 1e9 });
+  sockets[0].accept({ expires_in: 100, heartbeat: 1000 });
+  await clock.advance(80000);
+  const renewals = sockets[0].sent.filter((f) => f.type === 'auth' && f.id != null);
+  assert.deepEqual(renewals.map((f) => f.token), ['tok2']);
+  client.close();
+});
+
+test('a throwing handler does not stop the others', async () => {
+  const { sockets, client, events } = await setup();
+  const seen = [];
+  client.subscribe('room:a', () => { throw new Error('boom'); });
+  client.subscribe('room:a', (m) => seen.push(m));
+  sockets[0].accept();
+  sockets[0].receive({ type: 'message', channel: 'room:a', message: 1 });
+  assert.deepEqual(seen, [1]);
+  assert.ok(events.some((e) => e.name === 'error' && e.info.message === 'boom'));
+  client.close();
+});
