@@ -14,6 +14,8 @@ const BUCKETS_PER_DECADE = 20;   // must match MetricsVerticle
 
 const NODE_COLORS = ['#5794f2', '#73bf69', '#ff9830', '#b877d9', '#f2cc0c', '#8ab8ff', '#ff7383', '#56d6c4'];
 const DROP_COLORS = { rate_limited: '#ff9830', slow_consumer: '#f2495c', no_session: '#b877d9', too_large: '#5794f2' };
+const TYPE_COLORS = { broadcast: '#8ab8ff', send: '#f2cc0c', ping: '#56d6c4', subscribe: '#b877d9', unsubscribe: '#8b93a7',
+  auth: '#ff9830', presence: '#73bf69', request: '#ff7383', history: '#5794f2', invalid: '#f2495c', binary: '#f2495c' };
 const EXTRA_COLORS = ['#f2cc0c', '#8ab8ff', '#56d6c4', '#ff7383'];
 
 const $ = (id) => document.getElementById(id);
@@ -23,7 +25,7 @@ const $ = (id) => document.getElementById(id);
 const nodes = new Map();          // name -> { stats, seenAt, color }
 const times = [];                 // epoch seconds of the chart points
 const series = {                  // name -> array aligned with times
-  conn: new Map(), msg: new Map(), lat: new Map(), drop: new Map(),
+  conn: new Map(), in: new Map(), out: new Map(), lat: new Map(), drop: new Map(), lag: new Map(),
 };
 let ws = null;
 let via = null;
@@ -90,7 +92,7 @@ function onStats(s) {
   lastFrameAt = Date.now();
   let n = nodes.get(s.node);
   if (!n) {
-    n = { color: NODE_COLORS[nodes.size % NODE_COLORS.length] };
+    n = { color: null };  // assigned in name order at the next tick
     nodes.set(s.node, n);
   }
   n.stats = s;
@@ -154,6 +156,12 @@ function tick() {
   }
   const live = [...nodes.values()].filter((n) => now - n.seenAt <= STALE_MS);
   const sorted = [...nodes.entries()].sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }));
+  for (const [, n] of sorted) {
+    if (!n.color) {
+      const used = new Set([...nodes.values()].map((x) => x.color));
+      n.color = NODE_COLORS.find((c) => !used.has(c)) || NODE_COLORS[nodes.size % NODE_COLORS.length];
+    }
+  }
   if (ws && lastFrameAt && now - lastFrameAt > STALE_MS) setLive('no data', 'off');
   else if (ws && lastFrameAt) setLive('live', 'on');
 
@@ -175,11 +183,19 @@ function tick() {
 
   // chart points
   times.push(Math.floor(now / 1000));
-  for (const [name, n] of sorted) {
-    point(series.conn, name, live.includes(n) ? n.stats.connections : null);
+  const inByType = {};
+  for (const n of live) {
+    for (const [type, r] of Object.entries(n.stats.in.by_type || {})) inByType[type] = (inByType[type] || 0) + r;
   }
-  point(series.msg, 'in', inRate);
-  point(series.msg, 'out', outRate);
+  for (const [name, n] of sorted) {
+    const up = live.includes(n);
+    point(series.conn, name, up ? n.stats.connections : null);
+    point(series.out, name, up ? n.stats.out.rate : null);
+    point(series.lag, name, up ? n.stats.loop_lag_ms : null);
+  }
+  for (const type of new Set([...series.in.keys(), ...Object.keys(inByType)])) {
+    point(series.in, type, inByType[type] || 0);
+  }
   point(series.lat, 'p50', lat ? lat.p50 : null);
   point(series.lat, 'p90', lat ? lat.p90 : null);
   point(series.lat, 'p99', lat ? lat.p99 : null);
@@ -312,8 +328,9 @@ const charts = {};
 function drawAll(sorted) {
   const nodeColor = Object.fromEntries(sorted.map(([name, n]) => [name, n.color]));
   draw('conn', series.conn, (name) => nodeColor[name] || '#8b93a7', fmtInt, {}, true);
-  draw('msg', series.msg, (name) => (name === 'in' ? '#8ab8ff' : '#73bf69'), fmtRate,
-    { in: 'in (client frames)', out: 'out (deliveries)' });
+  draw('in', series.in, (name) => TYPE_COLORS[name] || '#8b93a7', fmtRate, {}, true);
+  draw('out', series.out, (name) => nodeColor[name] || '#8b93a7', fmtRate, {}, true);
+  draw('lag', series.lag, (name) => nodeColor[name] || '#8b93a7', (v) => fmtMs(v, true));
   draw('lat', series.lat, (name) => ({ p50: '#73bf69', p90: '#f2cc0c', p99: '#f2495c' }[name]), (v) => fmtMs(v, true));
   let extra = 0;
   const dropColor = {};
@@ -322,8 +339,10 @@ function drawAll(sorted) {
 
 function draw(id, map, colorOf, fmt, labels = {}, stacked = false) {
   const canvas = $('ch-' + id);
-  const list = [...map.entries()].map(([name, values]) => ({ name, values, color: colorOf(name) }));
-  $('lg-' + id).innerHTML = list.map((s) => {
+  // a series that stayed at zero for the whole window is noise: leave it out of chart and legend
+  const list = [...map.entries()].map(([name, values]) => ({ name, values, color: colorOf(name) }))
+    .filter((s) => s.values.some((v) => v !== null && v > 0));
+  $('lg-' + id).innerHTML = list.length === 0 ? '<em>none</em>' : list.map((s) => {
     const last = lastValue(s.values);
     return `<span><i style="background:${s.color}"></i>${esc(labels[s.name] || s.name)} <b class="num">${last === null ? '–' : fmt(last)}</b></span>`;
   }).join('');
@@ -441,12 +460,14 @@ function fmtTick(v, step) {
   return v.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 }
 
+/** A round step giving about four gridlines, and the first multiple of it above the data. */
 function niceScale(max) {
   if (!(max > 0)) return { top: 1, step: 0.25 };
-  const raw = (max * 1.15) / 4;
+  const head = max * 1.1;
+  const raw = head / 4;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
-  return { top: step * 4, step };
+  return { top: step * Math.ceil(head / step), step };
 }
 
 // ---- formatting --------------------------------------------------------------------------------

@@ -52,8 +52,19 @@ async function fetchDemoToken(user) {
 
 // ---- connection ---------------------------------------------------------------------------------
 
-async function start(user, pastedToken) {
-  const source = tokenSource(user, pastedToken || params.get('token'));
+/** The user a pasted token is for, so the page subscribes to the right user: channel. */
+function subjectOf(token) {
+  try {
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub || null;
+  } catch (e) {
+    return null;
+  }
+}
+
+async function start(name, pastedToken) {
+  const given = pastedToken || params.get('token');
+  const user = (given && subjectOf(given)) || name;
+  const source = tokenSource(user, given);
   await source(); // fails here (not in a reconnect loop) when there is no way to get a token
   me = user;
   $('whoami').textContent = 'signed in as ' + user;
@@ -247,6 +258,15 @@ $('dm').addEventListener('submit', async (ev) => {
     add({ channel: 'user:' + to, from: me, text: '(to ' + to + ') ' + text, kind: 'dm-sent' });
   } catch (e) {
     system('direct message not sent: ' + e.message);
+  }
+});
+
+$('ask-time').addEventListener('click', async () => {
+  try {
+    const reply = await sb.request('service.time', {});
+    system('service.time replied ' + JSON.stringify(reply));
+  } catch (e) {
+    system('service.time: ' + (e.code ? e.code + ': ' : '') + e.message);
   }
 });
 

@@ -142,6 +142,7 @@ final class ConnectScenario {
         if (client.unexpectedCloses.sum() > 0) {
           r.incomplete(client.unexpectedCloses.sum() + " connections closed by the server, e.g. " + client.errorSamples.peek());
         }
+        client.expectCloses();
       }
     }
     return r;

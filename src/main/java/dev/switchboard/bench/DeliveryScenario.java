@@ -207,6 +207,7 @@ final class DeliveryScenario {
           r.incomplete(client.unexpectedCloses.sum() + " sessions closed by the server, e.g. " + client.errorSamples.peek());
         }
         nodes.checkAlive();
+        client.expectCloses();
       }
     }
     return r;

@@ -166,9 +166,9 @@ final class LoadClient implements AutoCloseable {
    */
   Future<Void> connect(Conn c, String token, List<String> channels, long timeoutMs) {
     Promise<Void> done = Promise.promise();
-    c.ctx = c.onPublisherLoop ? pub : recv[c.index % recv.length];
+    c.ctx = c.onPublisherLoop ? pub : recv[Math.floorMod(c.index, recv.length)];
     c.ctx.runOnContext(v -> {
-      WebSocketClient client = clients.get(c.index % clients.size());
+      WebSocketClient client = clients.get(Math.floorMod(c.index, clients.size()));
       client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(c.port).setURI("/ws")
               .setTimeout(timeoutMs))
           .onFailure(done::tryFail)
@@ -426,6 +426,11 @@ final class LoadClient implements AutoCloseable {
         done.tryComplete(new PhaseRun(phase, sent[phase], start, sendEnd, System.nanoTime(), throttled, all));
       }
     });
+  }
+
+  /** From now on a server closing a socket is expected (the node is being stopped). */
+  void expectCloses() {
+    closing = true;
   }
 
   long outstanding() {

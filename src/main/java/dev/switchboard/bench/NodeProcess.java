@@ -42,7 +42,7 @@ final class NodeProcess implements AutoCloseable {
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(absoluteClassPath());
     cmd.add(mainClass);
     cmd.addAll(args);
     Path log = workDir.resolve(label + ".log");
@@ -66,6 +66,17 @@ final class NodeProcess implements AutoCloseable {
     }
     n.close();
     throw new IOException(label + " was not ready within " + timeout.toSeconds() + " s; log " + log + ":\n" + n.tail(30));
+  }
+
+  /** The bench's own class path with absolute entries: the node runs in the work directory. */
+  static String absoluteClassPath() {
+    List<String> parts = new ArrayList<>();
+    for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+      if (!e.isEmpty()) {
+        parts.add(Path.of(e).toAbsolutePath().toString());
+      }
+    }
+    return String.join(java.io.File.pathSeparator, parts);
   }
 
   String label() {

@@ -106,6 +106,7 @@ public final class SwitchboardClient {
     private Duration connectTimeout = Duration.ofSeconds(10);
     private Duration requestTimeout = Duration.ofSeconds(15);
     private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
+    private WebSocketClient webSocketClient;
 
     /** Endpoints like {@code ws://host:8080/ws}; each attempt takes the next one. */
     public Options urls(String... urls) {
@@ -164,6 +165,15 @@ public final class SwitchboardClient {
       return this;
     }
 
+    /**
+     * A WebSocket client to share between many Switchboard clients (the bench opens thousands); the
+     * caller closes it. By default each Switchboard client creates and closes its own.
+     */
+    public Options webSocketClient(WebSocketClient shared) {
+      this.webSocketClient = shared;
+      return this;
+    }
+
     /** Uniform random in [0, 1) for the jitter (tests make it fixed). */
     public Options random(DoubleSupplier random) {
       this.random = random;
@@ -200,6 +210,7 @@ public final class SwitchboardClient {
   private final Options opts;
   private final List<String> urls;
   private final WebSocketClient wsClient;
+  private final boolean ownsWsClient;
   private final List<Handler<StateChange>> stateHandlers = new CopyOnWriteArrayList<>();
   private final List<Handler<Subscribed>> subscribedHandlers = new CopyOnWriteArrayList<>();
   private final List<Handler<Throwable>> errorHandlers = new CopyOnWriteArrayList<>();
@@ -220,7 +231,7 @@ public final class SwitchboardClient {
   private long nextId = 1;
   private int urlIndex;
   private int attempt;
-  private int attemptsStarted;
+  private volatile int attemptsStarted;
   private boolean started;
   private boolean userClosed;
   private String url;
@@ -273,10 +284,11 @@ public final class SwitchboardClient {
     this.urls = List.copyOf(opts.urls);
     this.tokenSource = opts.token;
     this.fixedToken = opts.fixedToken;
-    this.wsClient = vertx.createWebSocketClient(new WebSocketClientOptions()
+    this.ownsWsClient = opts.webSocketClient == null;
+    this.wsClient = ownsWsClient ? vertx.createWebSocketClient(new WebSocketClientOptions()
         .setMaxFrameSize(1024 * 1024)
         .setMaxMessageSize(16 * 1024 * 1024)
-        .setConnectTimeout((int) opts.connectTimeout.toMillis()));
+        .setConnectTimeout((int) opts.connectTimeout.toMillis())) : opts.webSocketClient;
   }
 
   /** A client that is not connected yet: add handlers, then {@link #connect()}. */
@@ -489,7 +501,7 @@ public final class SwitchboardClient {
         setState(State.CLOSED, 1000, "client closed", 0);
         Future<Void> closing = s == null || s.isClosed() ? Future.succeededFuture()
             : s.close((short) 1000, "client closed").otherwiseEmpty();
-        return closing.eventually(wsClient::close);
+        return ownsWsClient ? closing.eventually(wsClient::close) : closing;
       }
       return Future.succeededFuture();
     });

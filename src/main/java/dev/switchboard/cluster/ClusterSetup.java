@@ -45,7 +45,12 @@ public final class ClusterSetup {
   }
 
   public static EventBusOptions eventBusOptions(SwitchboardConfig.Cluster c) {
-    return new EventBusOptions().setHost(c.host()).setClusterPublicHost(c.host());
+    EventBusOptions o = new EventBusOptions().setHost(c.host()).setClusterPublicHost(c.host());
+    if (c.busPort() > 0) {
+      // A fixed port for firewalls and network policies; otherwise any free port, advertised as bound.
+      o.setPort(c.busPort()).setClusterPublicPort(c.busPort());
+    }
+    return o;
   }
 
   public static Config hazelcastConfig(SwitchboardConfig.Cluster c) {

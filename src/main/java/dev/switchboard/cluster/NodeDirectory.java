@@ -34,7 +34,8 @@ public final class NodeDirectory extends VerticleBase {
             .put("id", id)
             .put("connections", sessions.connections())
             .put("users", sessions.users())
-            .put("ready", node.ready())));
+            .put("ready", node.ready())
+            .put("draining", node.draining())));
     var users = eb.<JsonObject>consumer(Addresses.node(id, "user-sessions"), msg ->
         msg.reply(new JsonObject().put("sessions", sessions.sessionsOf(msg.body().getString("user")))));
     var probe = ProbeResponder.register(vertx, id);

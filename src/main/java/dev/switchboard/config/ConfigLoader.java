@@ -34,6 +34,7 @@ public final class ConfigLoader {
     m.put("SWITCHBOARD_CLUSTER_NAME", "cluster.name");
     m.put("SWITCHBOARD_CLUSTER_CONFIG", "cluster.config");
     m.put("SWITCHBOARD_CLUSTER_KUBERNETES_SERVICE_DNS", "cluster.kubernetes_service_dns");
+    m.put("SWITCHBOARD_CLUSTER_BUS_PORT", "cluster.bus_port");
     m.put("SWITCHBOARD_JWT_SECRET", "auth.jwt_secret");
     m.put("SWITCHBOARD_JWT_PUBLIC_KEY", "auth.jwt_public_key");
     m.put("SWITCHBOARD_JWKS_URL", "auth.jwks_url");
@@ -91,6 +92,11 @@ public final class ConfigLoader {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** Parses a duration as config values are written: 500ms, 10s, 1.5m, 1h, 2d or a bare number of seconds; null if it is not one. */
+  public static Duration parseDuration(String text) {
+    return ConfigReader.parseDuration(text);
   }
 
   public static SwitchboardConfig fromJson(JsonObject overrides) {
@@ -197,7 +203,8 @@ public final class ConfigLoader {
         r.strings("cluster.members", List.of("127.0.0.1:5701")),
         r.string("cluster.config", "cluster.xml"),
         r.string("cluster.name", "switchboard"),
-        r.string("cluster.kubernetes_service_dns", null));
+        r.string("cluster.kubernetes_service_dns", null),
+        r.integer("cluster.bus_port", 0, 0, 65535));
     var redis = new SwitchboardConfig.Redis(r.string("redis.url", null));
     var drain = new SwitchboardConfig.Drain(r.duration("drain.period", Duration.ofSeconds(10)));
     var logging = new SwitchboardConfig.Logging(r.decimal("logging.message_sample_rate", 0.01, 0, 1));

@@ -171,9 +171,10 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param name cluster name; nodes with different names never join
    * @param kubernetesServiceDns headless service DNS name; when set, members are found through Hazelcast's
    *     Kubernetes discovery instead of the TCP-IP member list
+   * @param busPort TCP port of the clustered event bus (the messages themselves) on {@code host}; 0 = any free
    */
   public record Cluster(boolean standalone, String host, int port, List<String> members, String config,
-                        String name, String kubernetesServiceDns) {}
+                        String name, String kubernetesServiceDns, int busPort) {}
 
   /** @param url redis://host:port; null = no Redis bridge */
   public record Redis(String url) {}

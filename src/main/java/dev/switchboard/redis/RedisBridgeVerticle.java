@@ -4,6 +4,8 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.protocol.Channel;
+import dev.switchboard.protocol.ProtocolError;
+import dev.switchboard.router.ChannelRules;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -24,7 +26,11 @@ import org.slf4j.LoggerFactory;
  * Redis ingress (SPEC §5.3): every node subscribes to {@code switchboard:*} and delivers
  * {@code PUBLISH switchboard:<channel> <json>} to its own sessions only (a local publish on the channel
  * address), so each subscribed session receives each Redis message exactly once however many nodes run.
- * The payload is {@code {"message":…, "from_user":…}} or any other JSON value, delivered as the message.
+ * The payload is {@code {"message":…, "from_user":…}} or any other JSON value, delivered as the message
+ * (text that is not JSON is delivered as a string). The router's checks apply: a channel of an unknown
+ * namespace or a payload over {@code max_message_size} is dropped with a warning. A {@code user:} message
+ * that reaches no session is not reported undelivered on this path (each node only sees its own sessions):
+ * publish over the event bus or HTTP when you need that report.
  * When Redis goes away the bridge reconnects with backoff (0.5 s doubling to 10 s) and subscribes again;
  * messages published while no node was subscribed are lost, as Redis pub/sub itself does.
  */
@@ -35,6 +41,8 @@ public final class RedisBridgeVerticle extends VerticleBase {
   private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
 
   private final NodeContext node;
+  private final ChannelRules rules;
+  private final int maxMessageSize;
   private Redis redis;
   private RedisConnection conn;
   private long backoffMs = 500;
@@ -42,6 +50,8 @@ public final class RedisBridgeVerticle extends VerticleBase {
 
   public RedisBridgeVerticle(NodeContext node) {
     this.node = node;
+    this.rules = new ChannelRules(node.config().channels());
+    this.maxMessageSize = node.config().session().maxMessageSize();
   }
 
   @Override
@@ -110,7 +120,19 @@ public final class RedisBridgeVerticle extends VerticleBase {
       log.warn("event=redis_bad_channel channel=\"{}\" reason=\"{}\"", redisChannel, ch.error());
       return;
     }
+    // The same checks the router applies to a backend publish, so Redis is not a way around them.
+    ProtocolError refused = rules.checkBackendPublish(ch.channel());
+    if (refused != null) {
+      log.warn("event=redis_refused channel=\"{}\" reason=\"{}\"", redisChannel, refused.message());
+      return;
+    }
     String payload = r.get(3).toString();
+    if (payload.length() > maxMessageSize) {
+      log.warn("event=redis_refused channel=\"{}\" reason=\"payload of {} chars is over max_message_size {}\"",
+          redisChannel, payload.length(), maxMessageSize);
+      node.metrics().dropped("too_large");
+      return;
+    }
     Object message;
     String fromUser = null;
     try {

@@ -226,34 +226,35 @@ class SwitchboardClientTest {
     }
   }
 
-  /** The README's "Use it from a JVM service" snippet, as written there. */
+  /** The README's "Use it from a JVM service" snippet, as written there (service.echo as in the example backend). */
   @Test
-  void readmeSnippet(Vertx vertx) {
-    var service = shared.vertx().eventBus().<JsonObject>consumer("service.greeter",
-        m -> m.reply(new JsonObject().put("greeting", "hello " + m.headers().get("user_id"))));
-    service.completion().await();
-    String token = TestNodes.token("svc-1", "lobby");
+  void readmeSnippet(Vertx vertx) throws InterruptedException {
+    var echo = shared.vertx().eventBus().<JsonObject>consumer("service.echo",
+        m -> m.reply(new JsonObject().put("echo", m.body()).put("user", m.headers().get("user_id"))));
+    echo.completion().await();
     String url = ws(shared.port());
-    BlockingQueue<String> seen = new LinkedBlockingQueue<>();
-    // --- README: jvm ---
-    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
-        .urls(url)                       // several URLs: each reconnect attempt tries the next
-        .token(token));                  // or .token(() -> fetchTokenFuture()), asked again on reconnect
-    client.onStateChange(change -> System.out.println("switchboard: " + change.state()));
-    client.connect().await();
-
-    client.subscribe("room:lobby", m -> seen.add(m.fromUser() + ": " + m.message())).await();
-    client.publish("room:lobby", new JsonObject().put("text", "hello")).await();
-    Object answer = client.request("service.greeter", new JsonObject().put("name", "svc-1")).await();
-    client.close().await();
-    // --- end ---
+    String token = TestNodes.token("svc-1", "lobby");
     try {
-      assertEquals("svc-1: {\"text\":\"hello\"}", seen.poll(5, TimeUnit.SECONDS));
-      assertEquals("hello svc-1", ((JsonObject) answer).getString("greeting"));
-    } catch (InterruptedException e) {
-      throw new AssertionError(e);
+      // --- README: jvm ---
+      BlockingQueue<String> seen = new LinkedBlockingQueue<>();
+      SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+          .urls(url)                    // give several: each reconnect attempt tries the next
+          .token(token));               // or .token(() -> futureOfAFreshToken()), asked again on reconnect
+      client.onStateChange(change -> System.out.println("switchboard: " + change.state()));
+      client.connect().await();         // .await() off the event loop; compose the futures inside a verticle
+
+      client.subscribe("room:lobby", m -> seen.add(m.fromUser() + ": " + m.message())).await();
+      client.publish("room:lobby", new JsonObject().put("text", "hello")).await();
+      Object answer = client.request("service.echo", new JsonObject().put("q", 1)).await();
+      String first = seen.poll(5, TimeUnit.SECONDS);   // svc-1: {"text":"hello"}
+      System.out.println(first + " / " + answer);      // answer: {"echo":{"q":1},"user":"svc-1"}
+      client.close().await();
+      // --- end ---
+      assertEquals(State.CLOSED, client.state());
+      assertEquals("svc-1: {\"text\":\"hello\"}", first);
+      assertEquals(new JsonObject().put("echo", new JsonObject().put("q", 1)).put("user", "svc-1"), answer);
     } finally {
-      service.unregister().await();
+      echo.unregister().await();
     }
   }
 

@@ -43,7 +43,7 @@ final class RandomFrames {
         inner,
         inner.list().ofMaxSize(4).map(l -> (Object) new JsonArray(new java.util.ArrayList<>(l))),
         Arbitraries.maps(Arbitraries.strings().alpha().ofMaxLength(6), inner).ofMaxSize(4)
-            .map(m -> (Object) new JsonObject(new java.util.LinkedHashMap<>(m)))), 3);
+            .map(m -> (Object) new JsonObject(new java.util.LinkedHashMap<>(m)))), 2);
   }
 
   static Arbitrary<Object> scalars() {
@@ -58,11 +58,12 @@ final class RandomFrames {
 
   /** Channel names, valid and not: known namespaces, unknown ones, bad characters, over-long. */
   static Arbitrary<String> channels() {
-    return Arbitraries.oneOf(
-        Arbitraries.of("room:lobby", "room:r1", "user:fuzzer", "user:bob", "topic:news", "broadcast",
-            "segment:dept=sales", "$sys:admin", "nope:x", "room:", ":x", "room:a b", "room:\u0000", "lobby", ""),
-        Arbitraries.strings().withChars("abcXYZ019_.:=@-$ /\u00e9\u0007").ofMaxLength(20).map(s -> "room:" + s),
-        Arbitraries.strings().withChars("abc:").ofMinLength(250).ofMaxLength(300));
+    return Arbitraries.frequencyOf(
+        Tuple.of(6, Arbitraries.of("room:lobby", "room:r1", "room:r2", "room:r3", "topic:news", "user:fuzzer", "user:bob")),
+        Tuple.of(3, Arbitraries.of("room:lobby", "room:r1", "user:fuzzer", "user:bob", "topic:news", "broadcast",
+            "segment:dept=sales", "$sys:admin", "nope:x", "room:", ":x", "room:a b", "room:\u0000", "lobby", "")),
+        Tuple.of(2, Arbitraries.strings().withChars("abcXYZ019_.:=@-$ /\u00e9\u0007").ofMaxLength(20).map(s -> "room:" + s)),
+        Tuple.of(1, Arbitraries.strings().withChars("abc:").ofMinLength(250).ofMaxLength(300)));
   }
 
   static Arbitrary<Object> fieldValues() {
@@ -75,21 +76,70 @@ final class RandomFrames {
         Tuple.of(1, Arbitraries.of("service.echo", "service.missing", "other.addr").map(a -> (Object) a)));
   }
 
-  /** JSON objects made of protocol vocabulary and random values. */
-  static Arbitrary<JsonObject> frames() {
-    Arbitrary<Object> type = Arbitraries.frequencyOf(
-        Tuple.of(8, Arbitraries.of(TYPES).map(t -> (Object) t)),
-        Tuple.of(1, Arbitraries.strings().all().ofMaxLength(12).map(t -> (Object) t)),
-        Tuple.of(1, jsonValues()));
-    Arbitrary<Map<String, Object>> fields = Arbitraries.maps(
-        Arbitraries.frequencyOf(Tuple.of(5, Arbitraries.of(FIELDS)), Tuple.of(1, Arbitraries.strings().alpha().ofMaxLength(6))),
-        fieldValues()).ofMaxSize(6);
-    return Combinators.combine(type, fields, Arbitraries.integers().between(0, 9)).as((t, f, dropType) -> {
-      JsonObject o = new JsonObject(new java.util.LinkedHashMap<>(f));
-      if (dropType > 0) {
-        o.put("type", t);
+  /** Marks a field left out of a generated frame. */
+  private static final Object ABSENT = new Object();
+
+  /** Mostly a plausible value for the field, sometimes any JSON value, sometimes no field at all. */
+  private static Arbitrary<Object> field(Arbitrary<?> plausible) {
+    return Arbitraries.frequencyOf(
+        Tuple.of(8, plausible.map(v -> (Object) v)),
+        Tuple.of(2, jsonValues()),
+        Tuple.of(1, Arbitraries.just(ABSENT)));
+  }
+
+  private static Arbitrary<JsonObject> frameOf(String type, Map<String, Arbitrary<?>> fields) {
+    List<String> names = new java.util.ArrayList<>(fields.keySet());
+    List<Arbitrary<Object>> values = new java.util.ArrayList<>();
+    names.forEach(n -> values.add(field(fields.get(n))));
+    return Combinators.combine(values).as(vs -> {
+      JsonObject o = new JsonObject().put("type", type);
+      for (int i = 0; i < names.size(); i++) {
+        if (vs.get(i) != ABSENT) {
+          o.put(names.get(i), vs.get(i));
+        }
       }
       return o;
     });
+  }
+
+  /**
+   * JSON objects shaped like each request type — plausible fields most of the time, wrong types or missing
+   * fields some of the time — plus free-form objects of protocol vocabulary and random values.
+   */
+  static Arbitrary<JsonObject> frames() {
+    Arbitrary<String> users = Arbitraries.of("fuzzer", "bob", "a.b@c", "x-y_z", "bob smith", "", "\u0000");
+    Arbitrary<Object> since = Combinators.combine(Arbitraries.longs().between(-2, 1_000),
+            Arbitraries.strings().alpha().ofMaxLength(4).injectNull(0.3))
+        .as((o, e) -> new JsonObject().put("offset", o).put("epoch", e));
+    Arbitrary<Object> channelList = channels().list().ofMaxSize(4).map(l -> new JsonArray(new java.util.ArrayList<>(l)));
+    Arbitrary<JsonObject> shaped = Arbitraries.oneOf(
+        frameOf("auth", Map.of("token", Arbitraries.strings().ofMaxLength(40), "channels", channelList)),
+        frameOf("auth", Map.of("api_key", Arbitraries.strings().ofMaxLength(20))),
+        frameOf("subscribe", Map.of("channel", channels(), "since", since)),
+        frameOf("unsubscribe", Map.of("channel", channels())),
+        frameOf("broadcast", Map.of("channel", channels(), "message", jsonValues())),
+        frameOf("publish", Map.of("channel", channels(), "message", jsonValues())),
+        frameOf("send", Map.of("to", users, "message", jsonValues())),
+        frameOf("presence", Map.of("channel", channels())),
+        frameOf("request", Map.of("address", Arbitraries.of("service.echo", "service.missing", "other.addr", ""),
+            "message", jsonValues())),
+        frameOf("history", Map.of("channel", channels(), "limit", Arbitraries.integers().between(-2, 500))),
+        frameOf("ping", Map.of()));
+    Arbitrary<Object> type = Arbitraries.frequencyOf(
+        Tuple.of(6, Arbitraries.of(TYPES).map(t -> (Object) t)),
+        Tuple.of(2, Arbitraries.strings().all().ofMaxLength(12).map(t -> (Object) t)),
+        Tuple.of(1, jsonValues()),
+        Tuple.of(1, Arbitraries.just(ABSENT)));
+    Arbitrary<JsonObject> freeForm = Combinators.combine(type, Arbitraries.maps(
+        Arbitraries.frequencyOf(Tuple.of(5, Arbitraries.of(FIELDS)), Tuple.of(1, Arbitraries.strings().alpha().ofMaxLength(6))),
+        fieldValues()).ofMaxSize(5)).as((t, f) -> {
+          JsonObject o = new JsonObject(new java.util.LinkedHashMap<>(f));
+          if (t != ABSENT) {
+            o.put("type", t);
+          }
+          return o;
+        });
+    // Edge-case enumeration over nested combinations is expensive and adds little here.
+    return Arbitraries.frequencyOf(Tuple.of(4, shaped), Tuple.of(1, freeForm)).withoutEdgeCases();
   }
 }

@@ -46,7 +46,7 @@ final class JarNode implements AutoCloseable {
       throw new IllegalStateException("system property switchboard.jar must name the built jar (run through "
           + "mvn verify, whose failsafe configuration sets it); got " + jar);
     }
-    return Path.of(jar);
+    return Path.of(jar).toAbsolutePath();
   }
 
   /** Starts n nodes at once (they find each other through the shared member list) and waits until all are ready. */

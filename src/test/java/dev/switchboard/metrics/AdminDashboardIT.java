@@ -172,14 +172,26 @@ class AdminDashboardIT {
           opening.add(open(node, "pub" + n + "-" + i).onSuccess(publishers::add));
         }
       }
-      opening.add(open(nodes.get(1), "abuser").onSuccess(ws -> abuser = ws));
+      opening.add(openAbuser());
       // a refused token, so "connects by result" has more than ok in it
       client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(nodes.get(1).port())
           .setURI("/ws?token=not-a-jwt")).onSuccess(ws -> ws.textMessageHandler(t -> { }));
       return Future.all(opening).mapEmpty();
     }
 
-    /** ~10 msg/s for 3 s, then ~60 msg/s: the rate the page must see rise. */
+    /** Over its rate limit until closed with 4008, then back again a second later, like a buggy client. */
+    Future<WebSocket> openAbuser() {
+      return open(nodes.get(1), "abuser").onSuccess(ws -> {
+        abuser = ws;
+        ws.closeHandler(v -> {
+          if (timer >= 0) {
+            vertx.setTimer(1000, t -> openAbuser());
+          }
+        });
+      });
+    }
+
+    /** ~10 msg/s for 3 s, then 40–80 msg/s: the rate the page must see rise. */
     void ramp() {
       started = System.currentTimeMillis();
       timer = vertx.setPeriodic(100, t -> {
@@ -188,7 +200,8 @@ class AdminDashboardIT {
           stop();
           return;
         }
-        double perSecond = elapsed < 3000 ? 10 : 60;
+        // after the step, a slow swell so the charts have a shape to show
+        double perSecond = elapsed < 3000 ? 10 : 60 + 20 * Math.sin(2 * Math.PI * (elapsed - 3000) / 12_000.0);
         carry += perSecond / 10;
         while (carry >= 1) {
           carry -= 1;

@@ -9,7 +9,14 @@ import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import dev.switchboard.cluster.Http;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -117,6 +124,38 @@ class MetricsScrapeTest {
       c.close().await();
     }
   }
+
+  @Test
+  void grafanaDashboardUsesOnlyExposedMetrics(Vertx vertx) throws Exception {
+    Path file = Path.of(System.getProperty("switchboard.basedir", System.getProperty("user.dir")), "conf/grafana-dashboard.json");
+    JsonObject dash = new JsonObject(Files.readString(file));
+    assertEquals("Switchboard", dash.getString("title"));
+    Set<String> titles = new TreeSet<>();
+    Set<String> used = new TreeSet<>();
+    Matcher m;
+    for (Object o : dash.getJsonArray("panels")) {
+      JsonObject panel = (JsonObject) o;
+      titles.add(panel.getString("title"));
+      for (Object t : panel.getJsonArray("targets", new io.vertx.core.json.JsonArray())) {
+        m = METRIC.matcher(((JsonObject) t).getString("expr"));
+        while (m.find()) {
+          used.add(m.group());
+        }
+      }
+    }
+    for (String needed : List.of("Connections per node", "Connect attempts by result", "Messages in / s by type",
+        "Drops / s by reason", "Publish → socket latency", "Cluster nodes", "JVM heap")) {
+      assertTrue(titles.contains(needed), "panel " + needed + " in " + titles);
+    }
+    Http.get(vertx, node.port(), "/health/live");  // so the HTTP request series exist
+    Scrape s = Scrape.of(vertx, node.port());
+    for (String metric : used) {
+      assertTrue(s.count(metric) > 0 || s.count(metric + "{") > 0, metric + " is used by the dashboard but not exposed");
+    }
+    assertTrue(used.contains("switchboard_publish_to_socket_seconds_bucket"), used.toString());
+  }
+
+  private static final Pattern METRIC = Pattern.compile("\\b(switchboard|jvm|process|vertx)_[a-z_]+");
 
   private static JsonObject sub(String channel) {
     return new JsonObject().put("type", "subscribe").put("channel", channel);

@@ -1,0 +1,102 @@
+package dev.switchboard.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A short {@code switchboard bench} run from the built jar, every scenario against both Switchboard and
+ * the bare baseline, small N and a few seconds each: it keeps the tool working. It asserts only that
+ * every run completed with every message delivered and every figure present — never a speed, since CI
+ * machines differ and are shared.
+ */
+class BenchSmokeIT {
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void everyScenarioCompletesWithEveryMessageDelivered() throws Exception {
+    String jarProperty = System.getProperty("switchboard.jar");
+    assertNotNull(jarProperty, "system property switchboard.jar must name the built jar (failsafe sets it)");
+    assertTrue(Files.isRegularFile(Path.of(jarProperty)), "no jar at " + jarProperty + ": run through mvn verify");
+    String jar = Path.of(jarProperty).toAbsolutePath().toString();
+    Path plots = tmp.resolve("plots");
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar, "bench",
+        "--scenario", "connect,fanout,direct,cluster", "--target", "both", "--quiet", "--json",
+        "--connections", "200", "--steps", "2", "--subscribers", "30", "--sessions", "30", "--rate", "20",
+        "--direct-rate", "100", "--cluster-direct-rate", "100", "--cluster-modes", "fanout",
+        "--warmup", "1s", "--saturation", "1s", "--duration", "2s", "--node-jvm-opts", "-Xmx256m",
+        "--work-dir", tmp.resolve("work").toString(), "--plots", plots.toString()));
+    Path out = tmp.resolve("stdout.json");
+    Path err = tmp.resolve("stderr.txt");
+    Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    try {
+      assertTrue(p.waitFor(300, TimeUnit.SECONDS), "bench did not finish within 300 s:\n" + tail(err));
+      String stdout = Files.readString(out, StandardCharsets.UTF_8);
+      assertEquals(0, p.exitValue(), "bench exit code; stderr:\n" + tail(err));
+      JsonObject result = new JsonObject(stdout);
+      assertTrue(result.getBoolean("complete"), "bench says a run was incomplete:\n" + tail(err));
+
+      Set<String> names = new TreeSet<>();
+      for (Object o : result.getJsonArray("scenarios")) {
+        JsonObject sc = (JsonObject) o;
+        names.add(sc.getString("name"));
+        JsonArray runs = sc.getJsonArray("runs");
+        assertEquals(2, runs.size(), sc.getString("name") + ": one run per target");
+        for (Object r : runs) {
+          JsonObject run = (JsonObject) r;
+          String what = sc.getString("name") + "/" + run.getString("variant");
+          assertTrue(run.getBoolean("complete"), what + " incomplete: " + run.getJsonArray("notes"));
+          JsonObject f = run.getJsonObject("figures");
+          if (sc.getString("name").equals("connect")) {
+            assertEquals(200.0, f.getDouble("connections"), what);
+            assertEquals(0.0, f.getDouble("failed"), what);
+            assertTrue(f.getDouble("node_cpu_ms_per_connect") > 0, what + " node CPU measured");
+            assertNotNull(f.getDouble("heap_kib_per_conn"), what + " heap measured");
+          } else {
+            assertEquals(0.0, f.getDouble("lost"), what + ": every message delivered");
+            assertTrue(f.getDouble("deliveries_per_s") > 0, what);
+            assertNotNull(f.getDouble("p99_ms"), what);
+            assertNotNull(f.getDouble("sat_deliveries_per_s"), what);
+          }
+        }
+        assertFalse(sc.getJsonObject("median").isEmpty());
+      }
+      assertEquals(Set.of("cluster-fanout", "connect", "direct", "fanout"), names);
+      assertTrue(Files.isRegularFile(plots.resolve("memory-per-connection.png")), "memory plot written");
+      assertTrue(Files.isRegularFile(plots.resolve("latency-fanout.png")), "latency plot written");
+    } finally {
+      // SIGTERM first: the bench's shutdown hook stops the nodes it started; then anything left, by PID.
+      List<ProcessHandle> children = p.descendants().toList();
+      if (p.isAlive()) {
+        p.destroy();
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+      children.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+    }
+  }
+
+  private static String tail(Path file) throws IOException {
+    List<String> lines = Files.exists(file) ? Files.readAllLines(file) : List.of();
+    return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+  }
+}

@@ -1,0 +1,164 @@
+package dev.switchboard.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Config is read once: jar defaults → file → SWITCHBOARD_* env → flags; a bad value names its key. */
+class ConfigLoaderTest {
+
+  @TempDir
+  Path dir;
+
+  Path file(String json) throws IOException {
+    Path f = Files.createTempFile(dir, "switchboard", ".json");
+    Files.writeString(f, json);
+    return f;
+  }
+
+  @Test
+  void theShippedDefaultsAreTheSpecsDefaults() {
+    SwitchboardConfig c = ConfigLoader.fromJson(new JsonObject());
+    assertEquals(8080, c.server().port());
+    assertEquals("/ws", c.server().wsPath());
+    assertTrue(c.server().compression());
+    assertEquals(0, c.server().maxConnections());
+    assertEquals(Duration.ofSeconds(10), c.auth().authTimeout());
+    assertEquals(Duration.ofSeconds(25), c.auth().expiryGrace());
+    assertEquals(Duration.ofSeconds(25), c.session().heartbeat());
+    assertEquals(Duration.ofSeconds(60), c.session().idleTimeout());
+    assertEquals(64 * 1024, c.session().maxMessageSize());
+    assertEquals(128, c.session().maxSubscriptions());
+    assertEquals(1024 * 1024, c.session().outboundQueueBytes());
+    assertEquals(20, c.limits().messagesPerSecond());
+    assertEquals(40, c.limits().burst());
+    assertEquals(1000, c.limits().connectionsPerIp());
+    assertEquals(20, c.limits().connectionsPerUser());
+    assertEquals(50, c.limits().connectRatePerIp());
+    assertEquals(Duration.ofSeconds(10), c.drain().period());
+    assertEquals("127.0.0.1", c.cluster().host());
+    assertEquals(SwitchboardConfig.PublishPolicy.NONE, c.channels().namespaces().get("topic").publish());
+    assertEquals(SwitchboardConfig.SubscribePolicy.CLAIM, c.channels().namespaces().get("room").subscribe());
+    assertTrue(c.channels().directMessages());
+  }
+
+  @Test
+  void flagsBeatEnvWhichBeatsTheFileWhichBeatsTheDefaults() throws IOException {
+    String f = file("{\"server\":{\"port\":9001},\"session\":{\"heartbeat\":\"5s\",\"idle_timeout\":\"15s\"}}").toString();
+    Map<String, String> env = Map.of("SWITCHBOARD_PORT", "9002");
+    Map<String, Object> flags = Map.of("server.port", 9003);
+
+    assertEquals(9001, ConfigLoader.load(f, Map.of(), Map.of()).server().port());
+    assertEquals(9002, ConfigLoader.load(f, env, Map.of()).server().port());
+    SwitchboardConfig all = ConfigLoader.load(f, env, flags);
+    assertEquals(9003, all.server().port());
+    assertEquals(Duration.ofSeconds(5), all.session().heartbeat(), "the file still applies where nothing overrides it");
+    assertEquals(40, all.limits().burst(), "the default still applies where nothing sets it");
+  }
+
+  @Test
+  void switchboardConfNamesTheFileUnlessTheFlagDoes() throws IOException {
+    String viaEnv = file("{\"server\":{\"port\":9100}}").toString();
+    String viaFlag = file("{\"server\":{\"port\":9200}}").toString();
+    Map<String, String> env = Map.of("SWITCHBOARD_CONF", viaEnv);
+    assertEquals(9100, ConfigLoader.load(null, env, Map.of()).server().port());
+    assertEquals(9200, ConfigLoader.load(viaFlag, env, Map.of()).server().port());
+  }
+
+  @Test
+  void theSpecsEnvVarsReachTheirKeys() {
+    Map<String, String> env = new HashMap<>();
+    env.put("SWITCHBOARD_PORT", "8181");
+    env.put("SWITCHBOARD_CLUSTER_PORT", "5801");
+    env.put("SWITCHBOARD_CLUSTER_MEMBERS", "10.0.0.1:5801, 10.0.0.2:5801");
+    env.put("SWITCHBOARD_CLUSTER_HOST", "10.0.0.1");
+    env.put("SWITCHBOARD_JWT_SECRET", "from-env-secret-0123456789-0123456789");
+    env.put("SWITCHBOARD_API_KEYS", "k1,k2");
+    env.put("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:6379");
+    env.put("SWITCHBOARD_STANDALONE", "true");
+    SwitchboardConfig c = ConfigLoader.load(null, env, Map.of());
+    assertEquals(8181, c.server().port());
+    assertEquals(5801, c.cluster().port());
+    assertEquals(List.of("10.0.0.1:5801", "10.0.0.2:5801"), c.cluster().members());
+    assertEquals("10.0.0.1", c.cluster().host());
+    assertEquals("from-env-secret-0123456789-0123456789", c.auth().jwtSecret());
+    assertEquals(List.of("k1", "k2"), c.api().keys());
+    assertEquals("redis://127.0.0.1:6379", c.redis().url());
+    assertTrue(c.cluster().standalone());
+  }
+
+  @Test
+  void aPublicKeyFromEnvReplacesTheShippedDevSecret() {
+    SwitchboardConfig c = ConfigLoader.load(null, Map.of("SWITCHBOARD_JWT_PUBLIC_KEY", "/etc/switchboard/jwt.pem"), Map.of());
+    assertNull(c.auth().jwtSecret());
+    assertEquals("/etc/switchboard/jwt.pem", c.auth().jwtPublicKey());
+  }
+
+  @ParameterizedTest(name = "{0} → {1}")
+  @CsvSource(delimiter = '|', value = {
+      "{\"server\":{\"port\":\"notaport\"}}                                | server.port",
+      "{\"server\":{\"port\":70000}}                                       | server.port",
+      "{\"server\":{\"port\":80.5}}                                        | server.port",
+      "{\"server\":{\"compression\":\"maybe\"}}                            | server.compression",
+      "{\"server\":{\"ws_path\":\"ws\"}}                                   | server.ws_path",
+      "{\"server\":{\"tls\":{\"cert\":\"/etc/cert.pem\"}}}                 | server.tls",
+      "{\"session\":{\"heartbeat\":\"soon\"}}                              | session.heartbeat",
+      "{\"session\":{\"heartbeat\":\"500ms\"}}                             | session.heartbeat",
+      "{\"session\":{\"heartbeat\":\"30s\",\"idle_timeout\":\"20s\"}}      | session.idle_timeout",
+      "{\"session\":{\"max_message_size\":10}}                             | session.max_message_size",
+      "{\"limits\":{\"burst\":0}}                                          | limits.burst",
+      "{\"limits\":{\"messages_per_second\":\"lots\"}}                     | limits.messages_per_second",
+      "{\"api\":{\"keys\":5}}                                              | api.keys",
+      "{\"auth\":{\"auth_timeout\":\"0s\"}}                                | auth.auth_timeout",
+      "{\"auth\":{\"expiry_grace\":\"-5\"}}                                | auth.expiry_grace",
+      "{\"rpc\":{\"timeout\":\"0\"}}                                       | rpc.timeout",
+      "{\"rpc\":{\"allowed\":[1,2]}}                                       | rpc.allowed",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"subscribe\":\"everyone\"}}}} | channels.namespaces.room.subscribe",
+      "{\"channels\":{\"namespaces\":{\"room\":5}}}                        | channels.namespaces.room",
+      "{\"channels\":{\"direct_messages\":\"perhaps\"}}                    | channels.direct_messages",
+      "{\"logging\":{\"message_sample_rate\":2}}                           | logging.message_sample_rate",
+      "{\"drain\":{\"period\":\"forever\"}}                                | drain.period",
+  })
+  void aBadValueStopsLoadingAndNamesItsKey(String json, String key) {
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(json)));
+    assertTrue(e.getMessage().startsWith(key + ":"), "message should start with " + key + ": " + e.getMessage());
+  }
+
+  @Test
+  void aBadEnvValueNamesTheKeyItSets() {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.load(null, Map.of("SWITCHBOARD_PORT", "notaport"), Map.of()));
+    assertTrue(e.getMessage().startsWith("server.port:"), e.getMessage());
+    assertTrue(e.getMessage().contains("notaport"), e.getMessage());
+  }
+
+  @Test
+  void aFlagUnderSomethingThatIsNotAnObjectNamesTheParent() throws IOException {
+    String f = file("{\"server\":\"everywhere\"}").toString();
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.load(f, Map.of(), Map.of("server.port", 9000)));
+    assertTrue(e.getMessage().startsWith("server:"), e.getMessage());
+  }
+
+  @Test
+  void aFileThatCannotBeUsedNamesSwitchboardConfAndThePath() throws IOException {
+    for (String path : List.of(dir.resolve("missing.json").toString(), file("{not json").toString(), file("[1,2]").toString())) {
+      ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(path, Map.of(), Map.of()));
+      assertTrue(e.getMessage().startsWith("SWITCHBOARD_CONF:") && e.getMessage().contains(path), e.getMessage());
+    }
+  }
+}
