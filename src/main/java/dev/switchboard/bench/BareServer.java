@@ -1,5 +1,7 @@
 package dev.switchboard.bench;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -11,12 +13,16 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.WebSocketFrameType;
+import io.vertx.core.http.impl.WebSocketImplBase;
+import io.vertx.core.http.impl.ws.WebSocketFrameImpl;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.auth.PubSecKeyOptions;
 import io.vertx.ext.auth.authentication.TokenCredentials;
 import io.vertx.ext.auth.jwt.JWTAuth;
 import io.vertx.ext.auth.jwt.JWTAuthOptions;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -48,6 +54,8 @@ public final class BareServer {
     String apiKey = "dev-api-key";
     String compression = "default";
     int instances = VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
+    String write = "text";
+    boolean nativeTransport = false;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       String v = i + 1 < args.length ? args[i + 1] : null;
@@ -58,9 +66,11 @@ public final class BareServer {
         case "--api-key" -> { apiKey = v; i++; }
         case "--instances" -> { instances = Integer.parseInt(v); i++; }
         case "--compression" -> { compression = v; i++; }
+        case "--write" -> { write = v; i++; }
+        case "--native" -> nativeTransport = true;
         default -> {
           System.err.println("usage: BareServer [--port 8090] [--host 127.0.0.1] [--secret s] [--api-key k]"
-              + " [--instances n] [--compression default|off|nocontext]");
+              + " [--instances n] [--compression default|off|nocontext] [--write text|frame|raw] [--native]");
           System.exit(2);
         }
       }
@@ -72,31 +82,47 @@ public final class BareServer {
       case "default", "on" -> { }
       default -> throw new IllegalArgumentException("--compression must be default, off or nocontext");
     }
-    Vertx vertx = Vertx.vertx();
+    if (!List.of("text", "frame", "raw").contains(write)) {
+      throw new IllegalArgumentException("--write must be text, frame or raw");
+    }
+    Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(nativeTransport));
     JWTAuth jwt = JWTAuth.create(vertx, new JWTAuthOptions()
         .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(secret)));
     String key = apiKey;
     int p = port;
-    vertx.deployVerticle(() -> new Instance(jwt, opts, key), new DeploymentOptions().setInstances(instances))
-        .onSuccess(id -> System.out.println("bare ready: port=" + p + " instances=" + INSTANCES.size()))
+    Write mode = Write.valueOf(write.toUpperCase(java.util.Locale.ROOT));
+    vertx.deployVerticle(() -> new Instance(jwt, opts, key, mode), new DeploymentOptions().setInstances(instances))
+        .onSuccess(id -> System.out.println("bare ready: port=" + p + " instances=" + INSTANCES.size() + " write=" + mode
+            + " native=" + vertx.isNativeTransportEnabled()))
         .onFailure(e -> {
           System.err.println("bare: failed to start: " + e.getMessage());
           System.exit(1);
         });
   }
 
+  /**
+   * How a delivery is written. TEXT is what the baseline does: {@code writeTextMessage(String)} per socket.
+   * FRAME and RAW exist to measure what the hot-path optimisations suggested for Switchboard are worth on
+   * the same machine: FRAME encodes the UTF-8 payload once and gives every socket a duplicate of it as a
+   * text frame; RAW builds the whole WebSocket frame (header + payload) once and writes a retained
+   * duplicate of those bytes straight into each socket's Netty pipeline, below the WebSocket encoder.
+   */
+  enum Write { TEXT, FRAME, RAW }
+
   /** One event loop's server and sockets. Everything in it runs on that loop. */
   static final class Instance extends VerticleBase {
     private final JWTAuth jwt;
     private final HttpServerOptions opts;
     private final String apiKey;
+    private final Write write;
     private final Map<String, List<ServerWebSocket>> channels = new HashMap<>();
     private Context ctx;
 
-    Instance(JWTAuth jwt, HttpServerOptions opts, String apiKey) {
+    Instance(JWTAuth jwt, HttpServerOptions opts, String apiKey, Write write) {
       this.jwt = jwt;
       this.opts = opts;
       this.apiKey = apiKey;
+      this.write = write;
     }
 
     @Override
@@ -200,10 +226,15 @@ public final class BareServer {
       }
     }
 
-    /** Encodes once, then every event loop writes the same string to each of its sockets. */
+    /** Encodes once, then every event loop writes the same frame to each of its sockets. */
     private void publish(String channel, Object message, String fromUser) {
-      String frame = new JsonObject().put("type", "message").put("channel", channel).put("message", message)
+      String text = new JsonObject().put("type", "message").put("channel", channel).put("message", message)
           .put("from_user", fromUser).put("timestamp", Instant.now().toString()).encode();
+      Object frame = switch (write) {
+        case TEXT -> text;
+        case FRAME -> Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(text.getBytes(StandardCharsets.UTF_8)));
+        case RAW -> Unpooled.unreleasableBuffer(rawTextFrame(text.getBytes(StandardCharsets.UTF_8)));
+      };
       for (Instance i : INSTANCES) {
         if (i == this) {
           i.deliver(channel, frame);
@@ -213,13 +244,32 @@ public final class BareServer {
       }
     }
 
-    private void deliver(String channel, String frame) {
+    private void deliver(String channel, Object frame) {
       List<ServerWebSocket> l = channels.get(channel);
-      if (l != null) {
-        for (ServerWebSocket ws : l) {
-          ws.writeTextMessage(frame);
+      if (l == null) {
+        return;
+      }
+      for (ServerWebSocket ws : l) {
+        switch (write) {
+          case TEXT -> ws.writeTextMessage((String) frame);
+          case FRAME -> ws.writeFrame(new WebSocketFrameImpl(WebSocketFrameType.TEXT, ((ByteBuf) frame).duplicate(), true));
+          case RAW -> ((WebSocketImplBase<?>) ws).channelHandlerContext().writeAndFlush(((ByteBuf) frame).duplicate());
         }
       }
+    }
+
+    /** A complete unmasked server text frame: FIN + opcode, length (7, 16 or 64 bit), payload. */
+    static ByteBuf rawTextFrame(byte[] payload) {
+      ByteBuf b = Unpooled.buffer(payload.length + 10);
+      b.writeByte(0x81);
+      if (payload.length < 126) {
+        b.writeByte(payload.length);
+      } else if (payload.length < 65536) {
+        b.writeByte(126).writeShort(payload.length);
+      } else {
+        b.writeByte(127).writeLong(payload.length);
+      }
+      return b.writeBytes(payload);
     }
 
     /** {@code POST /api/publish {"channel":…,"message":…}} with {@code Authorization: Bearer <api key>}. */

@@ -125,6 +125,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--no-memory", description = "Skip heap/RSS measurements (they force full GCs in the node).")
   boolean noMemory;
 
+  @Option(names = "--profile", description = "Record every server process with JFR into the work dir (for `jfr print`).")
+  boolean profile;
+
   @Option(names = "--json", description = "Print the results as JSON on stdout (the table goes to stderr).")
   boolean json;
 
@@ -176,7 +179,7 @@ public final class BenchCommand implements Callable<Integer> {
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
-        Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory);
+        Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile);
 
     JsonObject machineStart = Machine.describe();
     err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "

@@ -64,6 +64,8 @@ final class ConnectScenario {
         double rampSeconds = 0;
         double rampCpu = 0;
         double busiest = 0;
+        double rampLoopCpu = 0;
+        double rampJitCpu = 0;
         int from = 0;
         for (int step = 1; step <= steps; step++) {
           int to = (int) ((long) n * step / steps);
@@ -92,6 +94,8 @@ final class ConnectScenario {
           CpuSampler.Usage u = CpuSampler.between(a, CpuSampler.take(nodes));
           rampSeconds += u.seconds();
           rampCpu += u.nodeCpuSeconds();
+          rampLoopCpu += u.nodeSecondsByKind()[NodeProcess.LOOPS];
+          rampJitCpu += u.nodeSecondsByKind()[NodeProcess.JIT];
           busiest = Math.max(busiest, u.benchBusiestLoop());
           if (step == steps) {
             r.put("node_cpu_ms_per_connect_warm", u.nodeCpuSeconds() * 1000 / Math.max(1, to - from));
@@ -112,6 +116,8 @@ final class ConnectScenario {
         r.put("connections", open.size());
         r.put("connects_per_s", open.size() / Math.max(1e-9, rampSeconds));
         r.put("node_cpu_ms_per_connect", rampCpu * 1000 / c);
+        r.put("node_loop_cpu_ms_per_connect", rampLoopCpu * 1000 / c);
+        r.put("node_jit_cpu_ms_per_connect", rampJitCpu * 1000 / c);
         r.put("connect_p50_ms", connectMicros.getValueAtPercentile(50) / 1000.0);
         r.put("connect_p99_ms", connectMicros.getValueAtPercentile(99) / 1000.0);
         r.put("bench_loop", busiest);

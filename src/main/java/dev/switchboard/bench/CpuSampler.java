@@ -22,17 +22,18 @@ final class CpuSampler {
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
   private static final int CORES = Runtime.getRuntime().availableProcessors();
 
-  record Sample(long wallNanos, long nodeCpuNanos, long benchCpuNanos, Map<Long, Long> loopCpu, long machineBusy,
-                long machineTotal) {}
+  record Sample(long wallNanos, long nodeCpuNanos, long[] nodeByKind, long benchCpuNanos, Map<Long, Long> loopCpu,
+                long machineBusy, long machineTotal) {}
 
   /**
    * @param nodeCores node CPU time / wall time (1.0 = one core busy)
    * @param benchCores the bench process's CPU time / wall time
    * @param benchBusiestLoop the busiest bench event loop's share of one core
    * @param machineCores all CPU on the machine (every process) / wall time
+   * @param nodeSecondsByKind node CPU seconds in event loops, JIT compiler threads, GC threads, other threads
    */
   record Usage(double seconds, double nodeCpuSeconds, double nodeCores, double benchCores, double benchBusiestLoop,
-               double machineCores) {
+               double machineCores, double[] nodeSecondsByKind) {
     boolean loadGeneratorBound() {
       return benchBusiestLoop > LG_BOUND;
     }
@@ -62,7 +63,8 @@ final class CpuSampler {
     }
     long bench = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
         ? os.getProcessCpuTime() : 0;
-    return new Sample(System.nanoTime(), nodes == null ? 0 : nodes.cpuNanos(), bench, loops, m[0], m[1]);
+    return new Sample(System.nanoTime(), nodes == null ? 0 : nodes.cpuNanos(),
+        nodes == null ? new long[4] : nodes.cpuNanosByKind(), bench, loops, m[0], m[1]);
   }
 
   static Usage between(Sample a, Sample b) {
@@ -77,8 +79,12 @@ final class CpuSampler {
     double machineTotal = b.machineTotal() - a.machineTotal();
     double machine = machineTotal <= 0 ? 0 : (b.machineBusy() - a.machineBusy()) / machineTotal * CORES;
     double node = b.nodeCpuNanos() - a.nodeCpuNanos();
+    double[] kinds = new double[4];
+    for (int i = 0; i < kinds.length; i++) {
+      kinds[i] = Math.max(0, b.nodeByKind()[i] - a.nodeByKind()[i]) / 1e9;
+    }
     return new Usage(wall / 1e9, node / 1e9, node / wall, (b.benchCpuNanos() - a.benchCpuNanos()) / wall, busiest,
-        machine);
+        machine, kinds);
   }
 
   /** {busy, total} jiffies from the first line of /proc/stat, or zeros. */

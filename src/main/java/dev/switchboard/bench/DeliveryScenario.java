@@ -138,6 +138,7 @@ final class DeliveryScenario {
           Histogram h = client.takeLatency(LoadClient.PHASE_SATURATION);
           r.put("sat_deliveries_per_s", delivered / ph.seconds());
           r.put("sat_node_cpu_s_per_m", u.nodeCpuSeconds() / Math.max(1, delivered) * 1e6);
+        r.put("sat_node_loop_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.LOOPS] / Math.max(1, delivered) * 1e6);
           r.put("sat_p99_ms", h.getValueAtPercentile(99) / 1000.0);
           r.put("sat_bench_loop", u.benchBusiestLoop());
           if (u.loadGeneratorBound()) {
@@ -159,6 +160,10 @@ final class DeliveryScenario {
         r.put("deliveries_per_s", delivered / ph.seconds());
         r.put("node_cpu_s_per_m", u.nodeCpuSeconds() / Math.max(1, delivered) * 1e6);
         r.put("node_cores", u.nodeCores());
+        double perM = 1e6 / Math.max(1, delivered);
+        r.put("node_loop_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.LOOPS] * perM);
+        r.put("node_jit_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.JIT] * perM);
+        r.put("node_gc_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.GC] * perM);
         r.put("p50_ms", h.getValueAtPercentile(50) / 1000.0);
         r.put("p99_ms", h.getValueAtPercentile(99) / 1000.0);
         r.put("p999_ms", h.getValueAtPercentile(99.9) / 1000.0);

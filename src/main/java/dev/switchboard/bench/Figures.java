@@ -15,6 +15,8 @@ final class Figures {
     // connect
     def("connects_per_s", "connects/s (authenticated, incl. auth_success)", "%,.0f", false);
     def("node_cpu_ms_per_connect", "node CPU ms per connect", "%.3f", true);
+    def("node_loop_cpu_ms_per_connect", "  of which event loops", "%.3f", true);
+    def("node_jit_cpu_ms_per_connect", "  of which JIT compiler threads", "%.3f", true);
     def("node_cpu_ms_per_connect_warm", "node CPU ms per connect, last step (JIT warm)", "%.3f", true);
     def("connect_p50_ms", "connect+auth p50 ms", "%.2f", true);
     def("connect_p99_ms", "connect+auth p99 ms", "%.2f", true);
@@ -25,17 +27,21 @@ final class Figures {
     def("subscribe_ack_p99_ms", "subscribe→ack p99 ms", "%.2f", true);
     def("sat_deliveries_per_s", "saturation: deliveries/s (closed loop)", "%,.0f", false);
     def("sat_node_cpu_s_per_m", "saturation: node CPU s per 1M deliveries", "%.2f", true);
+    def("sat_node_loop_cpu_s_per_m", "saturation:   of which event loops", "%.2f", true);
     def("sat_p99_ms", "saturation: p99 ms", "%.2f", true);
     def("sat_bench_loop", "saturation: bench busiest loop (core share)", "%.2f", null);
     def("offered_msgs_per_s", "steady: messages/s offered", "%,.1f", null);
     def("deliveries_per_s", "steady: deliveries/s", "%,.0f", false);
     def("node_cpu_s_per_m", "steady: node CPU s per 1M deliveries", "%.2f", true);
+    def("node_loop_cpu_s_per_m", "steady:   of which event loops", "%.2f", true);
+    def("node_jit_cpu_s_per_m", "steady:   of which JIT compiler threads", "%.2f", true);
+    def("node_gc_cpu_s_per_m", "steady:   of which GC threads", "%.2f", true);
     def("node_cores", "steady: node CPU (cores)", "%.3f", true);
     def("p50_ms", "steady: publish→receive p50 ms", "%.3f", true);
     def("p99_ms", "steady: publish→receive p99 ms", "%.3f", true);
     def("p999_ms", "steady: publish→receive p99.9 ms", "%.3f", true);
     def("max_ms", "steady: publish→receive max ms", "%.3f", true);
-    def("bench_loop", "steady: bench busiest loop (core share)", "%.2f", null);
+    def("bench_loop", "bench busiest loop (core share)", "%.2f", null);
     def("bench_cores", "bench process CPU (cores)", "%.2f", null);
     def("other_cores", "other load on the machine (cores)", "%.2f", null);
     def("lost", "deliveries missing", "%,.0f", true);

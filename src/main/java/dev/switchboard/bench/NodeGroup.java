@@ -48,7 +48,7 @@ final class NodeGroup implements AutoCloseable {
             args.add("--instances");
             args.add(Integer.toString(s.instances()));
           }
-          started.add(NodeProcess.start("bare-" + (i + 1), s.nodeJvmOptions(), BareServer.class.getName(), args,
+          started.add(NodeProcess.start("bare-" + (i + 1), s.jvmOptionsFor("bare-" + (i + 1)), BareServer.class.getName(), args,
               Map.of(), workDir, port, "bare ready", Duration.ofSeconds(60)));
         }
       } else {
@@ -79,7 +79,7 @@ final class NodeGroup implements AutoCloseable {
           } else {
             env.put("SWITCHBOARD_STANDALONE", "true");
           }
-          started.add(NodeProcess.start("switchboard-" + (i + 1), s.nodeJvmOptions(), "dev.switchboard.Main",
+          started.add(NodeProcess.start("switchboard-" + (i + 1), s.jvmOptionsFor("switchboard-" + (i + 1)), "dev.switchboard.Main",
               List.of("run"), env, workDir, port, "switchboard ready", Duration.ofSeconds(120)));
         }
         if (spec.count() > 1) {
@@ -151,6 +151,17 @@ final class NodeGroup implements AutoCloseable {
     long sum = 0;
     for (NodeProcess n : nodes) {
       sum += n.cpuNanos();
+    }
+    return sum;
+  }
+
+  long[] cpuNanosByKind() {
+    long[] sum = new long[4];
+    for (NodeProcess n : nodes) {
+      long[] k = n.cpuNanosByKind();
+      for (int i = 0; i < sum.length; i++) {
+        sum[i] += k[i];
+      }
     }
     return sum;
   }

@@ -108,6 +108,50 @@ final class NodeProcess implements AutoCloseable {
     }
   }
 
+  /** CPU time by kind of thread: event loops, JIT compilers, GC (+ VM thread), everything else. */
+  static final int LOOPS = 0;
+  static final int JIT = 1;
+  static final int GC = 2;
+  static final int OTHER = 3;
+
+  /**
+   * Nanoseconds of CPU per thread kind, from /proc/<pid>/task/&#42;/stat, for the threads alive now (a
+   * compiler thread that exited takes its time with it: the remainder shows in {@link #cpuNanos()}).
+   */
+  long[] cpuNanosByKind() {
+    long[] out = new long[4];
+    Path tasks = Path.of("/proc", Long.toString(pid()), "task");
+    try (var dirs = Files.list(tasks)) {
+      for (Path t : (Iterable<Path>) dirs::iterator) {
+        try {
+          String stat = Files.readString(t.resolve("stat"));
+          String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          long ns = (Long.parseLong(f[11]) + Long.parseLong(f[12])) * (1_000_000_000L / ClockTicks.PER_SECOND);
+          out[kind(comm)] += ns;
+        } catch (IOException | RuntimeException e) {
+          // the thread ended while we read
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return out;
+    }
+    return out;
+  }
+
+  private static int kind(String comm) {
+    if (comm.startsWith("vert.x-eventloo")) {
+      return LOOPS;
+    }
+    if (comm.contains("CompilerThre")) {
+      return JIT;
+    }
+    if (comm.startsWith("GC Thread") || comm.startsWith("G1 ") || comm.equals("VM Thread")) {
+      return GC;
+    }
+    return OTHER;
+  }
+
   /** Resident set size in bytes (VmRSS), or -1 when /proc is not readable. */
   long rssBytes() {
     try {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,6 +18,9 @@ import picocli.CommandLine.Option;
 /** Prints an HS256 JWT signed with the configured secret (SWITCHBOARD_JWT_SECRET or auth.jwt_secret). */
 @Command(name = "token", description = "Print a JWT signed with the configured HS256 secret.")
 public final class TokenCommand implements Callable<Integer> {
+
+  /** Claims the command sets from its own options; --claim would silently fight them. */
+  private static final Set<String> RESERVED = Set.of("sub", "exp", "iat", "nbf", "rooms", "channels");
 
   @Option(names = "--sub", required = true, description = "User id (sub claim).")
   String sub;
@@ -70,7 +74,12 @@ public final class TokenCommand implements Callable<Integer> {
         System.err.println("switchboard token: --claim must be name=value, was '" + c + "'");
         return 2;
       }
-      extra.put(c.substring(0, eq), c.substring(eq + 1));
+      String name = c.substring(0, eq);
+      if (RESERVED.contains(name)) {
+        System.err.println("switchboard token: --claim cannot set " + name + "; use --sub, --rooms, --channels or --ttl");
+        return 2;
+      }
+      extra.put(name, c.substring(eq + 1));
     }
     Vertx vertx = Vertx.vertx();
     try {

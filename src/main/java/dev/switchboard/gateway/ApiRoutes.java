@@ -4,6 +4,8 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.protocol.Channel;
+import dev.switchboard.protocol.ProtocolError;
+import dev.switchboard.router.ChannelRules;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.http.HttpHeaders;
@@ -14,32 +16,44 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The HTTP API (SPEC §5.2), every route behind an API key: {@code Authorization: Bearer <key>}.
  * Errors are JSON {@code {"error":"<reason>"}}: 401 for a missing or wrong key, 400 for a body or field
- * that cannot be used, 413 for a body over the limit.
+ * that cannot be used (the reason names the field, and for an array the item index), 413 for a body, an
+ * array or a message over its limit. Nothing is published unless the whole request is valid.
  */
 public final class ApiRoutes {
 
   private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
   /** Room for an array of publishes of max_message_size each, within reason. */
-  private static final long MAX_BODY = 4L * 1024 * 1024;
+  static final long MAX_BODY = 4L * 1024 * 1024;
+  /** Publishes per request; each is one router round trip, in order. */
+  static final int MAX_ITEMS = 1000;
+  private static final Pattern JSON_LOCATION = Pattern.compile("line: (\\d+), column: (\\d+)");
 
   private final NodeContext node;
-  private final Set<String> keys;
+  private final List<byte[]> keys;
   private final ClusterView view;
+  private final ChannelRules rules;
+  private final int maxMessageSize;
 
   public ApiRoutes(NodeContext node) {
     this.node = node;
-    this.keys = Set.copyOf(node.config().api().keys());
+    this.keys = node.config().api().keys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
     this.view = new ClusterView(node);
+    this.rules = new ChannelRules(node.config().channels());
+    this.maxMessageSize = node.config().session().maxMessageSize();
   }
 
   public void mount(Router router) {
+    router.route("/api/*").failureHandler(ApiRoutes::failure);
     router.route("/api/*").handler(this::requireKey);
     router.post("/api/*").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY));
     router.post("/api/publish").handler(this::publish);
@@ -48,21 +62,45 @@ public final class ApiRoutes {
     router.post("/api/disconnect").handler(this::disconnect);
   }
 
-  /** True when the request carries one of the configured API keys. */
-  public static boolean hasKey(RoutingContext ctx, Set<String> keys) {
+  /**
+   * True when the request carries one of the configured API keys. Compared in constant time, every key
+   * checked, so response timing does not reveal how much of a key an attacker guessed right.
+   */
+  static boolean hasKey(RoutingContext ctx, List<byte[]> keys) {
     String auth = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
     if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return false;
     }
-    return keys.contains(auth.substring(7).trim());
+    byte[] given = auth.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+    boolean match = false;
+    for (byte[] k : keys) {
+      match |= MessageDigest.isEqual(k, given);
+    }
+    return match;
   }
 
   private void requireKey(RoutingContext ctx) {
     if (!hasKey(ctx, keys)) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
       fail(ctx, 401, "missing or invalid API key: send Authorization: Bearer <key>");
       return;
     }
     ctx.next();
+  }
+
+  /** Failures raised below the routes (BodyHandler's 413, an unexpected exception) as JSON too. */
+  private static void failure(RoutingContext ctx) {
+    if (ctx.response().ended()) {
+      return;
+    }
+    int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
+    String reason = switch (status) {
+      case 413 -> "body is larger than " + MAX_BODY + " bytes";
+      case 400 -> "bad request" + (ctx.failure() != null && ctx.failure().getMessage() != null
+          ? ": " + ctx.failure().getMessage() : "");
+      default -> status >= 500 ? "internal error" : "request failed";
+    };
+    fail(ctx, status, reason);
   }
 
   private void publish(RoutingContext ctx) {
@@ -75,7 +113,7 @@ public final class ApiRoutes {
       }
       parsed = Json.decodeValue(text);
     } catch (DecodeException e) {
-      fail(ctx, 400, "body is not valid JSON");
+      fail(ctx, 400, "body is not valid JSON: " + jsonError(e));
       return;
     }
     List<JsonObject> items = new ArrayList<>();
@@ -84,6 +122,10 @@ public final class ApiRoutes {
     } else if (parsed instanceof JsonArray a) {
       if (a.isEmpty()) {
         fail(ctx, 400, "array of publishes is empty");
+        return;
+      }
+      if (a.size() > MAX_ITEMS) {
+        fail(ctx, 413, "array has " + a.size() + " publishes; at most " + MAX_ITEMS + " per request");
         return;
       }
       for (int i = 0; i < a.size(); i++) {
@@ -98,10 +140,16 @@ public final class ApiRoutes {
       return;
     }
     // Validate every item before publishing any, so a bad array publishes nothing.
+    boolean array = parsed instanceof JsonArray;
     for (int i = 0; i < items.size(); i++) {
       String why = validate(items.get(i));
+      int status = 400;
+      if (why == null && Json.encode(items.get(i).getValue("message")).length() > maxMessageSize) {
+        why = "message is larger than max_message_size (" + maxMessageSize + " bytes)";
+        status = 413;
+      }
       if (why != null) {
-        fail(ctx, 400, items.size() > 1 ? "item " + i + ": " + why : why);
+        fail(ctx, status, array ? "item " + i + ": " + why : why);
         return;
       }
     }
@@ -116,7 +164,7 @@ public final class ApiRoutes {
     });
   }
 
-  private static String validate(JsonObject o) {
+  private String validate(JsonObject o) {
     Object ch = o.getValue("channel");
     if (!(ch instanceof String s)) {
       return ch == null ? "missing field: channel" : "channel must be a string";
@@ -124,6 +172,10 @@ public final class ApiRoutes {
     Channel.Result r = Channel.parse(s);
     if (!r.ok()) {
       return "bad channel name: " + r.error();
+    }
+    ProtocolError denied = rules.checkBackendPublish(r.channel());
+    if (denied != null) {
+      return denied.message();
     }
     if (!o.containsKey("message") || o.getValue("message") == null) {
       return "missing field: message";
@@ -133,6 +185,22 @@ public final class ApiRoutes {
       return "from_user must be a string";
     }
     return null;
+  }
+
+  /** Jackson's own words for what is wrong, without the excerpt of the body it quotes, plus where. */
+  static String jsonError(DecodeException e) {
+    Throwable cause = e.getCause() != null ? e.getCause() : e;
+    String m = cause.getMessage() == null ? "" : cause.getMessage();
+    String first = m.lines().findFirst().orElse("").replaceFirst("^Failed to decode:", "").trim();
+    int src = first.indexOf(" at [Source");
+    if (src >= 0) {
+      first = first.substring(0, src);
+    }
+    if (first.length() > 160) {
+      first = first.substring(0, 160) + "…";
+    }
+    Matcher at = JSON_LOCATION.matcher(m);
+    return first.isEmpty() ? "cannot be parsed" : at.find() ? first + " (line " + at.group(1) + ", column " + at.group(2) + ")" : first;
   }
 
   /** Sequential, so an array keeps its order on each channel. */

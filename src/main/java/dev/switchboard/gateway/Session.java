@@ -150,10 +150,12 @@ public final class Session {
       // Netty refused a frame (over the frame size limit, or malformed). The connection is being torn
       // down by Vert.x; send the close code the client needs before it goes.
       log.info("event=bad_frame session={} ip={} reason=\"{}\"", id, ip, e.getMessage());
-      if (c.closeStatus() != null && c.closeStatus().code() == CloseCode.MESSAGE_TOO_BIG.code()) {
+      int status = c.closeStatus() == null ? 1002 : c.closeStatus().code();
+      if (status == CloseCode.MESSAGE_TOO_BIG.code()) {
         tooBig();
       } else {
-        closeWith((short) 1002, "protocol error: " + e.getMessage());
+        // RFC 6455 codes Netty chose: 1002 protocol error, 1007 text that is not UTF-8.
+        closeWith((short) status, "protocol error: " + e.getMessage());
       }
       return;
     }
@@ -417,14 +419,12 @@ public final class Session {
       send(ServerFrames.error(err.withId(s.id())));
       return;
     }
-    if (subscriptions.contains(ch)) {
-      send(ServerFrames.ack(s.id()));
-      return;
-    }
-    if (subscriptions.size() >= config.session().maxSubscriptions()) {
+    if (!subscriptions.contains(ch) && subscriptions.size() >= config.session().maxSubscriptions()) {
       reply(s, ErrorCode.TOO_LARGE, "subscription limit of " + config.session().maxSubscriptions() + " reached");
       return;
     }
+    // Also when already subscribed: a repeated subscribe sent before the first was acked must not be
+    // acked before the subscription is live.
     svc.hub().subscribe(this, ch).onComplete(ar -> {
       if (ar.succeeded()) {
         send(ServerFrames.ack(s.id()));

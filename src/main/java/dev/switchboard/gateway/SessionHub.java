@@ -30,11 +30,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Interest-based routing: the first local subscriber of a channel registers one event-bus consumer for
  * it; later subscribers wait on the same registration. The subscribe ack waits until the registration
- * is complete and, in a cluster, until every member — this node and backend JVMs using the Java helper
- * included — has proven it routes the channel here (a probe it publishes through its own routing arrives): the
- * event bus routes from a per-node cache of the subscription table that is updated asynchronously, so
- * "registered" alone does not yet mean "every publisher sees it". The last subscriber leaving schedules the
- * unregistration after a short linger, re-checked when the timer fires, so churn does not thrash the
+ * is complete and, in a cluster, until every member (this node, and backend JVMs using the Java helper)
+ * has proven it routes the channel here: a probe it publishes through its own routing arrives. The event
+ * bus routes from a per-member cache of the subscription table that is updated asynchronously, so
+ * "registered" alone does not yet mean "every publisher sees it". The last subscriber leaving schedules
+ * the unregistration after a short linger, re-checked when the timer fires, so churn does not thrash the
  * cluster registry. {@code user:} channels skip the linger, so "no consumer anywhere" means "no session".
  */
 public final class SessionHub {
@@ -257,8 +257,9 @@ public final class SessionHub {
         n++;
       }
     }
-    node.metrics().delivered(n);
-    if (n > 0) {
+    // The admin feed ($sys:) is not traffic: counting it would show an idle cluster delivering.
+    if (n > 0 && !e.channel.startsWith(Channel.SYSTEM + ":")) {
+      node.metrics().delivered(n);
       node.metrics().publishToSocket(Publication.nowMicros() - pub.acceptedAtMicros());
     }
   }

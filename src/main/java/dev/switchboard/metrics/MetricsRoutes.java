@@ -2,6 +2,7 @@ package dev.switchboard.metrics;
 
 import dev.switchboard.cluster.NodeContext;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.ext.web.Router;
@@ -38,9 +39,9 @@ public final class MetricsRoutes {
               .encode());
     });
     // The page is only a shell: everything it shows arrives over /ws after an auth with an API key.
-    router.get("/admin").handler(ctx -> ctx.reroute("/admin.html"));
+    router.route("/admin").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> ctx.reroute("/admin.html"));
     router.get("/admin/").handler(ctx -> ctx.redirect("/admin"));
-    router.get("/admin.*").handler(ctx -> {
+    router.route("/admin.*").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> {
       ctx.response()
           .putHeader("X-Frame-Options", "DENY")
           .putHeader("Referrer-Policy", "no-referrer")

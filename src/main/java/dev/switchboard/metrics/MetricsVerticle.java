@@ -115,7 +115,7 @@ public final class MetricsVerticle extends VerticleBase {
         .put("id", node.nodeId())
         .put("ts", System.currentTimeMillis())
         .put("interval_ms", Math.round(seconds * 1000))
-        .put("ready", node.ready())
+        .put("ready", node.ready() && MetricsRoutes.clusterJoined(node))
         .put("draining", node.draining())
         .put("members", node.members().size())
         .put("connections", node.sessions().connections())

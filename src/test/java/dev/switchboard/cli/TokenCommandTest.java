@@ -80,6 +80,7 @@ class TokenCommandTest {
       "--sub alice --ttl soon          | --ttl",
       "--sub alice --ttl -5m           | --ttl",
       "--sub alice --claim dept        | --claim",
+      "--sub alice --claim sub=root    | --claim cannot set sub",
       "--rooms lobby                   | --sub",
   })
   void unusableArgumentsExitWith2AndSayWhich(String args, String named) {

@@ -87,15 +87,12 @@ class TlsAndOriginTest {
 
   @Test
   void wssConnectsAuthenticatesAndReceivesAMessagePublishedOverHttps() {
-    System.out.println("T start " + System.nanoTime() / 1_000_000);
     WsClient c = WsClient.connect(vertx, trustingOurCert(), new WebSocketConnectOptions().setHost("127.0.0.1")
         .setPort(tls.port()).setURI("/ws?token=" + TestNodes.token("tina", "secure"))).await();
     HttpClient https = vertx.createHttpClient(new HttpClientOptions().setSsl(true).setVerifyHost(false)
         .setTrustOptions(new PemTrustOptions().addCertPath(cert.toString())));
     try {
-      System.out.println("T connected " + System.nanoTime() / 1_000_000);
       assertEquals("tina", c.next("auth_success", 5_000).await().getString("user_id"));
-      System.out.println("T authed " + System.nanoTime() / 1_000_000);
       assertEquals("ack", c.request(1, new JsonObject().put("type", "subscribe").put("channel", "room:secure"), 5_000)
           .await().getString("type"));
       JsonObject body = new JsonObject().put("channel", "room:secure").put("message", new JsonObject().put("text", "over tls"));
@@ -104,15 +101,11 @@ class TlsAndOriginTest {
           .compose(req -> req.send(Buffer.buffer(body.encode())))
           .map(resp -> resp.statusCode()).await();
       assertEquals(200, status);
-      System.out.println("T published " + System.nanoTime() / 1_000_000);
       JsonObject m = c.next("message", 5_000).await();
       assertEquals("over tls", m.getJsonObject("message").getString("text"));
-      System.out.println("T received " + System.nanoTime() / 1_000_000);
     } finally {
       c.close().await();
-      System.out.println("T closed ws " + System.nanoTime() / 1_000_000);
       https.close().await();
-      System.out.println("T closed https " + System.nanoTime() / 1_000_000);
     }
   }
 

@@ -99,6 +99,7 @@ class MetricsClusterTest {
   @Test
   void adminSessionSeesEveryNodesStats(Vertx vertx) {
     WsClient user = WsClient.authed(vertx, nodes.get(1).port(), TestNodes.token("stats-user", "lobby")).await();
+    Scrape before = Scrape.of(vertx, nodes.get(0).port());
     WsClient admin = WsClient.connect(vertx, nodes.get(0).port(), null).await();
     JsonObject ok = admin.request("a", new JsonObject().put("type", "auth").put("api_key", TestNodes.API_KEY), 10_000).await();
     assertEquals("auth_success", ok.getString("type"), ok.encode());
@@ -116,6 +117,8 @@ class MetricsClusterTest {
       byNode.put(s.getString("node"), s);
     }
     assertEquals(2, byNode.size(), "stats from both nodes: " + byNode.keySet());
+    assertEquals(0, Scrape.of(vertx, nodes.get(0).port()).delta(before, "switchboard_messages_delivered_total"),
+        "the admin feed is not counted as traffic");
     JsonObject n2 = byNode.get("n2");
     assertNotNull(n2);
     assertTrue(n2.getInteger("connections") >= 1, n2.encode());

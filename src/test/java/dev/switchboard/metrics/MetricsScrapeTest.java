@@ -148,11 +148,22 @@ class MetricsScrapeTest {
       assertTrue(titles.contains(needed), "panel " + needed + " in " + titles);
     }
     Http.get(vertx, node.port(), "/health/live");  // so the HTTP request series exist
-    Scrape s = Scrape.of(vertx, node.port());
+    System.gc();  // GC pause timers are registered at the first collection
+    Scrape s = awaitScrape(vertx, node.port(), x -> x.count("jvm_gc_pause_seconds_sum") > 0);
     for (String metric : used) {
       assertTrue(s.count(metric) > 0 || s.count(metric + "{") > 0, metric + " is used by the dashboard but not exposed");
     }
     assertTrue(used.contains("switchboard_publish_to_socket_seconds_bucket"), used.toString());
+  }
+
+  @Test
+  void adminPageIsServedAndAsksForAKey(Vertx vertx) {
+    Http.Answer page = Http.get(vertx, node.port(), "/admin");
+    assertEquals(200, page.status());
+    assertTrue(page.body().contains("id=\"key\"") && page.body().contains("/admin.js"), "sign-in form and script");
+    Http.Answer js = Http.get(vertx, node.port(), "/admin.js");
+    assertEquals(200, js.status());
+    assertTrue(js.body().contains("api_key") && js.body().contains("$sys:stats"), "authenticates with the key, reads the feed");
   }
 
   private static final Pattern METRIC = Pattern.compile("\\b(switchboard|jvm|process|vertx)_[a-z_]+");

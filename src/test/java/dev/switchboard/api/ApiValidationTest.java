@@ -1,0 +1,189 @@
+package dev.switchboard.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.testing.TestNodes;
+import dev.switchboard.testing.WsClient;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * SPEC §5.2: the HTTP API validates everything it reads. Each bad request gets its status and a JSON
+ * {@code {"error":…}} whose reason a developer can act on; a subscriber sees that nothing of a refused
+ * request was published, and that good single and array publishes arrive in order.
+ */
+class ApiValidationTest {
+
+  static Vertx vertx;
+  static SwitchboardNode node;
+  static HttpClient http;
+  static WsClient watcher;
+
+  record Answer(int status, JsonObject body, String raw) {}
+
+  @BeforeAll
+  static void start() {
+    vertx = Vertx.vertx();
+    node = TestNodes.standalone();
+    http = vertx.createHttpClient();
+    watcher = WsClient.authed(vertx, node.port(), TestNodes.token("watcher", "api")).await();
+    assertEquals("ack", watcher.request("s", new JsonObject().put("type", "subscribe").put("channel", "room:api"), 5_000)
+        .await().getString("type"));
+  }
+
+  @AfterAll
+  static void stop() {
+    watcher.close().await();
+    http.close().await();
+    node.close().await();
+    vertx.close().await();
+  }
+
+  static Answer call(HttpMethod method, String path, String key, Buffer body) {
+    RequestOptions o = new RequestOptions().setMethod(method).setHost("127.0.0.1").setPort(node.port()).setURI(path);
+    if (key != null) {
+      o.addHeader("Authorization", key);
+    }
+    return http.request(o)
+        .compose(req -> body == null ? req.send() : req.send(body))
+        .compose(resp -> resp.body().map(b -> {
+          String raw = b.toString();
+          JsonObject json = null;
+          try {
+            json = new JsonObject(raw);
+          } catch (RuntimeException notJson) {
+            // asserted below: every answer is JSON
+          }
+          return new Answer(resp.statusCode(), json, raw);
+        })).await();
+  }
+
+  static Answer publish(String body) {
+    return call(HttpMethod.POST, "/api/publish", "Bearer " + TestNodes.API_KEY, Buffer.buffer(body));
+  }
+
+  static String item(Object channel, Object message) {
+    JsonObject o = new JsonObject();
+    if (channel != null) {
+      o.put("channel", channel);
+    }
+    if (message != null) {
+      o.put("message", message);
+    }
+    return o.encode();
+  }
+
+  static Stream<Arguments> badRequests() {
+    String ok = item("room:api", new JsonObject().put("n", 0));
+    String big = "x".repeat(70_000);
+    return Stream.of(
+        // key
+        Arguments.of("missing_key", "POST", "/api/publish", null, ok, 401, "API key"),
+        Arguments.of("wrong_key", "POST", "/api/publish", "Bearer nope", ok, 401, "API key"),
+        Arguments.of("key_not_bearer", "POST", "/api/publish", "Basic " + TestNodes.API_KEY, ok, 401, "API key"),
+        Arguments.of("key_prefix_only", "POST", "/api/publish", "Bearer " + TestNodes.API_KEY.substring(0, 4), ok, 401, "API key"),
+        Arguments.of("wrong_key_on_nodes", "GET", "/api/nodes", "Bearer nope", null, 401, "API key"),
+        Arguments.of("wrong_key_on_presence", "GET", "/api/presence/room:api", "Bearer nope", null, 401, "API key"),
+        Arguments.of("wrong_key_on_disconnect", "POST", "/api/disconnect", "Bearer nope", "{\"user\":\"watcher\"}", 401, "API key"),
+        // body
+        Arguments.of("empty_body", "POST", "/api/publish", "k", "", 400, "body is empty"),
+        Arguments.of("malformed_json", "POST", "/api/publish", "k", "{\"channel\":\"room:api\",", 400, "not valid JSON"),
+        Arguments.of("malformed_json_location", "POST", "/api/publish", "k", "{\"channel\" \"room:api\"}", 400, "column"),
+        Arguments.of("json_string", "POST", "/api/publish", "k", "\"hello\"", 400, "must be an object"),
+        Arguments.of("json_number", "POST", "/api/publish", "k", "42", 400, "must be an object"),
+        Arguments.of("empty_array", "POST", "/api/publish", "k", "[]", 400, "empty"),
+        // fields
+        Arguments.of("missing_channel", "POST", "/api/publish", "k", item(null, 1), 400, "missing field: channel"),
+        Arguments.of("channel_number", "POST", "/api/publish", "k", item(5, 1), 400, "channel must be a string"),
+        Arguments.of("missing_message", "POST", "/api/publish", "k", item("room:api", null), 400, "missing field: message"),
+        Arguments.of("message_null", "POST", "/api/publish", "k", "{\"channel\":\"room:api\",\"message\":null}", 400, "missing field: message"),
+        Arguments.of("from_user_number", "POST", "/api/publish", "k", "{\"channel\":\"room:api\",\"message\":1,\"from_user\":7}", 400, "from_user"),
+        Arguments.of("channel_with_space", "POST", "/api/publish", "k", item("room:a b", 1), 400, "bad channel name"),
+        Arguments.of("channel_300_chars", "POST", "/api/publish", "k", item("room:" + "a".repeat(295), 1), 400, "longer than 255"),
+        Arguments.of("channel_control_char", "POST", "/api/publish", "k", item("room:a\u0001", 1), 400, "bad channel name"),
+        Arguments.of("channel_unknown_namespace", "POST", "/api/publish", "k", item("nope:x", 1), 400, "unknown channel namespace"),
+        Arguments.of("segment_without_claim", "POST", "/api/publish", "k", item("segment:sales", 1), 400, "segment"),
+        // arrays: the reason names the item, and nothing before it is published
+        Arguments.of("array_item_not_object", "POST", "/api/publish", "k", "[" + ok + ",5]", 400, "item 1"),
+        Arguments.of("array_item_missing_message", "POST", "/api/publish", "k", "[" + ok + "," + ok + "," + item("room:api", null) + "]", 400, "item 2: missing field: message"),
+        Arguments.of("array_item_bad_channel", "POST", "/api/publish", "k", "[" + ok + "," + item("room:é", 1) + "]", 400, "item 1: bad channel name"),
+        Arguments.of("array_too_many_items", "POST", "/api/publish", "k", "[" + (ok + ",").repeat(1000) + ok + "]", 413, "at most 1000"),
+        // sizes
+        Arguments.of("message_over_max_message_size", "POST", "/api/publish", "k", item("room:api", big), 413, "max_message_size"),
+        Arguments.of("array_item_over_max_message_size", "POST", "/api/publish", "k", "[" + ok + "," + item("room:api", big) + "]", 413, "item 1"),
+        Arguments.of("body_over_limit", "POST", "/api/publish", "k", "[" + ("\"" + "y".repeat(1_000_000) + "\",").repeat(5) + "1]", 413, "larger than"),
+        // other routes
+        Arguments.of("presence_bad_channel", "GET", "/api/presence/room:a%20b", "k", null, 400, "bad channel name"),
+        Arguments.of("disconnect_not_object", "POST", "/api/disconnect", "k", "[1]", 400, "user"),
+        Arguments.of("disconnect_missing_user", "POST", "/api/disconnect", "k", "{}", 400, "missing field: user"),
+        Arguments.of("disconnect_user_number", "POST", "/api/disconnect", "k", "{\"user\":5}", 400, "user"),
+        Arguments.of("disconnect_malformed", "POST", "/api/disconnect", "k", "{user", 400, "user"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badRequests")
+  void badRequestIsRefusedWithItsStatusAndAReason(String name, String method, String path, String key, String body,
+                                                  int status, String reason) {
+    String auth = "k".equals(key) ? "Bearer " + TestNodes.API_KEY : key;
+    Answer a = call(HttpMethod.valueOf(method), path, auth, body == null ? null : Buffer.buffer(body));
+    assertEquals(status, a.status(), name + ": " + a.raw());
+    assertNotNull(a.body(), "the answer is JSON: " + a.raw());
+    String error = a.body().getString("error");
+    assertNotNull(error, a.raw());
+    assertTrue(error.contains(reason), name + ": expected a reason containing '" + reason + "', got '" + error + "'");
+    // Nothing of a refused publish reached the subscriber: the next message it sees is the marker.
+    if (path.equals("/api/publish")) {
+      String marker = "after-" + name;
+      assertEquals(200, publish(item("room:api", new JsonObject().put("marker", marker))).status());
+      JsonObject next = watcher.next("message", 5_000).await();
+      assertEquals(marker, next.getJsonObject("message").getString("marker"), name + " published something: " + next);
+    }
+  }
+
+  @Test
+  void singleObjectPublishIsDelivered() {
+    Answer a = publish(item("room:api", new JsonObject().put("text", "one")));
+    assertEquals(200, a.status(), a.raw());
+    assertEquals(true, a.body().getBoolean("ok"));
+    assertEquals("one", watcher.next("message", 5_000).await().getJsonObject("message").getString("text"));
+  }
+
+  @Test
+  void arrayPublishIsDeliveredInOrder() {
+    JsonArray arr = new JsonArray();
+    for (int i = 0; i < 20; i++) {
+      arr.add(new JsonObject().put("channel", "room:api").put("message", new JsonObject().put("i", i)));
+    }
+    Answer a = publish(arr.encode());
+    assertEquals(200, a.status(), a.raw());
+    assertEquals(20, a.body().getInteger("published"));
+    for (int i = 0; i < 20; i++) {
+      assertEquals(i, watcher.next("message", 5_000).await().getJsonObject("message").getInteger("i"));
+    }
+  }
+
+  @Test
+  void goodRequestsOnTheOtherRoutesAreServed() {
+    Answer nodes = call(HttpMethod.GET, "/api/nodes", "Bearer " + TestNodes.API_KEY, null);
+    assertEquals(200, nodes.status(), nodes.raw());
+    Answer presence = call(HttpMethod.GET, "/api/presence/room:api", "Bearer " + TestNodes.API_KEY, null);
+    assertEquals(200, presence.status(), presence.raw());
+    assertEquals(List.of("watcher"), presence.body().getJsonArray("users").getList());
+  }
+}
