@@ -104,6 +104,12 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--publisher", defaultValue = "ws", description = "fanout publisher: ws (client broadcast) or http (default: ${DEFAULT-VALUE}).")
   String publisher;
 
+  @Option(names = "--bare-variants", split = ",",
+      description = "Extra bare columns measuring hot-path techniques: frame (UTF-8 encoded once per message), "
+          + "raw (whole WebSocket frame built once, written below the encoder), epoll (native transport), "
+          + "raw-epoll. Default: none.")
+  List<String> bareVariants = new ArrayList<>();
+
   @Option(names = "--client-loops", defaultValue = "1", description = "Bench receiver event loops (default: ${DEFAULT-VALUE}).")
   int clientLoops;
 
@@ -298,6 +304,17 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (!target.equals("switchboard")) {
       vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, nodes, false, "default"), LoadClient.Compression.OFF));
+      for (String b : bareVariants) {
+        List<String> args = switch (b.trim()) {
+          case "frame" -> List.of("--write", "frame");
+          case "raw" -> List.of("--write", "raw");
+          case "epoll" -> List.of("--native");
+          case "raw-epoll" -> List.of("--write", "raw", "--native");
+          default -> throw new ParameterException(spec.commandLine(), "--bare-variants: frame, raw, epoll or raw-epoll, not " + b);
+        };
+        vs.add(new Variant("bare-" + b.trim(), new NodeGroup.Spec(Target.BARE, nodes, false, "default", args),
+            LoadClient.Compression.OFF));
+      }
     }
     return vs;
   }

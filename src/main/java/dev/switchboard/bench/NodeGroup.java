@@ -33,8 +33,15 @@ final class NodeGroup implements AutoCloseable {
     this.nodes = nodes;
   }
 
-  /** What to start. {@code compression} is "on"/"off" for Switchboard, "default"/"off"/"nocontext" for bare. */
-  record Spec(Target target, int count, boolean clustered, String compression) {}
+  /**
+   * What to start. {@code compression} is "on"/"off" for Switchboard, "default"/"off"/"nocontext" for bare;
+   * {@code extraArgs} go to the bare server ({@code --write raw}, {@code --native}).
+   */
+  record Spec(Target target, int count, boolean clustered, String compression, List<String> extraArgs) {
+    Spec(Target target, int count, boolean clustered, String compression) {
+      this(target, count, clustered, compression, List.of());
+    }
+  }
 
   static NodeGroup start(Spec spec, BenchSettings s, Path workDir) throws IOException, InterruptedException {
     List<NodeProcess> started = new ArrayList<>();
@@ -48,6 +55,7 @@ final class NodeGroup implements AutoCloseable {
             args.add("--instances");
             args.add(Integer.toString(s.instances()));
           }
+          args.addAll(spec.extraArgs());
           started.add(NodeProcess.start("bare-" + (i + 1), s.jvmOptionsFor("bare-" + (i + 1)), BareServer.class.getName(), args,
               Map.of(), workDir, port, "bare ready", Duration.ofSeconds(60)));
         }
