@@ -9,6 +9,13 @@ import dev.switchboard.cluster.NodeDirectory;
 import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.GatewayVerticle;
+import dev.switchboard.history.HazelcastHistoryStore;
+import dev.switchboard.history.HistorySettings;
+import dev.switchboard.history.HistoryStore;
+import dev.switchboard.history.MemoryHistoryStore;
+import dev.switchboard.protocol.Channel;
+import dev.switchboard.router.ChannelRules;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import dev.switchboard.limiter.LimiterVerticle;
 import dev.switchboard.metrics.MetricsVerticle;
 import dev.switchboard.redis.RedisBridgeVerticle;
@@ -96,7 +103,9 @@ public final class SwitchboardNode {
     if (c.standalone()) {
       vertxFuture = Future.succeededFuture(builder.build());
     } else {
-      vertxFuture = builder.withClusterManager(ClusterSetup.clusterManager(c)).buildClustered();
+      com.hazelcast.config.Config hz = ClusterSetup.hazelcastConfig(c);
+      HistorySettings.apply(hz, config.channels());
+      vertxFuture = builder.withClusterManager(new HazelcastClusterManager(hz)).buildClustered();
     }
     return vertxFuture.compose(vertx -> {
       int port;
@@ -107,6 +116,7 @@ public final class SwitchboardNode {
       }
       SwitchboardConfig effective = withPort(config, port);
       NodeContext ctx = new NodeContext(vertx, effective, registry);
+      ctx.history(historyStore(vertx, ctx));
       SwitchboardNode node = new SwitchboardNode(vertx, ctx, port);
       return node.deploy()
           .map(v -> {
@@ -117,6 +127,23 @@ public final class SwitchboardNode {
           })
           .recover(err -> vertx.close().transform(v -> Future.failedFuture(err)));
     });
+  }
+
+  /** History in the cluster (ringbuffers with a backup copy), or in this JVM when standalone. */
+  private static HistoryStore historyStore(Vertx vertx, NodeContext ctx) {
+    ChannelRules rules = new ChannelRules(ctx.config().channels());
+    if (ctx.clusterManager() instanceof HazelcastClusterManager hcm) {
+      HazelcastHistoryStore store = new HazelcastHistoryStore(vertx, hcm.getHazelcastInstance());
+      // The oldest member reclaims histories whose items all expired, so idle channels cost nothing.
+      vertx.setPeriodic(60_000, t -> {
+        List<String> members = ctx.members();
+        if (!members.isEmpty() && members.get(0).equals(ctx.nodeId())) {
+          store.reclaimIdle().onFailure(e -> log.warn("event=history_reclaim_failed reason=\"{}\"", e.getMessage()));
+        }
+      });
+      return store;
+    }
+    return new MemoryHistoryStore(ch -> rules.rules(Channel.of(ch)));
   }
 
   private Future<Void> deploy() {

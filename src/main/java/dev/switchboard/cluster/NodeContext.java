@@ -2,6 +2,7 @@ package dev.switchboard.cluster;
 
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.NodeSessions;
+import dev.switchboard.history.HistoryStore;
 import dev.switchboard.metrics.SwitchboardMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
@@ -25,6 +26,7 @@ public final class NodeContext {
   private final SwitchboardMetrics metrics;
   private final NodeSessions sessions = new NodeSessions();
   private final AtomicBoolean ready = new AtomicBoolean();
+  private volatile HistoryStore history;
   private final AtomicBoolean draining = new AtomicBoolean();
   private final AtomicInteger drainSlots = new AtomicInteger();
   private volatile int drainTotal;
@@ -78,6 +80,15 @@ public final class NodeContext {
 
   public PrometheusMeterRegistry registry() {
     return registry;
+  }
+
+  /** Channel history (cluster ringbuffers, or memory when standalone). */
+  public HistoryStore history() {
+    return history;
+  }
+
+  public void history(HistoryStore store) {
+    this.history = store;
   }
 
   public SwitchboardMetrics metrics() {

@@ -59,6 +59,7 @@ public final class ApiRoutes {
     router.post("/api/publish").handler(this::publish);
     router.get("/api/presence/:channel").handler(this::presence);
     router.get("/api/nodes").handler(this::nodes);
+    router.get("/api/history/:channel").handler(this::history);
     router.post("/api/disconnect").handler(this::disconnect);
   }
 
@@ -228,6 +229,43 @@ public final class ApiRoutes {
       }
       json(ctx, 200, new JsonObject().put("channel", r.channel().toString()).put("users", ar.result())
           .put("count", ar.result().size()));
+    });
+  }
+
+  /** {@code GET /api/history/<channel>?limit=n}: the newest kept messages, oldest first, and the position. */
+  private void history(RoutingContext ctx) {
+    Channel.Result r = Channel.parse(ctx.pathParam("channel"));
+    if (!r.ok()) {
+      fail(ctx, 400, "bad channel name: " + r.error());
+      return;
+    }
+    var rules = new dev.switchboard.router.ChannelRules(node.config().channels()).rules(r.channel());
+    if (rules == null || !rules.keepsHistory()) {
+      fail(ctx, 400, r.channel() + " keeps no history (channels.namespaces." + r.channel().namespace() + ".history_size is 0)");
+      return;
+    }
+    int limit = rules.historySize();
+    String rawLimit = ctx.request().getParam("limit");
+    if (rawLimit != null) {
+      try {
+        limit = Math.min(limit, Integer.parseInt(rawLimit));
+      } catch (NumberFormatException e) {
+        limit = -1;
+      }
+      if (limit < 0) {
+        fail(ctx, 400, "limit must be a non-negative integer");
+        return;
+      }
+    }
+    node.history().read(r.channel().toString(), -1, Math.min(limit, 1000)).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(ctx, 500, "history read failed: " + ar.cause().getMessage());
+        return;
+      }
+      JsonArray messages = new JsonArray();
+      ar.result().publications().forEach(p -> messages.add(dev.switchboard.protocol.ServerFrames.messageJson(p)));
+      json(ctx, 200, new JsonObject().put("channel", r.channel().toString()).put("messages", messages)
+          .put("offset", ar.result().offset()).put("epoch", ar.result().epoch()));
     });
   }
 

@@ -4,6 +4,7 @@ import dev.switchboard.auth.Principal;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.history.HistoryStore;
 import dev.switchboard.limiter.TokenBucket;
 import dev.switchboard.metrics.AdminAccess;
 import dev.switchboard.protocol.Channel;
@@ -23,11 +24,14 @@ import io.vertx.core.eventbus.ReplyFailure;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.WebSocketFrame;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -63,6 +67,8 @@ public final class Session {
   private final TokenBucket bucket;
   private final long authDeadline;
   private Principal principal;
+  /** Channels being recovered (subscribe with since) → live deliveries held until the replay is done. */
+  private Map<String, List<Publication>> recovering;
   /** True from the moment a first authentication starts until it is admitted or refused. */
   private boolean authInFlight;
   /** Text frames that arrived while the first authentication was in flight, replayed once it succeeds. */
@@ -172,7 +178,7 @@ public final class Session {
       return;
     }
     if (!bucket.tryTake(System.nanoTime())) {
-      rateLimited();
+      rateLimited(text);
       return;
     }
     if (principal == null && authInFlight) {
@@ -247,7 +253,7 @@ public final class Session {
     return n.equals("Publish") ? "broadcast" : n.equals("AdminAuth") ? "auth" : n.toLowerCase();
   }
 
-  private void rateLimited() {
+  private void rateLimited(String text) {
     svc.node().metrics().dropped("rate_limited");
     long now = System.currentTimeMillis();
     if (now - rateWindowStart > RATE_WINDOW_MS) {
@@ -259,7 +265,9 @@ public final class Session {
       close(CloseCode.RATE_LIMIT_EXCEEDED, "rate limit exceeded repeatedly");
       return;
     }
-    send(ServerFrames.error(null, ErrorCode.RATE_LIMITED, "over " + config.limits().messagesPerSecond()
+    // Parsing a dropped frame for its id costs little next to answering it, and lets the client match
+    // the refusal to its request; persistent abuse is closed above before it can make this expensive.
+    send(ServerFrames.error(FrameDecoder.idOf(text), ErrorCode.RATE_LIMITED, "over " + config.limits().messagesPerSecond()
         + " messages/s (burst " + config.limits().burst() + "); message dropped"));
   }
 
@@ -423,15 +431,95 @@ public final class Session {
       reply(s, ErrorCode.TOO_LARGE, "subscription limit of " + config.session().maxSubscriptions() + " reached");
       return;
     }
+    boolean recover = s.since() != null && svc.rules().keepsHistory(s.channel());
+    if (recover) {
+      // Hold live deliveries from the moment the subscription can see them until the missed ones are out.
+      if (recovering == null) {
+        recovering = new HashMap<>();
+      }
+      recovering.putIfAbsent(ch, new ArrayList<>());
+    }
     // Also when already subscribed: a repeated subscribe sent before the first was acked must not be
     // acked before the subscription is live.
     svc.hub().subscribe(this, ch).onComplete(ar -> {
-      if (ar.succeeded()) {
-        send(ServerFrames.ack(s.id()));
-      } else {
+      if (ar.failed()) {
+        if (recovering != null) {
+          recovering.remove(ch);
+        }
         reply(s, ErrorCode.INTERNAL, "subscription failed: " + ar.cause().getMessage());
+      } else if (recover) {
+        recover(s, ch);
+      } else {
+        send(ServerFrames.ack(s.id()));
       }
     });
+  }
+
+  /**
+   * Sends what the client missed after {@code since}, then the live deliveries held meanwhile (skipping
+   * those already sent from history), then the ack: no gap and no duplicate at the seam. When the
+   * position is in another epoch or already trimmed, nothing is replayed and the ack says
+   * {@code recovered:false} so the client resyncs from its own source of truth.
+   */
+  private void recover(Frame.Subscribe s, String ch) {
+    Frame.Since since = s.since();
+    int pageSize = Math.max(1, Math.min(1000, svc.rules().rules(s.channel()).historySize()));
+    svc.node().history().read(ch, since.offset(), pageSize).onComplete(first -> {
+      if (first.failed()) {
+        finishRecovery(s, ch, false, since.offset(), null);
+        return;
+      }
+      HistoryStore.Page page = first.result();
+      if (!page.covers(since.offset(), since.epoch())) {
+        finishRecovery(s, ch, false, since.offset(), page);
+        return;
+      }
+      replay(s, ch, page, since.offset(), page.offset(), pageSize);
+    });
+  }
+
+  private void replay(Frame.Subscribe s, String ch, HistoryStore.Page page, long last, long target, int pageSize) {
+    if (closed) {
+      return;
+    }
+    long sent = last;
+    for (Publication p : page.publications()) {
+      if (p.offset() > sent) {
+        writeNow(ServerFrames.message(p), p);
+        sent = p.offset();
+      }
+    }
+    if (sent >= target || page.publications().isEmpty()) {
+      finishRecovery(s, ch, sent >= target, sent, page);
+      return;
+    }
+    long from = sent;
+    svc.node().history().read(ch, from, pageSize).onComplete(next -> {
+      if (next.failed()) {
+        finishRecovery(s, ch, false, from, page);
+      } else {
+        replay(s, ch, next.result(), from, target, pageSize);
+      }
+    });
+  }
+
+  private void finishRecovery(Frame.Subscribe s, String ch, boolean recovered, long sent, HistoryStore.Page page) {
+    List<Publication> held = recovering == null ? null : recovering.remove(ch);
+    if (closed) {
+      return;
+    }
+    if (held != null) {
+      for (Publication p : held) {
+        if (!recovered || p.offset() > sent) {
+          writeNow(ServerFrames.message(p), p);
+        }
+      }
+    }
+    JsonObject extra = new JsonObject().put("recovered", recovered);
+    if (page != null) {
+      extra.put("offset", page.offset()).put("epoch", page.epoch());
+    }
+    send(ServerFrames.ack(s.id(), extra));
   }
 
   private void unsubscribe(Frame.Unsubscribe u) {
@@ -539,7 +627,19 @@ public final class Session {
       send(ServerFrames.error(err.withId(h.id())));
       return;
     }
-    reply(h, ErrorCode.INTERNAL, "history is not available on this node");
+    int kept = svc.rules().rules(h.channel()).historySize();
+    int limit = h.limit() == null ? kept : Math.min(h.limit(), kept);
+    String ch = h.channel().toString();
+    svc.node().history().read(ch, -1, Math.min(limit, 1000)).onComplete(ar -> {
+      if (ar.failed()) {
+        reply(h, ErrorCode.INTERNAL, "history read failed: " + ar.cause().getMessage());
+        return;
+      }
+      HistoryStore.Page page = ar.result();
+      JsonArray messages = new JsonArray();
+      page.publications().forEach(p -> messages.add(ServerFrames.messageJson(p)));
+      send(ServerFrames.history(h.id(), ch, messages, page.offset(), page.epoch()));
+    });
   }
 
   private void reply(Frame f, ErrorCode code, String message) {
@@ -568,6 +668,17 @@ public final class Session {
    * @return whether the frame was written
    */
   boolean write(String frame, Publication pub) {
+    if (recovering != null && !recovering.isEmpty()) {
+      List<Publication> held = recovering.get(pub.channel());
+      if (held != null) {
+        held.add(pub);
+        return true;
+      }
+    }
+    return writeNow(frame, pub);
+  }
+
+  private boolean writeNow(String frame, Publication pub) {
     if (closed || ws.isClosed()) {
       // The peer's close frame can arrive before the close handler runs; writeQueueFull() would throw.
       return false;

@@ -35,6 +35,19 @@ public final class FrameDecoder {
     }
   }
 
+  /**
+   * Just the request id of a frame, for answering one that is refused before decoding (over the rate
+   * budget); null when the text is not a JSON object or its id is not a string or number.
+   */
+  public static Object idOf(String text) {
+    try {
+      Object id = Json.decodeValue(text) instanceof JsonObject o ? o.getValue("id") : null;
+      return id instanceof String || id instanceof Number ? id : null;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
   private static Decoded decodeUnchecked(String text) {
     if (text == null || text.isBlank()) {
       return Decoded.fail("empty frame", null);

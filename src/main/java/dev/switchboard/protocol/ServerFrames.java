@@ -12,6 +12,11 @@ public final class ServerFrames {
 
   /** A delivery; built once per publication and shared by every subscriber. */
   public static String message(Publication p) {
+    return messageJson(p).encode();
+  }
+
+  /** The message frame as an object (history answers list these). */
+  public static JsonObject messageJson(Publication p) {
     JsonObject o = new JsonObject()
         .put("type", "message")
         .put("channel", p.channel())
@@ -21,7 +26,7 @@ public final class ServerFrames {
     if (p.hasPosition()) {
       o.put("offset", p.offset()).put("epoch", p.epoch());
     }
-    return o.encode();
+    return o;
   }
 
   public static String ack(Object id) {

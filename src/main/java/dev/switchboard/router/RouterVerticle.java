@@ -41,6 +41,8 @@ public final class RouterVerticle extends VerticleBase {
   private final ChannelRules rules;
   private final int maxMessageSize;
   private final double sampleRate;
+  /** The newest pending history append per channel (event-loop confined). */
+  private final java.util.Map<String, Future<Publication>> lastAppend = new java.util.HashMap<>();
 
   public RouterVerticle(NodeContext node) {
     this.node = node;
@@ -88,7 +90,7 @@ public final class RouterVerticle extends VerticleBase {
     }
     Object fromUser = body.getValue("from_user");
     Publication pub = Publication.now(ch.toString(), message, fromUser instanceof String s ? s : null);
-    route(pub, ch).onComplete(ar -> {
+    stamp(pub, ch).compose(stamped -> route(stamped, ch)).onComplete(ar -> {
       if (ar.succeeded()) {
         msg.reply(new JsonObject().put("ok", true));
       } else {
@@ -106,6 +108,24 @@ public final class RouterVerticle extends VerticleBase {
       log.info("event=message_sample channel={} from_user={} body={}", ch, pub.fromUser(),
           text.length() > 200 ? text.substring(0, 200) + "…" : text);
     }
+  }
+
+  /**
+   * On channels that keep history, appends to the history first, which assigns the offset and epoch.
+   * Appends of one channel are chained so this node's publishes get offsets (and leave) in the order they
+   * came; publishes from other nodes interleave, each with its own unique offset.
+   */
+  private Future<Publication> stamp(Publication pub, Channel ch) {
+    if (!rules.keepsHistory(ch)) {
+      return Future.succeededFuture(pub);
+    }
+    String key = ch.toString();
+    Future<Publication> prev = lastAppend.get(key);
+    Future<Publication> next = (prev == null ? Future.<Void>succeededFuture() : prev.<Void>transform(ar -> Future.succeededFuture()))
+        .compose(v -> node.history().append(pub));
+    lastAppend.put(key, next);
+    next.onComplete(ar -> lastAppend.remove(key, next));
+    return next;
   }
 
   /**

@@ -146,8 +146,9 @@ class CloseCodesTest {
     assertEquals((short) 4008, c.closed(WAIT).await());
     List<JsonObject> got = c.received();
     assertTrue(got.stream().anyMatch(f -> "pong".equals(f.getString("type"))), "the burst is served: " + got);
-    assertTrue(got.stream().anyMatch(f -> "rate_limited".equals(f.getString("code"))),
-        "rate_limited errors come before the close: " + got);
+    List<JsonObject> limited = got.stream().filter(f -> "rate_limited".equals(f.getString("code"))).toList();
+    assertTrue(!limited.isEmpty(), "rate_limited errors come before the close: " + got);
+    assertTrue(limited.stream().allMatch(f -> f.getValue("id") instanceof Integer), "each refusal echoes its id: " + limited);
   }
 
   @Test

@@ -1,0 +1,200 @@
+package dev.switchboard.history;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.cluster.Http;
+import dev.switchboard.testing.TestNodes;
+import dev.switchboard.testing.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * History and recovery on a three-node cluster (SPEC §3, §4): offsets and epochs on every message,
+ * subscribe with {@code since}, {@code recovered}, the history request and GET /api/history.
+ */
+@ExtendWith(VertxExtension.class)
+class HistoryRecoveryTest {
+
+  static List<SwitchboardNode> nodes;
+
+  @BeforeAll
+  static void start() {
+    nodes = TestNodes.cluster(3, new JsonObject()
+        .put("channels", new JsonObject().put("namespaces", new JsonObject()
+            .put("room", new JsonObject().put("subscribe", "claim").put("publish", "members").put("presence", true)
+                .put("history_size", 1000).put("history_ttl", "10m"))
+            .put("topic", new JsonObject().put("subscribe", "authenticated").put("publish", "none")
+                .put("history_size", 10).put("history_ttl", "10m")))));
+  }
+
+  @AfterAll
+  static void stop() {
+    TestNodes.closeAll(nodes);
+  }
+
+  private static JsonObject subscribe(String channel) {
+    return new JsonObject().put("type", "subscribe").put("channel", channel);
+  }
+
+  /** Publishes "<tag>-<i>" for i in [from, to) over HTTP on one node, one after the other. */
+  private static Future<Void> publishRange(Vertx vertx, SwitchboardNode node, String channel, String tag, int from, int to) {
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = from; i < to; i++) {
+      JsonObject body = new JsonObject().put("channel", channel).put("message", new JsonObject().put("n", tag + "-" + i));
+      chain = chain.compose(v -> Http.call(vertx, node.port(), HttpMethod.POST, "/api/publish", body)
+          .compose(a -> a.status() == 200 ? Future.succeededFuture() : Future.failedFuture(a.body())));
+    }
+    return chain;
+  }
+
+  private static List<JsonObject> messages(WsClient c, String channel) {
+    List<JsonObject> out = new ArrayList<>();
+    for (JsonObject f : c.received()) {
+      if ("message".equals(f.getString("type")) && channel.equals(f.getString("channel"))) {
+        out.add(f);
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void aSubscriberThatMissesPartOfAStreamFromTwoNodesRecoversEveryNumberOnce(Vertx vertx) {
+    String ch = "room:stream";
+    int perNode = 60;
+    WsClient before = WsClient.authed(vertx, nodes.get(2).port(), TestNodes.token("carol", "*")).await();
+    before.request(1, subscribe(ch), 10_000).await();
+    // First third from both nodes while connected.
+    Future.all(publishRange(vertx, nodes.get(0), ch, "a", 0, perNode / 3),
+        publishRange(vertx, nodes.get(1), ch, "b", 0, perNode / 3)).await();
+    before.next(f -> "message".equals(f.getString("type")) && f.getLong("offset", 0L) >= 2L * (perNode / 3), 10_000).await();
+    List<JsonObject> seenBefore = messages(before, ch);
+    long last = seenBefore.stream().mapToLong(f -> f.getLong("offset")).max().orElseThrow();
+    String epoch = seenBefore.get(0).getString("epoch");
+    before.close().await();
+    // The rest is published while carol is away, and goes on while she reconnects.
+    Future<Void> rest = Future.all(publishRange(vertx, nodes.get(0), ch, "a", perNode / 3, perNode),
+        publishRange(vertx, nodes.get(1), ch, "b", perNode / 3, perNode)).mapEmpty();
+    WsClient after = WsClient.authed(vertx, nodes.get(2).port(), TestNodes.token("carol", "*")).await();
+    JsonObject ack = after.request(2, subscribe(ch).put("since", new JsonObject().put("offset", last).put("epoch", epoch)),
+        10_000).await();
+    assertEquals("ack", ack.getString("type"), ack.encode());
+    assertTrue(ack.getBoolean("recovered"), ack.encode());
+    rest.await();
+    after.next(f -> "message".equals(f.getString("type")) && f.getLong("offset", 0L) == 2L * perNode, 15_000).await();
+
+    TreeMap<Long, String> byOffset = new TreeMap<>();
+    Map<String, Integer> counts = new HashMap<>();
+    List<JsonObject> all = new ArrayList<>(seenBefore);
+    all.addAll(messages(after, ch));
+    for (JsonObject m : all) {
+      assertEquals(epoch, m.getString("epoch"));
+      String n = m.getJsonObject("message").getString("n");
+      String prev = byOffset.put(m.getLong("offset"), n);
+      assertTrue(prev == null, "offset " + m.getLong("offset") + " delivered twice");
+      counts.merge(n, 1, Integer::sum);
+    }
+    assertEquals(2 * perNode, counts.size(), "every number arrives");
+    counts.forEach((n, c) -> assertEquals(1, c, n + " arrives once"));
+    assertEquals(1L, byOffset.firstKey());
+    assertEquals(2L * perNode, byOffset.lastKey(), "offsets are gapless: 1.." + 2 * perNode);
+    // Each node's own numbers keep their order when read in offset order.
+    List<String> ordered = new ArrayList<>(byOffset.values());
+    for (String tag : List.of("a", "b")) {
+      List<Integer> seq = ordered.stream().filter(n -> n.startsWith(tag + "-"))
+          .map(n -> Integer.parseInt(n.substring(2))).toList();
+      for (int i = 1; i < seq.size(); i++) {
+        assertTrue(seq.get(i) > seq.get(i - 1), tag + " out of order: " + seq);
+      }
+    }
+    // The replayed part came before the ack, in offset order.
+    List<Long> replayed = new ArrayList<>();
+    for (JsonObject f : after.received()) {
+      if (Integer.valueOf(2).equals(f.getValue("id"))) {
+        break;
+      }
+      if ("message".equals(f.getString("type"))) {
+        replayed.add(f.getLong("offset"));
+      }
+    }
+    for (int i = 1; i < replayed.size(); i++) {
+      assertTrue(replayed.get(i) > replayed.get(i - 1), "replay in offset order: " + replayed);
+    }
+    after.close().await();
+  }
+
+  @Test
+  void aTrimmedHistoryOrAnotherEpochAnswersRecoveredFalse(Vertx vertx) {
+    String ch = "topic:small";
+    publishRange(vertx, nodes.get(0), ch, "x", 0, 3).await();
+    JsonObject h = Http.get(vertx, nodes.get(1).port(), "/api/history/" + ch).json();
+    String epoch = h.getString("epoch");
+    assertEquals(3, h.getLong("offset"));
+    publishRange(vertx, nodes.get(0), ch, "y", 0, 20).await();   // history_size 10: offsets 1..13 are gone
+
+    WsClient c = WsClient.authed(vertx, nodes.get(1).port(), TestNodes.token("dave")).await();
+    JsonObject trimmed = c.request(1, subscribe(ch).put("since", new JsonObject().put("offset", 3).put("epoch", epoch)),
+        10_000).await();
+    assertEquals("ack", trimmed.getString("type"));
+    assertFalse(trimmed.getBoolean("recovered"), "offsets 4..13 were trimmed");
+    assertEquals(23, trimmed.getLong("offset"));
+
+    WsClient d = WsClient.authed(vertx, nodes.get(2).port(), TestNodes.token("erin")).await();
+    JsonObject otherEpoch = d.request(1, subscribe(ch).put("since", new JsonObject().put("offset", 20).put("epoch", "not-" + epoch)),
+        10_000).await();
+    assertFalse(otherEpoch.getBoolean("recovered"), "a position of another epoch means nothing now");
+    JsonObject sameEpoch = d.request(2, new JsonObject().put("type", "unsubscribe").put("channel", ch), 10_000)
+        .compose(v -> d.request(3, subscribe(ch).put("since", new JsonObject().put("offset", 20).put("epoch", epoch)), 10_000))
+        .await();
+    assertTrue(sameEpoch.getBoolean("recovered"));
+    List<Long> replayed = messages(d, ch).stream().map(f -> f.getLong("offset")).toList();
+    assertEquals(List.of(21L, 22L, 23L), replayed);
+    c.close().await();
+    d.close().await();
+  }
+
+  @Test
+  void historyRequestAndHttpApiReturnTheNewestMessagesOldestFirst(Vertx vertx) {
+    String ch = "room:hist";
+    publishRange(vertx, nodes.get(2), ch, "h", 0, 5).await();
+    WsClient c = WsClient.authed(vertx, nodes.get(0).port(), TestNodes.token("fred", "hist")).await();
+    JsonObject h = c.request(7, new JsonObject().put("type", "history").put("channel", ch).put("limit", 3), 10_000).await();
+    assertEquals("history", h.getString("type"), h.encode());
+    assertEquals(ch, h.getString("channel"));
+    assertEquals(5, h.getLong("offset"));
+    JsonArray msgs = h.getJsonArray("messages");
+    assertEquals(List.of("h-2", "h-3", "h-4"),
+        msgs.stream().map(o -> ((JsonObject) o).getJsonObject("message").getString("n")).toList());
+    assertEquals(3L, msgs.getJsonObject(0).getLong("offset"));
+    JsonObject forbidden = c.request(8, new JsonObject().put("type", "history").put("channel", "room:other"), 10_000).await();
+    assertEquals("forbidden", forbidden.getString("code"), "history needs the right to subscribe");
+
+    Http.Answer api = Http.get(vertx, nodes.get(1).port(), "/api/history/" + ch + "?limit=2");
+    assertEquals(200, api.status(), api.body());
+    assertEquals(2, api.json().getJsonArray("messages").size());
+    assertEquals(h.getString("epoch"), api.json().getString("epoch"));
+    assertEquals(400, Http.get(vertx, nodes.get(1).port(), "/api/history/user:fred").status(), "user: keeps no history");
+    // Live messages carry their position too.
+    c.request(9, subscribe(ch), 10_000).await();
+    publishRange(vertx, nodes.get(1), ch, "live", 0, 1).await();
+    JsonObject live = c.next("message", 10_000).await();
+    assertEquals(6, live.getLong("offset"));
+    assertEquals(h.getString("epoch"), live.getString("epoch"));
+    c.close().await();
+  }
+}
