@@ -29,6 +29,13 @@ final class Plotter {
   /** One line; {@code dashed} for a secondary measure of the same variant. */
   record Series(String name, double[] x, double[] y, int color, boolean dashed) {}
 
+  static {
+    // no display on servers and CI: draw off-screen
+    if (System.getProperty("java.awt.headless") == null) {
+      System.setProperty("java.awt.headless", "true");
+    }
+  }
+
   private Plotter() {}
 
   /**

@@ -35,7 +35,7 @@ class AuthTest {
   @BeforeAll
   static void start() {
     node = TestNodes.standalone(new JsonObject()
-        .put("auth", new JsonObject().put("auth_timeout", "2s").put("expiry_grace", "1s")));
+        .put("auth", new JsonObject().put("auth_timeout", "3s").put("expiry_grace", "1s")));
   }
 
   @AfterAll
@@ -132,7 +132,7 @@ class AuthTest {
   @Test
   void noAuthWithinTheTimeoutClosesWith1008AuthTimeout(Vertx vertx) {
     WsClient c = WsClient.connect(vertx, node.port(), null).await();
-    assertEquals((short) 1008, c.closed(6_000).await());
+    assertEquals((short) 1008, c.closed(8_000).await());
     assertEquals("auth timeout", c.closeReason());
   }
 
@@ -199,13 +199,14 @@ class AuthTest {
 
   @Test
   void anExpiredTokenNotRenewedClosesWith4010WhileARenewedOneStays(Vertx vertx) {
-    WsClient lapsed = WsClient.authed(vertx, node.port(), token("lapsed", Duration.ofSeconds(2))).await();
-    WsClient renewed = WsClient.authed(vertx, node.port(), token("renewer", Duration.ofSeconds(2))).await();
+    // exp has whole-second resolution: a 3 s token has 2 to 3 s left when minted.
+    WsClient lapsed = WsClient.authed(vertx, node.port(), token("lapsed", Duration.ofSeconds(3))).await();
+    WsClient renewed = WsClient.authed(vertx, node.port(), token("renewer", Duration.ofSeconds(3))).await();
     assertEquals("auth_success",
         renewed.request("r", Frames.auth(token("renewer", Duration.ofHours(1))), WAIT).await().getString("type"));
 
-    // exp (2 s) + expiry_grace (1 s) + one tick of the 1 s timer.
-    assertEquals((short) 4010, lapsed.closed(8_000).await());
+    // exp (3 s) + expiry_grace (1 s) + one tick of the 1 s timer.
+    assertEquals((short) 4010, lapsed.closed(10_000).await());
     assertEquals("pong", renewed.request("p", Frames.ping(), WAIT).await().getString("type"));
     renewed.close().await();
   }

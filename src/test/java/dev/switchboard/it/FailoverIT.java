@@ -32,13 +32,19 @@ class FailoverIT {
   static final class HttpPublisher extends Thread {
     final JarNode node;
     final String run;
+    final String channel;
     final List<Integer> accepted = new CopyOnWriteArrayList<>();
     final AtomicBoolean stop = new AtomicBoolean();
 
     HttpPublisher(JarNode node, String run) {
+      this(node, run, CHANNEL);
+    }
+
+    HttpPublisher(JarNode node, String run, String channel) {
       super("publisher-" + run);
       this.node = node;
       this.run = run;
+      this.channel = channel;
       setDaemon(true);
     }
 
@@ -46,7 +52,7 @@ class FailoverIT {
     public void run() {
       for (int seq = 0; !stop.get(); seq++) {
         JarNode.Answer a = node.post("/api/publish",
-            new JsonObject().put("channel", CHANNEL).put("message", Tally.msg(run, seq)).encode());
+            new JsonObject().put("channel", channel).put("message", Tally.msg(run, seq)).encode());
         if (a.status() == 200) {
           accepted.add(seq);
         }
