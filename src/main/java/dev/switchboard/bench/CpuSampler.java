@@ -22,7 +22,7 @@ final class CpuSampler {
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
   private static final int CORES = Runtime.getRuntime().availableProcessors();
 
-  record Sample(long wallNanos, long nodeCpuNanos, long[] nodeByKind, long benchCpuNanos, Map<Long, Long> loopCpu,
+  record Sample(long wallNanos, long nodeCpuNanos, long nodeSysNanos, long[] nodeByKind, long benchCpuNanos, Map<Long, Long> loopCpu,
                 long machineBusy, long machineTotal) {}
 
   /**
@@ -33,7 +33,7 @@ final class CpuSampler {
    * @param nodeSecondsByKind node CPU seconds in event loops, JIT compiler threads, GC threads, other threads
    */
   record Usage(double seconds, double nodeCpuSeconds, double nodeCores, double benchCores, double benchBusiestLoop,
-               double machineCores, double[] nodeSecondsByKind) {
+               double machineCores, double[] nodeSecondsByKind, double nodeSysSeconds) {
     boolean loadGeneratorBound() {
       return benchBusiestLoop > LG_BOUND;
     }
@@ -63,7 +63,7 @@ final class CpuSampler {
     }
     long bench = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
         ? os.getProcessCpuTime() : 0;
-    return new Sample(System.nanoTime(), nodes == null ? 0 : nodes.cpuNanos(),
+    return new Sample(System.nanoTime(), nodes == null ? 0 : nodes.cpuNanos(), nodes == null ? 0 : nodes.nodeSysNanos(),
         nodes == null ? new long[4] : nodes.cpuNanosByKind(), bench, loops, m[0], m[1]);
   }
 
@@ -84,7 +84,7 @@ final class CpuSampler {
       kinds[i] = Math.max(0, b.nodeByKind()[i] - a.nodeByKind()[i]) / 1e9;
     }
     return new Usage(wall / 1e9, node / 1e9, node / wall, (b.benchCpuNanos() - a.benchCpuNanos()) / wall, busiest,
-        machine, kinds);
+        machine, kinds, (b.nodeSysNanos() - a.nodeSysNanos()) / 1e9);
   }
 
   /** {busy, total} jiffies from the first line of /proc/stat, or zeros. */

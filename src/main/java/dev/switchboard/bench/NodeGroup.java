@@ -163,6 +163,14 @@ final class NodeGroup implements AutoCloseable {
     return sum;
   }
 
+  long nodeSysNanos() {
+    long sum = 0;
+    for (NodeProcess n : nodes) {
+      sum += n.cpuUserSysNanos()[1];
+    }
+    return sum;
+  }
+
   long[] cpuNanosByKind() {
     long[] sum = new long[4];
     for (NodeProcess n : nodes) {

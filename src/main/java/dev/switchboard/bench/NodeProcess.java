@@ -152,6 +152,18 @@ final class NodeProcess implements AutoCloseable {
     return OTHER;
   }
 
+  /** {user, system} CPU nanoseconds of the whole process (system = kernel work: syscalls, loopback TCP). */
+  long[] cpuUserSysNanos() {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      long tick = 1_000_000_000L / ClockTicks.PER_SECOND;
+      return new long[] {Long.parseLong(f[11]) * tick, Long.parseLong(f[12]) * tick};
+    } catch (IOException | RuntimeException e) {
+      return new long[2];
+    }
+  }
+
   /** Resident set size in bytes (VmRSS), or -1 when /proc is not readable. */
   long rssBytes() {
     try {

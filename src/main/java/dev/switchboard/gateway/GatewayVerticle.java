@@ -4,6 +4,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.limiter.InflationLimit;
 import dev.switchboard.metrics.MetricsRoutes;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.router.ChannelRules;
@@ -72,7 +73,9 @@ public final class GatewayVerticle extends VerticleBase {
     if (s.tls()) {
       opts.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tlsCert()).setKeyPath(s.tlsKey()));
     }
+    int maxMessage = config.session().maxMessageSize();
     server = vertx.createHttpServer(opts)
+        .connectionHandler(conn -> {})
         .webSocketHandshakeHandler(this::handshake)
         .requestHandler(router);
     ticker = vertx.setPeriodic(1000, t -> tick());
@@ -141,7 +144,8 @@ public final class GatewayVerticle extends VerticleBase {
         int code = ar.cause() instanceof ReplyException re ? re.failureCode() : 503;
         if (code == 4029) {
           node.metrics().connect("too_many_connections");
-          log.info("event=connect_refused reason=limit ip={} detail=\"{}\"", ip, ar.cause().getMessage());
+          // The limiter logs refusals, summarised per address: a flood must not become a log flood.
+          log.debug("event=connect_refused reason=limit ip={} detail=\"{}\"", ip, ar.cause().getMessage());
           // The client learns why from the close code, so accept and close at once.
           hs.accept().onSuccess(ws -> ws.close(CloseCode.TOO_MANY_CONNECTIONS.code(), ar.cause().getMessage()));
         } else {

@@ -9,6 +9,8 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Connection admission for this node (SPEC §6), asked once per handshake and once per authentication,
@@ -16,6 +18,9 @@ import java.util.Map;
  * that follows it are one step: a burst of simultaneous connections cannot slip past a cap while earlier
  * ones are still being set up. The per-user cap is cluster-wide; other nodes are asked through
  * {@link ClusterView} only when this node's own count does not already decide.
+ *
+ * <p>Refusals are logged by address: the first one in each second in full, the rest as one summary line
+ * per second, so a connection flood cannot turn into a log flood.
  *
  * <p>Messages (all local):
  * <ul>
@@ -29,6 +34,8 @@ import java.util.Map;
  */
 public final class LimiterVerticle extends VerticleBase {
 
+  private static final Logger log = LoggerFactory.getLogger(LimiterVerticle.class);
+
   private final NodeContext node;
   private final SwitchboardConfig.Limits limits;
   private final int maxConnections;
@@ -36,6 +43,8 @@ public final class LimiterVerticle extends VerticleBase {
   private final Map<String, Integer> perIp = new HashMap<>();
   private final Map<String, Integer> perUser = new HashMap<>();
   private final Map<String, Integer> connectRate = new HashMap<>();
+  /** Refusals per address since the last summary line: a flood is logged once a second, not per attempt. */
+  private final Map<String, int[]> refusedSinceSummary = new HashMap<>();
   private int connections;
   private long rateWindowSecond;
 
@@ -49,13 +58,16 @@ public final class LimiterVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     var admit = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_ADMIT, msg -> {
-      Refusal refusal = admitConnection(msg.body().getString("ip"));
+      String ip = msg.body().getString("ip");
+      Refusal refusal = admitConnection(ip);
       if (refusal == null) {
         msg.reply(new JsonObject().put("ok", true));
       } else {
+        logRefusal(ip, refusal);
         msg.fail(refusal.code(), refusal.reason());
       }
     });
+    vertx.setPeriodic(1000, t -> logRefusalSummary());
     var release = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_RELEASE, msg -> {
       String ip = msg.body().getString("ip");
       if (ip != null) {
@@ -125,6 +137,26 @@ public final class LimiterVerticle extends VerticleBase {
     perIp.put(ip, open + 1);
     connections++;
     return null;
+  }
+
+  /** The first refusal of an address in a summary period is logged in full; the rest only counted. */
+  private void logRefusal(String ip, Refusal refusal) {
+    int[] n = refusedSinceSummary.computeIfAbsent(ip, k -> new int[1]);
+    if (n[0]++ == 0) {
+      log.info("event=connect_refused ip={} status={} reason=\"{}\"", ip, refusal.code(), refusal.reason());
+    }
+  }
+
+  private void logRefusalSummary() {
+    if (refusedSinceSummary.isEmpty()) {
+      return;
+    }
+    refusedSinceSummary.forEach((ip, n) -> {
+      if (n[0] > 1) {
+        log.info("event=connect_refused_summary ip={} refused={} period_ms=1000", ip, n[0]);
+      }
+    });
+    refusedSinceSummary.clear();
   }
 
   private static String userRefusal(int cap) {

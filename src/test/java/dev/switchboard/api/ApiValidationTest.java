@@ -56,7 +56,8 @@ class ApiValidationTest {
   }
 
   static Answer call(HttpMethod method, String path, String key, Buffer body) {
-    RequestOptions o = new RequestOptions().setMethod(method).setHost("127.0.0.1").setPort(node.port()).setURI(path);
+    RequestOptions o = new RequestOptions().setMethod(method).setHost("127.0.0.1").setPort(node.port()).setURI(path)
+        .setIdleTimeout(10_000);
     if (key != null) {
       o.addHeader("Authorization", key);
     }

@@ -29,13 +29,22 @@ public final class TestNodes {
 
   private TestNodes() {}
 
+  /**
+   * A port that is free now, picked below the kernel's ephemeral range (32768+): ports handed out for
+   * port 0 binds and outgoing connections come from that range, so a port chosen up front for a node
+   * started later is not taken meanwhile by some other socket.
+   */
   public static int freePort() {
-    try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    java.util.concurrent.ThreadLocalRandom rnd = java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int port = rnd.nextInt(20_000, 32_000);
+      try (ServerSocket s = new ServerSocket(port, 50, InetAddress.getByName("127.0.0.1"))) {
+        return port;
+      } catch (IOException taken) {
+        // try another
+      }
     }
+    throw new IllegalStateException("no free port found in 20000-32000");
   }
 
   /** Test defaults: port 0 (free), known secret and API key, two gateway instances. */

@@ -1,0 +1,88 @@
+package dev.switchboard.limiter;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.compression.DecompressionException;
+import io.netty.handler.codec.compression.ZlibCodecFactory;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionFilterProvider;
+import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandler;
+import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandshaker;
+import io.netty.handler.codec.http.websocketx.extensions.compression.DeflateFrameServerExtensionHandshaker;
+import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
+import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.impl.ConnectionBase;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Bounds WebSocket decompression. Vert.x 5.0 negotiates permessage-deflate with Netty's handshakers built
+ * without a limit, so a frame that is small on the wire (under {@code max_message_size}) is inflated in full
+ * before anything can look at its size: 64 KiB of compressed zeros becomes about 64 MB, allocated and
+ * decoded on the event loop, and one client doing that once per connection starves every other session on
+ * that loop. This swaps the connection's extension handler, before any upgrade happens on it, for the same
+ * negotiation (same options, so clients see no difference) whose decoders stop inflating at
+ * {@code maxMessageSize}; the excess surfaces as a decompression error and the session closes with 1009.
+ *
+ * <p>Uses Vert.x's {@code ConnectionBase} to reach the Netty pipeline: internal API, checked against the
+ * pinned Vert.x version by {@code DecompressionBombTest}.
+ */
+public final class InflationLimit {
+
+  /** The pipeline name Vert.x gives the extension handler (HttpServerConnectionHandler). */
+  static final String HANDLER = "webSocketExtensionHandler";
+
+  private InflationLimit() {}
+
+  /** For {@code HttpServer.connectionHandler}: call on every new connection. */
+  public static void install(HttpConnection conn, HttpServerOptions opts, int maxMessageSize) {
+    if (!(conn instanceof ConnectionBase base)) {
+      return;
+    }
+    ChannelPipeline pipeline = base.channelHandlerContext().pipeline();
+    if (pipeline.get(HANDLER) == null) {
+      return;
+    }
+    List<WebSocketServerExtensionHandshaker> handshakers = new ArrayList<>();
+    if (opts.getPerFrameWebSocketCompressionSupported()) {
+      handshakers.add(new DeflateFrameServerExtensionHandshaker(opts.getWebSocketCompressionLevel(),
+          WebSocketExtensionFilterProvider.DEFAULT, maxMessageSize));
+    }
+    if (opts.getPerMessageWebSocketCompressionSupported()) {
+      handshakers.add(new PerMessageDeflateServerExtensionHandshaker(opts.getWebSocketCompressionLevel(),
+          ZlibCodecFactory.isSupportingWindowSizeAndMemLevel(), 15, opts.getWebSocketAllowServerNoContext(),
+          opts.getWebSocketPreferredClientNoContext(), maxMessageSize));
+    }
+    if (!handshakers.isEmpty()) {
+      pipeline.replace(HANDLER, HANDLER,
+          new WebSocketServerExtensionHandler(handshakers.toArray(new WebSocketServerExtensionHandshaker[0])));
+      // The negotiated decoder is inserted right after the extension handler, so this stays behind it.
+      pipeline.addAfter(HANDLER, ERRORS, new TooBigOnInflationLimit());
+    }
+  }
+
+  static final String ERRORS = "inflationLimitErrors";
+
+  /**
+   * Turns "inflated past the limit" into what Netty raises for an oversized frame, so the session answers
+   * it like any other message over max_message_size: close 1009.
+   */
+  static final class TooBigOnInflationLimit extends ChannelInboundHandlerAdapter {
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      Throwable t = cause;
+      while (t != null && !(t instanceof DecompressionException)) {
+        t = t.getCause();
+      }
+      if (t != null) {
+        ctx.fireExceptionCaught(new CorruptedWebSocketFrameException(WebSocketCloseStatus.MESSAGE_TOO_BIG,
+            "compressed message inflates past max_message_size"));
+      } else {
+        ctx.fireExceptionCaught(cause);
+      }
+    }
+  }
+}
