@@ -2,6 +2,7 @@ package dev.switchboard.bench;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -70,7 +71,7 @@ public final class BareServer {
         case "--native" -> nativeTransport = true;
         default -> {
           System.err.println("usage: BareServer [--port 8090] [--host 127.0.0.1] [--secret s] [--api-key k]"
-              + " [--instances n] [--compression default|off|nocontext] [--write text|frame|raw] [--native]");
+              + " [--instances n] [--compression default|off|nocontext] [--write text|frame|raw|coalesce] [--native]");
           System.exit(2);
         }
       }
@@ -82,8 +83,8 @@ public final class BareServer {
       case "default", "on" -> { }
       default -> throw new IllegalArgumentException("--compression must be default, off or nocontext");
     }
-    if (!List.of("text", "frame", "raw").contains(write)) {
-      throw new IllegalArgumentException("--write must be text, frame or raw");
+    if (!List.of("text", "frame", "raw", "coalesce").contains(write)) {
+      throw new IllegalArgumentException("--write must be text, frame, raw or coalesce");
     }
     Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(nativeTransport));
     JWTAuth jwt = JWTAuth.create(vertx, new JWTAuthOptions()
@@ -106,8 +107,10 @@ public final class BareServer {
    * the same machine: FRAME encodes the UTF-8 payload once and gives every socket a duplicate of it as a
    * text frame; RAW builds the whole WebSocket frame (header + payload) once and writes a retained
    * duplicate of those bytes straight into each socket's Netty pipeline, below the WebSocket encoder.
+   * COALESCE is RAW without a flush per write: each socket written to is flushed once by a task queued
+   * behind the deliveries already waiting on the loop, so a busy loop sends several frames per syscall.
    */
-  enum Write { TEXT, FRAME, RAW }
+  enum Write { TEXT, FRAME, RAW, COALESCE }
 
   /** One event loop's server and sockets. Everything in it runs on that loop. */
   static final class Instance extends VerticleBase {
@@ -116,6 +119,7 @@ public final class BareServer {
     private final String apiKey;
     private final Write write;
     private final Map<String, List<ServerWebSocket>> channels = new HashMap<>();
+    private final List<ChannelHandlerContext> unflushed = new ArrayList<>();
     private Context ctx;
 
     Instance(JWTAuth jwt, HttpServerOptions opts, String apiKey, Write write) {
@@ -233,7 +237,7 @@ public final class BareServer {
       Object frame = switch (write) {
         case TEXT -> text;
         case FRAME -> Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(text.getBytes(StandardCharsets.UTF_8)));
-        case RAW -> Unpooled.unreleasableBuffer(rawTextFrame(text.getBytes(StandardCharsets.UTF_8)));
+        case RAW, COALESCE -> Unpooled.unreleasableBuffer(rawTextFrame(text.getBytes(StandardCharsets.UTF_8)));
       };
       for (Instance i : INSTANCES) {
         if (i == this) {
@@ -249,12 +253,30 @@ public final class BareServer {
       if (l == null) {
         return;
       }
+      boolean firstSinceFlush = unflushed.isEmpty();
       for (ServerWebSocket ws : l) {
         switch (write) {
           case TEXT -> ws.writeTextMessage((String) frame);
           case FRAME -> ws.writeFrame(new WebSocketFrameImpl(WebSocketFrameType.TEXT, ((ByteBuf) frame).duplicate(), true));
           case RAW -> ((WebSocketImplBase<?>) ws).channelHandlerContext().writeAndFlush(((ByteBuf) frame).duplicate());
+          case COALESCE -> {
+            ChannelHandlerContext chctx = ((WebSocketImplBase<?>) ws).channelHandlerContext();
+            chctx.write(((ByteBuf) frame).duplicate(), chctx.voidPromise());
+            unflushed.add(chctx);
+          }
         }
+      }
+      if (write == Write.COALESCE && firstSinceFlush && !unflushed.isEmpty()) {
+        // first batch since the last flush: flush after whatever else is queued on this loop
+        ctx.runOnContext(v -> flushAll());
+      }
+    }
+
+    private void flushAll() {
+      ChannelHandlerContext[] all = unflushed.toArray(new ChannelHandlerContext[0]);
+      unflushed.clear();
+      for (ChannelHandlerContext c : all) {
+        c.flush();
       }
     }
 

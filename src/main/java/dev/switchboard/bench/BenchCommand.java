@@ -107,7 +107,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--bare-variants", split = ",",
       description = "Extra bare columns measuring hot-path techniques: frame (UTF-8 encoded once per message), "
           + "raw (whole WebSocket frame built once, written below the encoder), epoll (native transport), "
-          + "raw-epoll. Default: none.")
+          + "raw-epoll, coalesce-epoll (raw frames, one flush per socket per loop pass). Default: none.")
   List<String> bareVariants = new ArrayList<>();
 
   @Option(names = "--client-loops", defaultValue = "1", description = "Bench receiver event loops (default: ${DEFAULT-VALUE}).")
@@ -310,7 +310,8 @@ public final class BenchCommand implements Callable<Integer> {
           case "raw" -> List.of("--write", "raw");
           case "epoll" -> List.of("--native");
           case "raw-epoll" -> List.of("--write", "raw", "--native");
-          default -> throw new ParameterException(spec.commandLine(), "--bare-variants: frame, raw, epoll or raw-epoll, not " + b);
+          case "coalesce-epoll" -> List.of("--write", "coalesce", "--native");
+          default -> throw new ParameterException(spec.commandLine(), "--bare-variants: frame, raw, epoll, raw-epoll or coalesce-epoll, not " + b);
         };
         vs.add(new Variant("bare-" + b.trim(), new NodeGroup.Spec(Target.BARE, nodes, false, "default", args),
             LoadClient.Compression.OFF));

@@ -13,10 +13,11 @@ import org.HdrHistogram.Histogram;
 
 /**
  * {@code fanout}, {@code direct}, {@code cluster} and {@code deflate}: sessions that receive, a
- * publisher, and three phases — a short closed-loop warm-up (so both servers are JIT-compiled before
- * anything counts), a closed-loop saturation phase (a fixed number of messages in flight: the highest
- * delivery rate server + load generator sustain), and a steady open-loop phase at the given rate, which
- * gives the latency percentiles and the CPU cost per delivery. Every phase ends by waiting for its last
+ * publisher, and three phases — a warm-up (closed loop, then the steady rate: both servers are
+ * JIT-compiled for the measured traffic before anything counts), a steady open-loop phase at the given
+ * rate, which gives the latency percentiles and the CPU cost per delivery, and a closed-loop saturation
+ * phase (a fixed number of messages in flight: the highest delivery rate server + load generator
+ * sustain). Every phase ends by waiting for its last
  * deliveries, and every expected receipt is counted.
  *
  * <p>fanout: every session subscribes to {@code room:bench}; the publisher sends client {@code broadcast}
@@ -60,9 +61,9 @@ final class DeliveryScenario {
         ? String.format("%,d subscribers on %s, publisher %s", p.sessions(), ROOM,
             p.httpPublisher() ? "POST /api/publish" : "client broadcast frames")
         : String.format("%,d sessions on their user: channels, send frames between random pairs", p.sessions());
-    return String.format("%s; %d node(s); warm-up %d s, saturation %d s (window %d), steady %,.0f msg/s for %d s; "
-            + "payload ~%d B", who, nodes, p.warmupMs() / 1000, p.saturationMs() / 1000, p.window(), p.rate(),
-        p.durationMs() / 1000, p.payloadBytes());
+    return String.format("%s; %d node(s); warm-up %d s, steady %,.0f msg/s for %d s, saturation %d s (window %d); "
+            + "payload ~%d B", who, nodes, p.warmupMs() / 1000, p.rate(), p.durationMs() / 1000,
+        p.saturationMs() / 1000, p.window(), p.payloadBytes());
   }
 
   RunResult run(Variant v, int run, String prefix, PrintStream err) throws Exception {
@@ -125,26 +126,12 @@ final class DeliveryScenario {
         LoadClient.Sender sender = sender(v, client, issuer, nodes, conns, byIndex);
 
         if (p.warmupMs() > 0) {
+          // Closed loop first (many iterations: the JIT gets hot fast), then the steady rate itself, so the
+          // measured phase starts with code compiled for its own traffic shape and pays no deoptimisations.
           progress.phase("warm-up", p.warmupMs() / 1000);
-          client.closedLoop(LoadClient.PHASE_WARMUP, p.window(), p.warmupMs(), DRAIN_MS, sender, pad(p)).await();
-        }
-        if (p.saturationMs() > 0) {
-          progress.phase("saturation", p.saturationMs() / 1000);
-          CpuSampler.Sample a = CpuSampler.take(nodes);
-          LoadClient.PhaseRun ph = client.closedLoop(LoadClient.PHASE_SATURATION, p.window(), p.saturationMs(), DRAIN_MS,
-              sender, pad(p)).await();
-          CpuSampler.Usage u = CpuSampler.between(a, CpuSampler.take(nodes));
-          long delivered = client.delivered[LoadClient.PHASE_SATURATION].sum();
-          Histogram h = client.takeLatency(LoadClient.PHASE_SATURATION);
-          r.put("sat_deliveries_per_s", delivered / ph.seconds());
-          r.put("sat_node_cpu_s_per_m", u.nodeCpuSeconds() / Math.max(1, delivered) * 1e6);
-        r.put("sat_node_loop_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.LOOPS] / Math.max(1, delivered) * 1e6);
-          r.put("sat_p99_ms", h.getValueAtPercentile(99) / 1000.0);
-          r.put("sat_bench_loop", u.benchBusiestLoop());
-          if (u.loadGeneratorBound()) {
-            r.notes.add("saturation bounded by the load generator (busiest bench loop "
-                + Math.round(u.benchBusiestLoop() * 100) + "%)");
-          }
+          client.closedLoop(LoadClient.PHASE_WARMUP, p.window(), p.warmupMs() / 2, DRAIN_MS, sender, pad(p)).await();
+          client.openLoop(LoadClient.PHASE_WARMUP, p.rate(), p.warmupMs() - p.warmupMs() / 2, DRAIN_MS,
+              (int) Math.max(100, p.rate() * 2), sender, pad(p)).await();
         }
         nodes.checkAlive();
         progress.phase("steady " + (int) p.rate() + " msg/s", p.durationMs() / 1000);
@@ -182,6 +169,25 @@ final class DeliveryScenario {
               + maxOutstanding + " messages behind");
         }
 
+        if (p.saturationMs() > 0) {
+          progress.phase("saturation", p.saturationMs() / 1000);
+          CpuSampler.Sample sa = CpuSampler.take(nodes);
+          LoadClient.PhaseRun sph = client.closedLoop(LoadClient.PHASE_SATURATION, p.window(), p.saturationMs(),
+              DRAIN_MS, sender, pad(p)).await();
+          CpuSampler.Usage su = CpuSampler.between(sa, CpuSampler.take(nodes));
+          long sdelivered = client.delivered[LoadClient.PHASE_SATURATION].sum();
+          Histogram sh = client.takeLatency(LoadClient.PHASE_SATURATION);
+          r.put("sat_deliveries_per_s", sdelivered / sph.seconds());
+          r.put("sat_node_cpu_s_per_m", su.nodeCpuSeconds() / Math.max(1, sdelivered) * 1e6);
+          r.put("sat_node_loop_cpu_s_per_m", su.nodeSecondsByKind()[NodeProcess.LOOPS] / Math.max(1, sdelivered) * 1e6);
+          r.put("sat_p99_ms", sh.getValueAtPercentile(99) / 1000.0);
+          r.put("sat_bench_loop", su.benchBusiestLoop());
+          if (su.loadGeneratorBound()) {
+            r.notes.add("saturation bounded by the load generator (busiest bench loop "
+                + Math.round(su.benchBusiestLoop() * 100) + "%)");
+          }
+          nodes.checkAlive();
+        }
         if (p.memory()) {
           progress.phase("measuring memory", 0);
           long heap = nodes.liveHeapByClass().getOrDefault("*total", -1L);

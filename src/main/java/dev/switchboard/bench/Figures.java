@@ -25,11 +25,6 @@ final class Figures {
     // delivery scenarios
     def("subscribe_ack_p50_ms", "subscribe→ack p50 ms", "%.2f", true);
     def("subscribe_ack_p99_ms", "subscribe→ack p99 ms", "%.2f", true);
-    def("sat_deliveries_per_s", "saturation: deliveries/s (closed loop)", "%,.0f", false);
-    def("sat_node_cpu_s_per_m", "saturation: node CPU s per 1M deliveries", "%.2f", true);
-    def("sat_node_loop_cpu_s_per_m", "saturation:   of which event loops", "%.2f", true);
-    def("sat_p99_ms", "saturation: p99 ms", "%.2f", true);
-    def("sat_bench_loop", "saturation: bench busiest loop (core share)", "%.2f", null);
     def("offered_msgs_per_s", "steady: messages/s offered", "%,.1f", null);
     def("deliveries_per_s", "steady: deliveries/s", "%,.0f", false);
     def("node_cpu_s_per_m", "steady: node CPU s per 1M deliveries", "%.2f", true);
@@ -42,9 +37,14 @@ final class Figures {
     def("p99_ms", "steady: publish→receive p99 ms", "%.3f", true);
     def("p999_ms", "steady: publish→receive p99.9 ms", "%.3f", true);
     def("max_ms", "steady: publish→receive max ms", "%.3f", true);
-    def("bench_loop", "bench busiest loop (core share)", "%.2f", null);
-    def("bench_cores", "bench process CPU (cores)", "%.2f", null);
-    def("other_cores", "other load on the machine (cores)", "%.2f", null);
+    def("bench_loop", "bench busiest loop, steady/ramp (core share)", "%.2f", null);
+    def("sat_deliveries_per_s", "saturation: deliveries/s (closed loop)", "%,.0f", false);
+    def("sat_node_cpu_s_per_m", "saturation: node CPU s per 1M deliveries", "%.2f", true);
+    def("sat_node_loop_cpu_s_per_m", "saturation:   of which event loops", "%.2f", true);
+    def("sat_p99_ms", "saturation: p99 ms", "%.2f", true);
+    def("sat_bench_loop", "saturation: bench busiest loop (core share)", "%.2f", null);
+    def("bench_cores", "steady: bench process CPU (cores)", "%.2f", null);
+    def("other_cores", "steady: other load on the machine (cores)", "%.2f", null);
     def("lost", "deliveries missing", "%,.0f", true);
     def("out_of_order", "deliveries out of order", "%,.0f", true);
     def("throttled", "sends skipped (server behind)", "%,.0f", true);

@@ -75,7 +75,7 @@ public final class GatewayVerticle extends VerticleBase {
     }
     int maxMessage = config.session().maxMessageSize();
     server = vertx.createHttpServer(opts)
-        .connectionHandler(conn -> {})
+        .connectionHandler(conn -> InflationLimit.install(conn, opts, maxMessage))
         .webSocketHandshakeHandler(this::handshake)
         .requestHandler(router);
     ticker = vertx.setPeriodic(1000, t -> tick());
