@@ -83,6 +83,10 @@ public final class ApiRoutes {
   private void requireKey(RoutingContext ctx) {
     if (!hasKey(ctx, keys)) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer");
+      if (!ctx.request().isEnded()) {
+        // A body nobody will read would sit in the way of the next request on this keep-alive connection.
+        ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+      }
       fail(ctx, 401, "missing or invalid API key: send Authorization: Bearer <key>");
       return;
     }
@@ -95,6 +99,10 @@ public final class ApiRoutes {
       return;
     }
     int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
+    if (status == 413) {
+      // The rest of an oversize body is not read: close rather than leave it in the connection.
+      ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+    }
     String reason = switch (status) {
       case 413 -> "body is larger than " + MAX_BODY + " bytes";
       case 400 -> "bad request" + (ctx.failure() != null && ctx.failure().getMessage() != null

@@ -69,7 +69,11 @@ public final class GatewayVerticle extends VerticleBase {
         .setMaxWebSocketFrameSize(config.session().maxMessageSize())
         .setMaxWebSocketMessageSize(config.session().maxMessageSize())
         .setPerMessageWebSocketCompressionSupported(s.compression())
-        .setPerFrameWebSocketCompressionSupported(s.compression());
+        .setPerFrameWebSocketCompressionSupported(s.compression())
+        // Bounds HTTP connections that never finish a request (slowloris). WebSockets are not affected: the
+        // heartbeat writes a ping well within it, and the session's own idle rule (1001) fires 5 s earlier.
+        .setIdleTimeout((int) config.session().idleTimeout().toSeconds() + 5)
+        .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS);
     if (s.tls()) {
       opts.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tlsCert()).setKeyPath(s.tlsKey()));
     }

@@ -9,11 +9,13 @@ import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -32,7 +34,7 @@ class ApiValidationTest {
 
   static Vertx vertx;
   static SwitchboardNode node;
-  static HttpClient http;
+  static java.net.http.HttpClient http;
   static WsClient watcher;
 
   record Answer(int status, JsonObject body, String raw) {}
@@ -41,7 +43,7 @@ class ApiValidationTest {
   static void start() {
     vertx = Vertx.vertx();
     node = TestNodes.standalone();
-    http = vertx.createHttpClient();
+    http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     watcher = WsClient.authed(vertx, node.port(), TestNodes.token("watcher", "api")).await();
     assertEquals("ack", watcher.request("s", new JsonObject().put("type", "subscribe").put("channel", "room:api"), 5_000)
         .await().getString("type"));
@@ -50,32 +52,34 @@ class ApiValidationTest {
   @AfterAll
   static void stop() {
     watcher.close().await();
-    http.close().await();
     node.close().await();
     vertx.close().await();
   }
 
-  static Answer call(HttpMethod method, String path, String key, Buffer body) {
-    RequestOptions o = new RequestOptions().setMethod(method).setHost("127.0.0.1").setPort(node.port()).setURI(path)
-        .setIdleTimeout(10_000);
+  /**
+   * With the JDK's client: Vert.x 5.0.10's HttpClientResponse.body() can miss a response that ends before
+   * it is called from another thread (eclipse-vertx/vert.x#6038), which hangs a test for no fault of the
+   * server.
+   */
+  static Answer call(HttpMethod method, String path, String key, Buffer body) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
+        .timeout(Duration.ofSeconds(20))
+        .method(method.name(), body == null ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofByteArray(body.getBytes()));
     if (key != null) {
-      o.addHeader("Authorization", key);
+      b.header("Authorization", key);
     }
-    return http.request(o)
-        .compose(req -> body == null ? req.send() : req.send(body))
-        .compose(resp -> resp.body().map(b -> {
-          String raw = b.toString();
-          JsonObject json = null;
-          try {
-            json = new JsonObject(raw);
-          } catch (RuntimeException notJson) {
-            // asserted below: every answer is JSON
-          }
-          return new Answer(resp.statusCode(), json, raw);
-        })).await();
+    HttpResponse<String> resp = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    JsonObject json = null;
+    try {
+      json = new JsonObject(resp.body());
+    } catch (RuntimeException notJson) {
+      // asserted by the caller: every answer is JSON
+    }
+    return new Answer(resp.statusCode(), json, resp.body());
   }
 
-  static Answer publish(String body) {
+  static Answer publish(String body) throws Exception {
     return call(HttpMethod.POST, "/api/publish", "Bearer " + TestNodes.API_KEY, Buffer.buffer(body));
   }
 
@@ -140,7 +144,7 @@ class ApiValidationTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("badRequests")
   void badRequestIsRefusedWithItsStatusAndAReason(String name, String method, String path, String key, String body,
-                                                  int status, String reason) {
+                                                  int status, String reason) throws Exception {
     String auth = "k".equals(key) ? "Bearer " + TestNodes.API_KEY : key;
     Answer a = call(HttpMethod.valueOf(method), path, auth, body == null ? null : Buffer.buffer(body));
     assertEquals(status, a.status(), name + ": " + a.raw());
@@ -158,7 +162,7 @@ class ApiValidationTest {
   }
 
   @Test
-  void singleObjectPublishIsDelivered() {
+  void singleObjectPublishIsDelivered() throws Exception {
     Answer a = publish(item("room:api", new JsonObject().put("text", "one")));
     assertEquals(200, a.status(), a.raw());
     assertEquals(true, a.body().getBoolean("ok"));
@@ -166,7 +170,7 @@ class ApiValidationTest {
   }
 
   @Test
-  void arrayPublishIsDeliveredInOrder() {
+  void arrayPublishIsDeliveredInOrder() throws Exception {
     JsonArray arr = new JsonArray();
     for (int i = 0; i < 20; i++) {
       arr.add(new JsonObject().put("channel", "room:api").put("message", new JsonObject().put("i", i)));
@@ -180,7 +184,7 @@ class ApiValidationTest {
   }
 
   @Test
-  void goodRequestsOnTheOtherRoutesAreServed() {
+  void goodRequestsOnTheOtherRoutesAreServed() throws Exception {
     Answer nodes = call(HttpMethod.GET, "/api/nodes", "Bearer " + TestNodes.API_KEY, null);
     assertEquals(200, nodes.status(), nodes.raw());
     Answer presence = call(HttpMethod.GET, "/api/presence/room:api", "Bearer " + TestNodes.API_KEY, null);

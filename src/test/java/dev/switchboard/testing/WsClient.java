@@ -58,14 +58,29 @@ public final class WsClient {
     WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions(clientOptions)
         .setMaxFrameSize(1024 * 1024).setMaxMessageSize(4 * 1024 * 1024));
     WsClient c = new WsClient(vertx, client);
-    return client.connect(opts).map(ws -> {
-      c.attach(ws);
-      return c;
-    }).onFailure(e -> client.close());
+    // Connect from an event-loop context, so the handlers are attached on the socket's own loop before it
+    // reads another frame; from the test thread, a first frame (an auth error, a 4029 close) could be
+    // processed before they are set, and lost.
+    Promise<WsClient> connected = Promise.promise();
+    vertx.getOrCreateContext().runOnContext(v -> client.connect(opts).onComplete(ar -> {
+      if (ar.succeeded()) {
+        c.attach(ar.result());
+        connected.complete(c);
+      } else {
+        client.close();
+        connected.fail(ar.cause());
+      }
+    }));
+    return connected.future();
   }
 
   private void attach(WebSocket socket) {
     this.ws = socket;
+    if (socket.isClosed()) {
+      closeReason = socket.closeReason();
+      closed.tryComplete(socket.closeStatusCode());
+      return;
+    }
     socket.textMessageHandler(text -> onFrame(new JsonObject(text)));
     // Vert.x answers pings by itself; the frame handler still sees them, so tests can count heartbeats.
     socket.frameHandler(f -> {
