@@ -252,3 +252,23 @@ test('a throwing handler does not stop the others', async () => {
   assert.ok(events.some((e) => e.name === 'error' && e.info.message === 'boom'));
   client.close();
 });
+
+test('offsets that arrive out of order (two publishing nodes) are all delivered, and the position waits for the gap', async () => {
+  const { clock, sockets, client } = await setup();
+  const got = [];
+  client.subscribe('room:a', (m) => got.push(m.n));
+  sockets[0].accept();
+  sockets[0].frames('subscribe').forEach((f) => sockets[0].answer(f));
+  await flush();
+  const msg = (n, offset) => ({ type: 'message', channel: 'room:a', message: { n }, from_user: null, timestamp: 't', offset, epoch: 'e1' });
+  sockets[0].receive(msg(1, 10));
+  sockets[0].receive(msg(3, 12));   // 12 overtook 11
+  assert.deepEqual(client.position('room:a'), { offset: 10, epoch: 'e1' }, 'resume below the gap');
+  sockets[0].receive(msg(2, 11));   // the late one is delivered, not taken for a replay
+  sockets[0].receive(msg(3, 12));   // a real replay is dropped
+  assert.deepEqual(got, [1, 3, 2]);
+  assert.deepEqual(client.position('room:a'), { offset: 12, epoch: 'e1' });
+  await drop(clock, sockets);
+  assert.deepEqual(sockets[1].frames('subscribe')[0].since, { offset: 12, epoch: 'e1' });
+  client.close();
+});

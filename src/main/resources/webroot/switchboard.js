@@ -528,12 +528,8 @@ export class SwitchboardClient {
 
   _onMessage(frame) {
     const entry = this._subs.get(frame.channel);
-    if (entry && typeof frame.offset === 'number' && frame.epoch != null) {
-      if (entry.epoch === frame.epoch && entry.offset != null && frame.offset <= entry.offset) {
-        return; // already delivered before a reconnect
-      }
-      entry.offset = frame.offset;
-      entry.epoch = frame.epoch;
+    if (entry && typeof frame.offset === 'number' && frame.epoch != null && !trackPosition(entry, frame)) {
+      return; // already delivered (a replay after a reconnect)
     }
     if (entry) {
       for (const h of [...entry.handlers]) {
@@ -758,4 +754,33 @@ export class SwitchboardClient {
       this._clearTimer(name);
     }
   }
+}
+
+/**
+ * Keeps a channel's position as the highest offset below which everything was delivered, plus the offsets
+ * delivered above it. Several nodes may publish to one channel, so offset 41 can arrive after 42: resuming
+ * from the highest offset seen would lose it, and dropping what is below it would drop it.
+ * Returns false for a message already delivered.
+ */
+function trackPosition(entry, frame) {
+  const o = frame.offset;
+  if (entry.epoch !== frame.epoch || entry.offset == null) {
+    entry.epoch = frame.epoch;
+    entry.offset = o - 1;
+    entry.ahead = new Set();
+  }
+  if (!entry.ahead) entry.ahead = new Set();
+  if (o <= entry.offset || entry.ahead.has(o)) return false;
+  if (o === entry.offset + 1) {
+    entry.offset = o;
+    while (entry.ahead.delete(entry.offset + 1)) entry.offset++;
+  } else {
+    entry.ahead.add(o);
+    if (entry.ahead.size > 1000) {
+      // A gap that never fills (a message lost before it was kept): stop waiting for it.
+      entry.offset = Math.max(...entry.ahead);
+      entry.ahead.clear();
+    }
+  }
+  return true;
 }

@@ -248,9 +248,38 @@ public final class SwitchboardClient {
     final String channel;
     final List<Handler<Delivery>> handlers = new ArrayList<>();
     final List<Promise<Subscribed>> waiters = new ArrayList<>();
+    /** The highest offset below which everything was delivered; resubscribes resume from it. */
     Long offset;
     String epoch;
+    /** Offsets delivered above {@link #offset}: several nodes may publish, so 41 can arrive after 42. */
+    final java.util.TreeSet<Long> ahead = new java.util.TreeSet<>();
     Subscribed acked;
+
+    /** Records a delivery; false when it was already delivered. */
+    boolean track(long o, String ep) {
+      if (!ep.equals(epoch) || offset == null) {
+        epoch = ep;
+        offset = o - 1;
+        ahead.clear();
+      }
+      if (o <= offset || ahead.contains(o)) {
+        return false;
+      }
+      if (o == offset + 1) {
+        offset = o;
+        while (ahead.remove(offset + 1)) {
+          offset++;
+        }
+      } else {
+        ahead.add(o);
+        if (ahead.size() > 1000) {
+          // A gap that never fills (lost before it was kept): stop waiting for it.
+          offset = ahead.last();
+          ahead.clear();
+        }
+      }
+      return true;
+    }
 
     Entry(String channel) {
       this.channel = channel;
@@ -762,12 +791,8 @@ public final class SwitchboardClient {
     Entry e = subs.get(channel);
     Long offset = f.getValue("offset") instanceof Number n ? n.longValue() : null;
     String epoch = f.getString("epoch");
-    if (e != null && offset != null && epoch != null) {
-      if (epoch.equals(e.epoch) && e.offset != null && offset <= e.offset) {
-        return; // already delivered before a reconnect
-      }
-      e.offset = offset;
-      e.epoch = epoch;
+    if (e != null && offset != null && epoch != null && !e.track(offset, epoch)) {
+      return; // already delivered (a replay after a reconnect)
     }
     Delivery d = new Delivery(channel, f.getValue("message"), f.getString("from_user"), f.getString("timestamp"), offset, epoch);
     if (e != null) {

@@ -115,7 +115,8 @@ public final class ConfigLoader {
     }
   }
 
-  static void deepMerge(JsonObject into, JsonObject from) {
+  /** Merges {@code from} into {@code into}: objects key by key, anything else replaced. */
+  public static void deepMerge(JsonObject into, JsonObject from) {
     from.forEach(e -> {
       Object cur = into.getValue(e.getKey());
       if (cur instanceof JsonObject co && e.getValue() instanceof JsonObject fo) {

@@ -69,6 +69,11 @@ public final class Session {
   private Principal principal;
   /** Channels being recovered (subscribe with since) → live deliveries held until the replay is done. */
   private Map<String, List<Publication>> recovering;
+  /**
+   * Channel → the highest offset replayed by a recovery. A message appended before the replay read it may
+   * still be on its way live; it was already sent from history, so live copies at or below this are dropped.
+   */
+  private Map<String, Frame.Since> replayedUpTo;
   /** True from the moment a first authentication starts until it is admitted or refused. */
   private boolean authInFlight;
   /** Text frames that arrived while the first authentication was in flight, replayed once it succeeds. */
@@ -515,6 +520,12 @@ public final class Session {
         }
       }
     }
+    if (recovered && sent > s.since().offset() && page != null) {
+      if (replayedUpTo == null) {
+        replayedUpTo = new HashMap<>();
+      }
+      replayedUpTo.put(ch, new Frame.Since(sent, page.epoch()));
+    }
     JsonObject extra = new JsonObject().put("recovered", recovered);
     if (page != null) {
       extra.put("offset", page.offset()).put("epoch", page.epoch());
@@ -529,6 +540,9 @@ public final class Session {
       return;
     }
     svc.hub().unsubscribe(this, ch);
+    if (replayedUpTo != null) {
+      replayedUpTo.remove(ch);
+    }
     send(ServerFrames.ack(u.id()));
   }
 
@@ -672,6 +686,12 @@ public final class Session {
       List<Publication> held = recovering.get(pub.channel());
       if (held != null) {
         held.add(pub);
+        return true;
+      }
+    }
+    if (replayedUpTo != null && pub.hasPosition()) {
+      Frame.Since floor = replayedUpTo.get(pub.channel());
+      if (floor != null && pub.offset() <= floor.offset() && floor.epoch().equals(pub.epoch())) {
         return true;
       }
     }

@@ -122,13 +122,7 @@ public final class TestNodes {
   }
 
   static void merge(JsonObject into, JsonObject from) {
-    from.forEach(e -> {
-      Object cur = into.getValue(e.getKey());
-      if (cur instanceof JsonObject co && e.getValue() instanceof JsonObject fo) {
-        merge(co, fo);
-      } else {
-        into.put(e.getKey(), e.getValue());
-      }
-    });
+    ConfigLoader.deepMerge(into, from);
   }
+
 }
