@@ -107,7 +107,7 @@ final class NodeGroup implements AutoCloseable {
     if (s.instances() > 0) {
       server.put("instances", s.instances());
     }
-    return new JsonObject()
+    JsonObject conf = new JsonObject()
         .put("server", server)
         .put("limits", new JsonObject()
             .put("messages_per_second", 1_000_000)
@@ -116,6 +116,16 @@ final class NodeGroup implements AutoCloseable {
             .put("connections_per_ip", 1_000_000)
             .put("connections_per_user", 1_000)
             .put("connect_rate_per_ip", 1_000_000));
+    // Extra node settings for a comparison run, e.g. history on: SWITCHBOARD_BENCH_NODE_CONF=/path/extra.json
+    String extra = System.getenv("SWITCHBOARD_BENCH_NODE_CONF");
+    if (extra != null) {
+      try {
+        dev.switchboard.config.ConfigLoader.deepMerge(conf, new JsonObject(java.nio.file.Files.readString(java.nio.file.Path.of(extra))));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("SWITCHBOARD_BENCH_NODE_CONF: cannot read " + extra, e);
+      }
+    }
+    return conf;
   }
 
   /** Waits until every node lists every other in GET /api/nodes (the cluster has formed). */
