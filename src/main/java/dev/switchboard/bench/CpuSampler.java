@@ -64,7 +64,7 @@ final class CpuSampler {
     long bench = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
         ? os.getProcessCpuTime() : 0;
     return new Sample(System.nanoTime(), nodes == null ? 0 : nodes.cpuNanos(), nodes == null ? 0 : nodes.nodeSysNanos(),
-        nodes == null ? new long[4] : nodes.cpuNanosByKind(), bench, loops, m[0], m[1]);
+        nodes == null ? new long[5] : nodes.cpuNanosByKind(), bench, loops, m[0], m[1]);
   }
 
   static Usage between(Sample a, Sample b) {
@@ -79,7 +79,7 @@ final class CpuSampler {
     double machineTotal = b.machineTotal() - a.machineTotal();
     double machine = machineTotal <= 0 ? 0 : (b.machineBusy() - a.machineBusy()) / machineTotal * CORES;
     double node = b.nodeCpuNanos() - a.nodeCpuNanos();
-    double[] kinds = new double[4];
+    double[] kinds = new double[5];
     for (int i = 0; i < kinds.length; i++) {
       kinds[i] = Math.max(0, b.nodeByKind()[i] - a.nodeByKind()[i]) / 1e9;
     }

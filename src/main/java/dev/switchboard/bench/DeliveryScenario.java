@@ -151,6 +151,9 @@ final class DeliveryScenario {
         r.put("node_loop_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.LOOPS] * perM);
         r.put("node_jit_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.JIT] * perM);
         r.put("node_gc_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.GC] * perM);
+        if (nodes.size() > 1 && v.spec().target() == Target.SWITCHBOARD) {
+          r.put("node_hz_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.HAZELCAST] * perM);
+        }
         r.put("node_sys_cpu_s_per_m", u.nodeSysSeconds() * perM);
         r.put("p50_ms", h.getValueAtPercentile(50) / 1000.0);
         r.put("p99_ms", h.getValueAtPercentile(99) / 1000.0);

@@ -31,6 +31,7 @@ final class Figures {
     def("node_loop_cpu_s_per_m", "steady:   of which event loops", "%.2f", true);
     def("node_jit_cpu_s_per_m", "steady:   of which JIT compiler threads", "%.2f", true);
     def("node_gc_cpu_s_per_m", "steady:   of which GC threads", "%.2f", true);
+    def("node_hz_cpu_s_per_m", "steady:   of which Hazelcast threads", "%.2f", true);
     def("node_sys_cpu_s_per_m", "steady: node kernel (sys) CPU s per 1M", "%.2f", true);
     def("node_cores", "steady: node CPU (cores)", "%.3f", true);
     def("p50_ms", "steady: publish→receive p50 ms", "%.3f", true);

@@ -182,7 +182,7 @@ final class NodeGroup implements AutoCloseable {
   }
 
   long[] cpuNanosByKind() {
-    long[] sum = new long[4];
+    long[] sum = new long[5];
     for (NodeProcess n : nodes) {
       long[] k = n.cpuNanosByKind();
       for (int i = 0; i < sum.length; i++) {

@@ -108,18 +108,19 @@ final class NodeProcess implements AutoCloseable {
     }
   }
 
-  /** CPU time by kind of thread: event loops, JIT compilers, GC (+ VM thread), everything else. */
+  /** CPU time by kind of thread: event loops, JIT compilers, GC (+ VM thread), everything else, Hazelcast. */
   static final int LOOPS = 0;
   static final int JIT = 1;
   static final int GC = 2;
   static final int OTHER = 3;
+  static final int HAZELCAST = 4;
 
   /**
    * Nanoseconds of CPU per thread kind, from /proc/<pid>/task/&#42;/stat, for the threads alive now (a
    * compiler thread that exited takes its time with it: the remainder shows in {@link #cpuNanos()}).
    */
   long[] cpuNanosByKind() {
-    long[] out = new long[4];
+    long[] out = new long[5];
     Path tasks = Path.of("/proc", Long.toString(pid()), "task");
     try (var dirs = Files.list(tasks)) {
       for (Path t : (Iterable<Path>) dirs::iterator) {
@@ -148,6 +149,9 @@ final class NodeProcess implements AutoCloseable {
     }
     if (comm.startsWith("GC Thread") || comm.startsWith("G1 ") || comm.equals("VM Thread")) {
       return GC;
+    }
+    if (comm.startsWith("hz.")) {
+      return HAZELCAST;
     }
     return OTHER;
   }

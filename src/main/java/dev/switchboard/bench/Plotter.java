@@ -162,8 +162,11 @@ final class Plotter {
         prevY = yy;
       }
     }
-    // legend
+    // legend, on a white box so it stays readable over the lines
     g.setStroke(new BasicStroke(2.4f));
+    int legendWidth = 60 + series.stream().mapToInt(x -> g.getFontMetrics().stringWidth(x.name())).max().orElse(0);
+    g.setColor(new Color(255, 255, 255, 230));
+    g.fillRect(left + 6, top + 4, legendWidth, 20 * series.size() + 8);
     int ly = top + 18;
     for (Series s : series) {
       g.setColor(COLORS[s.color() % COLORS.length]);

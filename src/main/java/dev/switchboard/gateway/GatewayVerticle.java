@@ -70,6 +70,9 @@ public final class GatewayVerticle extends VerticleBase {
         .setMaxWebSocketMessageSize(config.session().maxMessageSize())
         .setPerMessageWebSocketCompressionSupported(s.compression())
         .setPerFrameWebSocketCompressionSupported(s.compression())
+        // Clients that ask for no context takeover get it: ~40 KiB per connection instead of ~250 (BENCHMARKS.md).
+        .setWebSocketAllowServerNoContext(true)
+        .setWebSocketPreferredClientNoContext(true)
         // Bounds HTTP connections that never finish a request (slowloris). WebSockets are not affected: the
         // heartbeat writes a ping well within it, and the session's own idle rule (1001) fires 5 s earlier.
         .setIdleTimeout((int) config.session().idleTimeout().toSeconds() + 5)
