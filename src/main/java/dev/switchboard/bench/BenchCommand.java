@@ -292,7 +292,12 @@ public final class BenchCommand implements Callable<Integer> {
       Files.writeString(jsonFile, out.encodePrettily());
     }
     if (plots != null) {
-      writePlots(reports, plots, err);
+      try {
+        writePlots(reports, plots, err);
+      } catch (IOException | RuntimeException | Error e) {
+        // figures and JSON are already out; a machine without fonts should not lose them
+        err.println("bench: could not write plots to " + plots + ": " + e);
+      }
     }
     return complete ? 0 : 1;
   }
