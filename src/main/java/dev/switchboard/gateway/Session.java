@@ -15,9 +15,6 @@ import dev.switchboard.protocol.FrameDecoder;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.protocol.ServerFrames;
 import dev.switchboard.router.Undelivered;
-import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -26,7 +23,6 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.http.impl.WebSocketImplBase;
 import io.vertx.core.http.WebSocketFrame;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -62,8 +58,6 @@ public final class Session {
   private static final int MAX_CLOSE_REASON_BYTES = 123;
 
   private final ServerWebSocket ws;
-  private ChannelHandlerContext rawContext;
-  private boolean rawChecked;
   private final SessionServices svc;
   private final SwitchboardConfig config;
   private final EventBus eb;
@@ -688,15 +682,6 @@ public final class Session {
    * @return whether the frame was written
    */
   boolean write(String frame, Publication pub) {
-    return write(frame, null, pub);
-  }
-
-  /**
-   * @param wire the whole WebSocket frame (header + payload), built once per publication and shared by
-   *     every subscriber; written below the WebSocket encoder without a flush, the hub flushes once per
-   *     loop pass
-   */
-  boolean write(String frame, ByteBuf wire, Publication pub) {
     if (recovering != null && !recovering.isEmpty()) {
       List<Publication> held = recovering.get(pub.channel());
       if (held != null) {
@@ -710,44 +695,7 @@ public final class Session {
         return true;
       }
     }
-    ChannelHandlerContext chctx = wire == null ? null : rawContext();
-    return chctx != null ? writeRaw(chctx, wire, pub) : writeNow(frame, pub);
-  }
-
-  /**
-   * The socket's Netty context when pre-built frames may be written to it: not when permessage-deflate
-   * was negotiated (its encoder sits above the raw bytes and deliveries must stay compressed).
-   */
-  private ChannelHandlerContext rawContext() {
-    if (rawChecked) {
-      return rawContext;
-    }
-    rawChecked = true;
-    if (ws instanceof WebSocketImplBase<?> impl) {
-      ChannelHandlerContext c = impl.channelHandlerContext();
-      if (c != null && c.pipeline().get(WebSocketExtensionEncoder.class) == null) {
-        rawContext = c;
-      }
-    }
-    return rawContext;
-  }
-
-  private boolean writeRaw(ChannelHandlerContext chctx, ByteBuf wire, Publication pub) {
-    if (closed || ws.isClosed()) {
-      return false;
-    }
-    // Raw writes bypass Vert.x's write queue: the channel's own high-water mark (set from
-    // outbound_queue_bytes by setWriteQueueMaxSize) is the slow-consumer bound.
-    if (!chctx.channel().isWritable()) {
-      svc.node().metrics().dropped("slow_consumer");
-      Undelivered.report(svc.node().vertx(), pub, "slow_consumer", userId(), id);
-      close(CloseCode.SLOW_CONSUMER, "slow consumer: outbound queue over "
-          + config.session().outboundQueueBytes() + " bytes");
-      return false;
-    }
-    chctx.write(wire.duplicate(), chctx.voidPromise());
-    svc.hub().unflushed(chctx);
-    return true;
+    return writeNow(frame, pub);
   }
 
   private boolean writeNow(String frame, Publication pub) {

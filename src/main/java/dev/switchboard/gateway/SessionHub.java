@@ -7,8 +7,6 @@ import dev.switchboard.cluster.ProbeResponder;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ServerFrames;
-import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -50,7 +48,6 @@ public final class SessionHub {
   private final Vertx vertx;
   private final NodeContext node;
   private final Map<String, ChannelEntry> channels = new HashMap<>();
-  private final List<ChannelHandlerContext> unflushed = new ArrayList<>();
   private final Map<String, List<Session>> byUser = new HashMap<>();
   private final Set<Session> sessions = new LinkedHashSet<>();
   /** Probe nonces this hub is waiting for → the round each proves. */
@@ -252,37 +249,18 @@ public final class SessionHub {
     }
     Publication pub = Publication.fromJson(msg.body());
     String frame = ServerFrames.message(pub);
-    ByteBuf wire = WireFrames.text(frame);
-    boolean firstSinceFlush = unflushed.isEmpty();
     int n = 0;
     // A write may close a slow session, which mutates the set: iterate a snapshot (one array per
     // publication, not per subscriber).
     for (Session s : e.subscribers.toArray(new Session[0])) {
-      if (s.write(frame, wire, pub)) {
+      if (s.write(frame, pub)) {
         n++;
       }
-    }
-    if (firstSinceFlush && !unflushed.isEmpty()) {
-      // Queued behind the deliveries already waiting on this loop: a busy loop sends several frames per
-      // socket in one system call, an idle one flushes right away (BENCHMARKS.md, coalesced flushes).
-      vertx.runOnContext(v -> flushAll());
     }
     // The admin feed ($sys:) is not traffic: counting it would show an idle cluster delivering.
     if (n > 0 && !e.channel.startsWith(Channel.SYSTEM + ":")) {
       node.metrics().delivered(n);
       node.metrics().publishToSocket(Publication.nowMicros() - pub.acceptedAtMicros());
-    }
-  }
-
-  void unflushed(ChannelHandlerContext chctx) {
-    unflushed.add(chctx);
-  }
-
-  private void flushAll() {
-    ChannelHandlerContext[] all = unflushed.toArray(new ChannelHandlerContext[0]);
-    unflushed.clear();
-    for (ChannelHandlerContext c : all) {
-      c.flush();
     }
   }
 
