@@ -32,8 +32,6 @@ public final class Addresses {
   public static final String DISCONNECT_USER = "switchboard.control.disconnect";
   /** Drain this node: gateway instances close their sessions with 1001 over the drain period. Local. */
   public static final String DRAIN = "switchboard.control.drain";
-  /** Live stats for the admin dashboard, published by each node every second. */
-  public static final String STATS = "switchboard.stats";
 
   private static final String CHANNEL_PREFIX = "switchboard.ch.";
 
