@@ -2,13 +2,12 @@ package dev.switchboard.client;
 
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
+import dev.switchboard.cluster.ConsumerDirectory;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.router.Undelivered;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.Json;
-import io.vertx.core.spi.cluster.ClusterManager;
 
 /**
  * Publishes from a backend JVM that joined the cluster with Switchboard's {@code cluster.xml}. It applies the
@@ -17,8 +16,9 @@ import io.vertx.core.spi.cluster.ClusterManager;
  * each session subscribed at that moment, at most once, in order for one publishing thread and channel.
  *
  * <p>A publish to a {@code user:} channel that no node holds a consumer for is reported on
- * {@code switchboard.undelivered} with reason {@code no_session}, as the router does (a lookup in the
- * cluster's subscription table after the publish; turn it off with {@link #reportUndelivered(boolean)}).
+ * {@code switchboard.undelivered} with reason {@code no_session}, as the router does (decided after the publish
+ * from this JVM's event-bus routing table, see {@link ConsumerDirectory}; turn it off with
+ * {@link #reportUndelivered(boolean)}).
  *
  * <pre>{@code
  * Publisher p = Switchboard.publisher(vertx);
@@ -94,9 +94,9 @@ public final class Publisher {
     String address = Addresses.channel(r.channel());
     vertx.eventBus().publish(address, pub.toJson());
     if (reportUndelivered && Channel.USER.equals(r.channel().namespace())) {
-      ClusterManager cm = ((VertxInternal) vertx).clusterManager();
-      if (cm != null) {
-        Undelivered.reportIfNoConsumer(vertx, cm, address, pub);
+      ConsumerDirectory directory = ConsumerDirectory.of(vertx);
+      if (directory != null) {
+        Undelivered.reportIfNoConsumer(vertx, directory, address, pub);
       }
     }
     return Future.succeededFuture();

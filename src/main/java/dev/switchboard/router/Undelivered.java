@@ -2,13 +2,10 @@ package dev.switchboard.router;
 
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
+import dev.switchboard.cluster.ConsumerDirectory;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.spi.cluster.ClusterManager;
-import io.vertx.core.spi.cluster.RegistrationInfo;
-import java.util.List;
 
 /**
  * Reports on {@link Addresses#UNDELIVERED} (published cluster-wide, so any backend JVM may consume it):
@@ -21,9 +18,16 @@ import java.util.List;
  * with reason {@code no_session} (a publish to a {@code user:} channel that no node held a consumer for:
  * the user had no session anywhere) or {@code slow_consumer} (dropped when a session was closed with 4009;
  * then {@code "user"} and {@code "session_id"} name that session). A report is a hint for a fallback such as
- * a mobile push, not a transaction: {@code no_session} is decided from the cluster's subscription table
- * right after the publish, so a session that connects at that very moment may both receive the message and
- * be reported, or neither.
+ * a mobile push, not a transaction: {@code no_session} is decided right after the publish from the same
+ * node-local routing table the clustered event bus routed it with ({@link ConsumerDirectory}; no cluster
+ * call when the user has a session somewhere), so a session that connects at that very moment may both
+ * receive the message and be reported, or neither. That table learns of a consumer's removal from the
+ * cluster's registration events: for tens of milliseconds after a user's last session closes anywhere (until
+ * Hazelcast drops a crashed node), publishes still go to that node and are not reported. A new session is
+ * seen at once, because the table caches only addresses that have consumers. Standalone, the node's own
+ * sessions decide, with no delay. In a cluster a report is only published while some member consumes this
+ * address (a watched flag, see {@link ConsumerDirectory#mayHaveConsumer}); a consumer is seen milliseconds
+ * after its registration completes; reports made in those milliseconds are not sent.
  */
 public final class Undelivered {
 
@@ -48,18 +52,21 @@ public final class Undelivered {
     if (user != null) {
       o.put("user", user).put("session_id", sessionId);
     }
-    vertx.eventBus().publish(Addresses.UNDELIVERED, o);
+    // Usually nobody listens, and a publish to an address without consumers reads Hazelcast each time.
+    if (ConsumerDirectory.worthPublishing(vertx, Addresses.UNDELIVERED)) {
+      vertx.eventBus().publish(Addresses.UNDELIVERED, o);
+    }
   }
 
   /**
-   * Looks the channel address up in the cluster's subscription table and reports {@code no_session} when no
-   * member holds a consumer. Completes with whether it reported; a failed lookup reports nothing.
+   * Asks the cluster's consumer directory whether any member holds a consumer for the channel address and
+   * reports {@code no_session} when none does. Call it right after the publish. Completes with whether it
+   * reported; a failed lookup reports nothing.
    */
-  public static Future<Boolean> reportIfNoConsumer(Vertx vertx, ClusterManager cm, String address, Publication pub) {
-    Promise<List<RegistrationInfo>> regs = Promise.promise();
-    cm.getRegistrations(address, regs);
-    return regs.future()
-        .map(list -> (list == null || list.isEmpty()) && report(vertx, pub, NO_SESSION))
+  public static Future<Boolean> reportIfNoConsumer(Vertx vertx, ConsumerDirectory directory, String address,
+      Publication pub) {
+    return directory.hasConsumer(address)
+        .map(any -> !any && report(vertx, pub, NO_SESSION))
         .otherwise(false);
   }
 }
