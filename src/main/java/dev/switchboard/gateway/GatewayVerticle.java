@@ -8,6 +8,7 @@ import dev.switchboard.limiter.InflationLimit;
 import dev.switchboard.metrics.MetricsRoutes;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.router.ChannelRules;
+import dev.switchboard.router.Fanout;
 import dev.switchboard.router.Glob;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -53,9 +54,9 @@ public final class GatewayVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    hub = new SessionHub(vertx, node);
+    hub = new SessionHub(vertx, context, node);
     services = new SessionServices(node, hub, new ChannelRules(config.channels()), new ClusterView(node),
-        new Glob(config.rpc().allowed()));
+        new Glob(config.rpc().allowed()), new Fanout(node));
     Router router = Router.router(vertx);
     MetricsRoutes.mount(router, node);
     new ApiRoutes(node).mount(router);

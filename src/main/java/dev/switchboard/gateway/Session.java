@@ -15,6 +15,7 @@ import dev.switchboard.protocol.FrameDecoder;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.protocol.ServerFrames;
 import dev.switchboard.router.Undelivered;
+import io.netty.buffer.ByteBuf;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -58,6 +59,10 @@ public final class Session {
   private static final int MAX_CLOSE_REASON_BYTES = 123;
 
   private final ServerWebSocket ws;
+  private RawSocket raw;
+  private boolean rawChecked;
+  /** Frames sit in the socket's Netty buffer until the hub's next flush pass. */
+  private boolean flushQueued;
   private final SessionServices svc;
   private final SwitchboardConfig config;
   private final EventBus eb;
@@ -565,7 +570,7 @@ public final class Session {
       send(ServerFrames.error(err.withId(p.id())));
       return;
     }
-    route(p, p.channel().toString(), p.message());
+    route(p, p.channel(), p.message());
   }
 
   private void sendDirect(Frame.Send s) {
@@ -574,11 +579,25 @@ public final class Session {
       send(ServerFrames.error(err.withId(s.id())));
       return;
     }
-    route(s, Channel.user(s.to()).toString(), s.message());
+    route(s, Channel.user(s.to()), s.message());
   }
 
-  private void route(Frame f, String channel, Object message) {
-    JsonObject body = new JsonObject().put("channel", channel).put("message", message)
+  /**
+   * A client's publish, already checked against the channel rules. On channels without history the
+   * router's own fan-out ({@link dev.switchboard.router.Fanout}) runs right here on the session's loop and the
+   * ack follows at once: it means what it always meant (accepted and handed to the clustered event bus),
+   * without a request/reply hop to the router verticle. Channels with history go through the router
+   * verticle, whose per-channel append chain hands out the offsets in order.
+   */
+  private void route(Frame f, Channel channel, Object message) {
+    if (!svc.rules().keepsHistory(channel)) {
+      Publication pub = Publication.now(channel.toString(), message, principal.userId());
+      svc.fanout().publish(pub, channel);
+      svc.fanout().accepted(pub, true);
+      send(ServerFrames.ack(f.id()));
+      return;
+    }
+    JsonObject body = new JsonObject().put("channel", channel.toString()).put("message", message)
         .put("from_user", principal.userId()).put("client", true);
     eb.request(Addresses.PUBLISH, body, LOCAL).onComplete(ar -> {
       if (ar.succeeded()) {
@@ -679,9 +698,13 @@ public final class Session {
    * Writes a delivery. A session whose write queue is over its bound is a slow consumer: it is closed
    * with 4009 and the message reported undelivered, so it never holds back other sessions or the loop.
    *
+   * @param wire the whole WebSocket frame (header + payload), built once per publication and shared by
+   *     every subscriber; written below the WebSocket encoder without a flush, the hub flushes once per
+   *     loop pass. Null when the caller is not on this socket's loop: then {@code frame} is written the
+   *     usual way
    * @return whether the frame was written
    */
-  boolean write(String frame, Publication pub) {
+  boolean write(String frame, ByteBuf wire, Publication pub) {
     if (recovering != null && !recovering.isEmpty()) {
       List<Publication> held = recovering.get(pub.channel());
       if (held != null) {
@@ -695,7 +718,37 @@ public final class Session {
         return true;
       }
     }
-    return writeNow(frame, pub);
+    RawSocket socket = wire == null ? null : rawSocket();
+    return socket != null ? writeRaw(socket, wire, pub) : writeNow(frame, pub);
+  }
+
+  private RawSocket rawSocket() {
+    if (!rawChecked) {
+      rawChecked = true;
+      raw = RawSocket.of(ws);
+    }
+    return raw;
+  }
+
+  private boolean writeRaw(RawSocket socket, ByteBuf wire, Publication pub) {
+    if (closed || ws.isClosed()) {
+      return false;
+    }
+    if (!socket.writable()) {
+      return slowConsumer(pub);
+    }
+    socket.write(wire);
+    if (!flushQueued) {
+      flushQueued = true;
+      svc.hub().unflushed(this);
+    }
+    return true;
+  }
+
+  /** Called by the hub's flush pass, once per pass however many frames were written since. */
+  void flushRaw() {
+    flushQueued = false;
+    raw.flush();
   }
 
   private boolean writeNow(String frame, Publication pub) {
@@ -704,14 +757,19 @@ public final class Session {
       return false;
     }
     if (ws.writeQueueFull()) {
-      svc.node().metrics().dropped("slow_consumer");
-      Undelivered.report(svc.node().vertx(), pub, "slow_consumer", userId(), id);
-      close(CloseCode.SLOW_CONSUMER, "slow consumer: outbound queue over "
-          + config.session().outboundQueueBytes() + " bytes");
-      return false;
+      return slowConsumer(pub);
     }
     ws.writeTextMessage(frame);
     return true;
+  }
+
+  /** Closes with 4009 and reports the delivery that found the outbound queue full; returns false. */
+  private boolean slowConsumer(Publication pub) {
+    svc.node().metrics().dropped(Undelivered.SLOW_CONSUMER);
+    Undelivered.report(svc.node().vertx(), pub, Undelivered.SLOW_CONSUMER, userId(), id);
+    close(CloseCode.SLOW_CONSUMER, "slow consumer: outbound queue over "
+        + config.session().outboundQueueBytes() + " bytes");
+    return false;
   }
 
   /** Writes a protocol answer (ack, error, auth_success …) under the same slow-consumer rule. */

@@ -7,12 +7,16 @@ import dev.switchboard.cluster.ProbeResponder;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ServerFrames;
+import io.netty.buffer.ByteBuf;
+import io.netty.util.concurrent.EventExecutor;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -46,8 +50,12 @@ public final class SessionHub {
   private static final Logger log = LoggerFactory.getLogger(SessionHub.class);
 
   private final Vertx vertx;
+  /** The gateway instance's context: its sessions' sockets live on this event loop. */
+  private final Context context;
+  private final EventExecutor loop;
   private final NodeContext node;
   private final Map<String, ChannelEntry> channels = new HashMap<>();
+  private final List<Session> unflushed = new ArrayList<>();
   private final Map<String, List<Session>> byUser = new HashMap<>();
   private final Set<Session> sessions = new LinkedHashSet<>();
   /** Probe nonces this hub is waiting for → the round each proves. */
@@ -65,8 +73,10 @@ public final class SessionHub {
     }
   }
 
-  public SessionHub(Vertx vertx, NodeContext node) {
+  public SessionHub(Vertx vertx, Context context, NodeContext node) {
     this.vertx = vertx;
+    this.context = context;
+    this.loop = ((ContextInternal) context).nettyEventLoop();
     this.node = node;
   }
 
@@ -232,7 +242,7 @@ public final class SessionHub {
     }
   }
 
-  /** Encodes once, writes the same text to every subscriber. */
+  /** Encodes once per publication: every subscriber gets the same frame bytes. */
   private void deliver(ChannelEntry e, Message<JsonObject> msg) {
     String probe = msg.headers().get(ProbeResponder.HEADER);
     if (probe != null) {
@@ -249,18 +259,48 @@ public final class SessionHub {
     }
     Publication pub = Publication.fromJson(msg.body());
     String frame = ServerFrames.message(pub);
+    // Pre-built frames are only written from the sockets' own loop, where the hub can flush them.
+    ByteBuf wire = loop.inEventLoop() ? WireFrames.text(frame) : null;
     int n = 0;
-    // A write may close a slow session, which mutates the set: iterate a snapshot (one array per
-    // publication, not per subscriber).
-    for (Session s : e.subscribers.toArray(new Session[0])) {
-      if (s.write(frame, pub)) {
-        n++;
+    try {
+      // A write may close a slow session, which mutates the set: iterate a snapshot (one array per
+      // publication, not per subscriber).
+      for (Session s : e.subscribers.toArray(new Session[0])) {
+        if (s.write(frame, wire, pub)) {
+          n++;
+        }
+      }
+    } finally {
+      if (wire != null) {
+        wire.release();
       }
     }
     // The admin feed ($sys:) is not traffic: counting it would show an idle cluster delivering.
     if (n > 0 && !e.channel.startsWith(Channel.SYSTEM + ":")) {
       node.metrics().delivered(n);
       node.metrics().publishToSocket(Publication.nowMicros() - pub.acceptedAtMicros());
+    }
+  }
+
+  /**
+   * Remembers a socket holding frames written without a flush. The first one since the last flush queues
+   * the flush behind whatever is already waiting on the loop: an idle loop flushes right away, a busy one
+   * sends several frames per socket in one system call (BENCHMARKS.md, coalesced flushes). Scheduling
+   * here, not after the delivery loop, means no exception half-way through a fan-out can leave a frame
+   * unflushed.
+   */
+  void unflushed(Session s) {
+    if (unflushed.isEmpty()) {
+      context.runOnContext(v -> flushAll());
+    }
+    unflushed.add(s);
+  }
+
+  private void flushAll() {
+    Session[] all = unflushed.toArray(new Session[0]);
+    unflushed.clear();
+    for (Session s : all) {
+      s.flushRaw();
     }
   }
 

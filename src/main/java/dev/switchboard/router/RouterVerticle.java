@@ -11,8 +11,6 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.spi.cluster.ClusterManager;
-import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +38,7 @@ public final class RouterVerticle extends VerticleBase {
   private final NodeContext node;
   private final ChannelRules rules;
   private final int maxMessageSize;
-  private final double sampleRate;
+  private final Fanout fanout;
   /** The newest pending history append per channel (event-loop confined). */
   private final java.util.Map<String, Future<Publication>> lastAppend = new java.util.HashMap<>();
 
@@ -48,7 +46,7 @@ public final class RouterVerticle extends VerticleBase {
     this.node = node;
     this.rules = new ChannelRules(node.config().channels());
     this.maxMessageSize = node.config().session().maxMessageSize();
-    this.sampleRate = node.config().logging().messageSampleRate();
+    this.fanout = new Fanout(node);
   }
 
   @Override
@@ -90,24 +88,16 @@ public final class RouterVerticle extends VerticleBase {
     }
     Object fromUser = body.getValue("from_user");
     Publication pub = Publication.now(ch.toString(), message, fromUser instanceof String s ? s : null);
-    stamp(pub, ch).compose(stamped -> route(stamped, ch)).onComplete(ar -> {
+    stamp(pub, ch).onComplete(ar -> {
       if (ar.succeeded()) {
+        fanout.publish(ar.result(), ch);
         msg.reply(new JsonObject().put("ok", true));
       } else {
         log.warn("event=routing_failure channel={} reason=\"{}\"", ch, ar.cause().getMessage());
         msg.fail(500, "routing failed: " + ar.cause().getMessage());
       }
     });
-    if (fromClient) {
-      vertx.eventBus().publish(Addresses.INBOUND, new JsonObject()
-          .put("channel", pub.channel()).put("message", message).put("from_user", pub.fromUser())
-          .put("timestamp", pub.timestamp()).put("node", node.name()));
-    }
-    if (sampleRate > 0 && ThreadLocalRandom.current().nextDouble() < sampleRate) {
-      String text = Json.encode(message);
-      log.info("event=message_sample channel={} from_user={} body={}", ch, pub.fromUser(),
-          text.length() > 200 ? text.substring(0, 200) + "…" : text);
-    }
+    fanout.accepted(pub, fromClient);
   }
 
   /**
@@ -126,28 +116,5 @@ public final class RouterVerticle extends VerticleBase {
     lastAppend.put(key, next);
     next.onComplete(ar -> lastAppend.remove(key, next));
     return next;
-  }
-
-  /**
-   * Fans out with one event-bus publish. For a {@code user:} channel it then asks the cluster's subscription
-   * table whether any node holds a consumer and reports the publication undelivered when none does. The
-   * check runs after the publish, off the delivery path, so it neither delays delivery nor reorders a
-   * publisher's messages (the lookups complete in any order; the publishes already went out in order).
-   */
-  private Future<Void> route(Publication pub, Channel ch) {
-    String address = Addresses.channel(ch);
-    vertx.eventBus().publish(address, pub.toJson());
-    if (Channel.USER.equals(ch.namespace())) {
-      ClusterManager cm = node.clusterManager();
-      Future<Boolean> reported = cm != null ? Undelivered.reportIfNoConsumer(vertx, cm, address, pub)
-          : Future.succeededFuture(node.sessions().usersIn(ch.toString()).isEmpty()
-              && Undelivered.report(vertx, pub, Undelivered.NO_SESSION));
-      reported.onSuccess(r -> {
-        if (r) {
-          node.metrics().dropped(Undelivered.NO_SESSION);
-        }
-      });
-    }
-    return Future.succeededFuture();
   }
 }

@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -62,6 +63,35 @@ class CompressionTest {
     Frames.ack(c, 2, Frames.publish("broadcast", "room:lobby", new JsonObject().put("text", text)));
     assertEquals(text, c.next("message", WAIT).await().getJsonObject("message").getString("text"));
     c.close().await();
+  }
+
+  /**
+   * Deliveries are written as frames pre-built once per publication, below the WebSocket encoder; a
+   * session that negotiated permessage-deflate must still get them through its deflate encoder.
+   */
+  @Test
+  void deliveriesToADeflateSessionAreCompressed(Vertx vertx) throws IOException {
+    try (RawWsClient raw = RawWsClient.connect(on.port(), "/ws?token=" + TestNodes.token("yan", "lobby"), null,
+        Map.of("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"))) {
+      assertEquals(101, raw.status());
+      assertTrue(nextText(raw).compressed(), "auth_success is compressed");
+      raw.send(Frames.subscribe("room:lobby").put("id", 1));
+      assertTrue(nextText(raw).compressed(), "the subscribe ack is compressed");
+      WsClient publisher = WsClient.authed(vertx, on.port(), TestNodes.token("xia", "lobby")).await();
+      Frames.ack(publisher, 1, Frames.publish("broadcast", "room:lobby", new JsonObject().put("n", 1)));
+      RawWsClient.Frame delivery = nextText(raw);
+      assertTrue(delivery.compressed(), "the delivery went through the deflate encoder: " + delivery);
+      publisher.close().await();
+    }
+  }
+
+  private static RawWsClient.Frame nextText(RawWsClient raw) throws IOException {
+    while (true) {
+      RawWsClient.Frame f = raw.read(WAIT);
+      if (f.opcode() == RawWsClient.TEXT) {
+        return f;
+      }
+    }
   }
 
   @ParameterizedTest(name = "compression enabled: {0}")

@@ -32,8 +32,8 @@ public final class RawWsClient implements AutoCloseable {
   public static final int PING = 0x9;
   public static final int PONG = 0xA;
 
-  /** One frame as the server sent it. */
-  public record Frame(int opcode, boolean fin, byte[] payload) {
+  /** One frame as the server sent it; {@code compressed} is RSV1, set on permessage-deflate messages. */
+  public record Frame(int opcode, boolean fin, boolean compressed, byte[] payload) {
     public String text() {
       return new String(payload, StandardCharsets.UTF_8);
     }
@@ -202,7 +202,7 @@ public final class RawWsClient implements AutoCloseable {
         payload[i] ^= mask[i & 3];
       }
     }
-    Frame f = new Frame(b0 & 0x0f, (b0 & 0x80) != 0, payload);
+    Frame f = new Frame(b0 & 0x0f, (b0 & 0x80) != 0, (b0 & 0x40) != 0, payload);
     if (f.opcode() == PING) {
       pings++;
     }
