@@ -1,5 +1,6 @@
 package dev.switchboard.limiter;
 
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
@@ -7,6 +8,7 @@ import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.compression.ZlibCodecFactory;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionDecoder;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionFilterProvider;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandler;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandshaker;
@@ -14,6 +16,8 @@ import io.netty.handler.codec.http.websocketx.extensions.compression.DeflateFram
 import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.impl.WebSocketImplBase;
 import io.vertx.core.net.impl.ConnectionBase;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,7 +64,20 @@ public final class InflationLimit {
       pipeline.replace(HANDLER, HANDLER,
           new WebSocketServerExtensionHandler(handshakers.toArray(new WebSocketServerExtensionHandshaker[0])));
       // The negotiated decoder is inserted right after the extension handler, so this stays behind it.
-      pipeline.addAfter(HANDLER, ERRORS, new TooBigOnInflationLimit());
+      pipeline.addAfter(HANDLER, ERRORS, TooBigOnInflationLimit.INSTANCE);
+    }
+  }
+
+  /**
+   * Once the upgrade is done: a socket that negotiated no compression has nothing to inflate, so the error
+   * translator leaves its pipeline — one handler context less on every idle connection.
+   */
+  public static void settle(ServerWebSocket ws) {
+    if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null) {
+      ChannelPipeline pipeline = impl.channelHandlerContext().pipeline();
+      if (pipeline.get(WebSocketExtensionDecoder.class) == null && pipeline.get(ERRORS) != null) {
+        pipeline.remove(ERRORS);
+      }
     }
   }
 
@@ -70,7 +87,10 @@ public final class InflationLimit {
    * Turns "inflated past the limit" into what Netty raises for an oversized frame, so the session answers
    * it like any other message over max_message_size: close 1009.
    */
+  @ChannelHandler.Sharable
   static final class TooBigOnInflationLimit extends ChannelInboundHandlerAdapter {
+    static final TooBigOnInflationLimit INSTANCE = new TooBigOnInflationLimit();
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       Throwable t = cause;
