@@ -74,10 +74,13 @@ public final class InflationLimit {
    */
   public static void settle(ServerWebSocket ws) {
     if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null) {
-      ChannelPipeline pipeline = impl.channelHandlerContext().pipeline();
-      if (pipeline.get(WebSocketExtensionDecoder.class) == null && pipeline.get(ERRORS) != null) {
-        pipeline.remove(ERRORS);
-      }
+      settle(impl.channelHandlerContext().pipeline());
+    }
+  }
+
+  static void settle(ChannelPipeline pipeline) {
+    if (pipeline.get(WebSocketExtensionDecoder.class) == null && pipeline.get(ERRORS) != null) {
+      pipeline.remove(ERRORS);
     }
   }
 
