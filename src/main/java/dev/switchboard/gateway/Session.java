@@ -737,11 +737,16 @@ public final class Session {
     if (!socket.writable()) {
       return slowConsumer(pub);
     }
-    socket.write(wire);
     if (!flushQueued) {
+      // The first frame of a loop pass goes straight out; later ones in the same pass queue behind it and
+      // leave in one system call at the hub's flush pass, so a busy loop still coalesces.
       flushQueued = true;
       svc.hub().unflushed(this);
+      if (socket.writeDirect(wire)) {
+        return true;
+      }
     }
+    socket.write(wire);
     return true;
   }
 
