@@ -9,6 +9,7 @@ import dev.switchboard.cluster.NodeDirectory;
 import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.GatewayVerticle;
+import dev.switchboard.gateway.NetTransport;
 import dev.switchboard.history.HazelcastHistoryStore;
 import dev.switchboard.history.HistorySettings;
 import dev.switchboard.history.HistoryStore;
@@ -31,6 +32,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.transport.Transport;
 import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MetricsDomain;
 import io.vertx.micrometer.MicrometerMetricsFactory;
@@ -88,7 +90,6 @@ public final class SwitchboardNode {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     SwitchboardConfig.Cluster c = config.cluster();
     VertxOptions options = new VertxOptions()
-        .setPreferNativeTransport(true)
         .setMetricsOptions(new MicrometerMetricsOptions()
             .setEnabled(true)
             .setRegistryName("switchboard-" + UUID.randomUUID())
@@ -98,7 +99,14 @@ public final class SwitchboardNode {
             .setDisabledMetricsCategories(Set.of(MetricsDomain.EVENT_BUS.toCategory(), MetricsDomain.HTTP_CLIENT.toCategory()))
             .setLabels(EnumSet.of(Label.HTTP_METHOD, Label.HTTP_CODE, Label.POOL_TYPE, Label.POOL_NAME)))
         .setEventBusOptions(ClusterSetup.eventBusOptions(c));
-    VertxBuilder builder = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry));
+    Transport transport;
+    try {
+      transport = NetTransport.choose(config.server().transport());
+    } catch (ConfigException e) {
+      return Future.failedFuture(e);
+    }
+    VertxBuilder builder = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry))
+        .withTransport(transport);
     Future<Vertx> vertxFuture;
     if (c.standalone()) {
       vertxFuture = Future.succeededFuture(builder.build());
@@ -121,8 +129,9 @@ public final class SwitchboardNode {
       return node.deploy()
           .map(v -> {
             ctx.markReady();
-            log.info("event=node_ready node={} port={} clustered={} members={} start_ms={}", ctx.name(), port,
-                ctx.clustered(), ctx.members().size(), (System.nanoTime() - t0) / 1_000_000);
+            log.info("event=node_ready node={} port={} clustered={} members={} transport={} start_ms={}", ctx.name(),
+                port, ctx.clustered(), ctx.members().size(), NetTransport.name(transport),
+                (System.nanoTime() - t0) / 1_000_000);
             return node;
           })
           .recover(err -> vertx.close().transform(v -> Future.failedFuture(err)));
@@ -238,7 +247,7 @@ public final class SwitchboardNode {
   private static SwitchboardConfig withPort(SwitchboardConfig c, int port) {
     SwitchboardConfig.Server s = c.server();
     return new SwitchboardConfig(c.nodeId(), new SwitchboardConfig.Server(s.host(), port, s.wsPath(), s.instances(),
-        s.compression(), s.maxConnections(), s.allowedOrigins(), s.tlsCert(), s.tlsKey()), c.auth(), c.api(),
+        s.compression(), s.maxConnections(), s.allowedOrigins(), s.tlsCert(), s.tlsKey(), s.transport()), c.auth(), c.api(),
         c.session(), c.limits(), c.channels(), c.rpc(), c.cluster(), c.redis(), c.drain(), c.logging());
   }
 }

@@ -27,6 +27,7 @@ public final class ConfigLoader {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("SWITCHBOARD_PORT", "server.port");
     m.put("SWITCHBOARD_HOST", "server.host");
+    m.put("SWITCHBOARD_TRANSPORT", "server.transport");
     m.put("SWITCHBOARD_NODE_ID", "node.id");
     m.put("SWITCHBOARD_CLUSTER_PORT", "cluster.port");
     m.put("SWITCHBOARD_CLUSTER_MEMBERS", "cluster.members");
@@ -155,7 +156,8 @@ public final class ConfigLoader {
         r.integer("server.max_connections", 0, 0, Integer.MAX_VALUE),
         r.strings("server.allowed_origins", List.of()),
         r.string("server.tls.cert", null),
-        r.string("server.tls.key", null));
+        r.string("server.tls.key", null),
+        r.choice("server.transport", SwitchboardConfig.Transport.AUTO, SwitchboardConfig.Transport.class));
     var auth = new SwitchboardConfig.Auth(
         r.string("auth.jwt_secret", null),
         r.string("auth.jwt_public_key", null),

@@ -117,6 +117,24 @@ final class ConfigReader {
     throw new ConfigException(key, "must be true or false, was '" + v + "'");
   }
 
+  /** One of an enum's constants, written in lower case ({@code io_uring}, {@code epoll}). */
+  <E extends Enum<E>> E choice(String key, E dflt, Class<E> type) {
+    String s = string(key, null);
+    if (s == null) {
+      return dflt;
+    }
+    for (E e : type.getEnumConstants()) {
+      if (e.name().equalsIgnoreCase(s.trim())) {
+        return e;
+      }
+    }
+    List<String> names = new ArrayList<>();
+    for (E e : type.getEnumConstants()) {
+      names.add(e.name().toLowerCase(Locale.ROOT));
+    }
+    throw new ConfigException(key, "must be one of " + String.join(", ", names) + ", was '" + s + "'");
+  }
+
   Duration duration(String key, Duration dflt) {
     Object v = raw(key);
     if (v == null) {

@@ -26,9 +26,11 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param allowedOrigins Origin allow-list for upgrades; empty = any origin
    * @param tlsCert PEM certificate path; with tlsKey turns on wss:// and https://
    * @param tlsKey PEM private key path
+   * @param transport the network transport of the event loops; default {@code auto}
    */
   public record Server(String host, int port, String wsPath, int instances, boolean compression,
-                       int maxConnections, List<String> allowedOrigins, String tlsCert, String tlsKey) {
+                       int maxConnections, List<String> allowedOrigins, String tlsCert, String tlsKey,
+                       Transport transport) {
     public Server {
       if (!wsPath.startsWith("/")) {
         throw new ConfigException("server.ws_path", "must start with /");
@@ -42,6 +44,13 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
       return tlsCert != null;
     }
   }
+
+  /**
+   * {@code server.transport}. {@code auto} takes io_uring where the kernel allows it, else epoll, else NIO:
+   * io_uring hands the kernel a whole event-loop pass of socket writes in one system call, which is where
+   * a fan-out spends most of its CPU (BENCHMARKS.md). Naming one that the platform lacks fails the start.
+   */
+  public enum Transport { AUTO, IO_URING, EPOLL, NIO }
 
   /**
    * Token verification. One of jwtSecret (HS256), jwtPublicKey (PEM, RS256/ES256), jwksUrl or jwksFile.

@@ -168,7 +168,7 @@ public final class GatewayVerticle extends VerticleBase {
           return;
         }
         var ws = accepted.result();
-        InflationLimit.settle(ws);
+        UpgradeLeftovers.drop(ws);
         ws.setWriteQueueMaxSize(config.session().outboundQueueBytes());
         Session session = new Session(ws, services, ip, System.currentTimeMillis());
         hub.add(session);

@@ -5,6 +5,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.history.HistoryStore;
+import dev.switchboard.limiter.InflationLimit;
 import dev.switchboard.limiter.TokenBucket;
 import dev.switchboard.metrics.AdminAccess;
 import dev.switchboard.protocol.Channel;
@@ -121,7 +122,12 @@ public final class Session {
     ws.exceptionHandler(this::onSocketError);
     ws.closeHandler(v -> onClosed());
     if (handshakeToken != null) {
-      authenticate(new Frame.Auth(null, handshakeToken, List.of()));
+      // auth_success is the first frame: not before the compression codec is in place, or it goes out raw.
+      InflationLimit.whenUpgradeWritten(ws).onComplete(v -> {
+        if (!closed && !ws.isClosed()) {
+          authenticate(new Frame.Auth(null, handshakeToken, List.of()));
+        }
+      });
     }
   }
 
@@ -723,7 +729,9 @@ public final class Session {
   }
 
   private RawSocket rawSocket() {
-    if (!rawChecked) {
+    // Until the 101 response is written (a loop pass after the accept on io_uring) it is not known yet
+    // whether compression was negotiated; deliveries take Vert.x's path meanwhile.
+    if (!rawChecked && RawSocket.upgradeWritten(ws)) {
       rawChecked = true;
       raw = RawSocket.of(ws);
     }

@@ -14,10 +14,14 @@ import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensio
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandshaker;
 import io.netty.handler.codec.http.websocketx.extensions.compression.DeflateFrameServerExtensionHandshaker;
 import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.impl.WebSocketImplBase;
+import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.net.impl.ConnectionBase;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,22 +66,16 @@ public final class InflationLimit {
     }
     if (!handshakers.isEmpty()) {
       pipeline.replace(HANDLER, HANDLER,
-          new WebSocketServerExtensionHandler(handshakers.toArray(new WebSocketServerExtensionHandshaker[0])));
+          new SettlingExtensionHandler(handshakers.toArray(new WebSocketServerExtensionHandshaker[0])));
       // The negotiated decoder is inserted right after the extension handler, so this stays behind it.
       pipeline.addAfter(HANDLER, ERRORS, TooBigOnInflationLimit.INSTANCE);
     }
   }
 
   /**
-   * Once the upgrade is done: a socket that negotiated no compression has nothing to inflate, so the error
-   * translator leaves its pipeline — one handler context less on every idle connection.
+   * Once the upgrade response is written: a socket that negotiated no compression has nothing to inflate,
+   * so the error translator leaves its pipeline — one handler context less on every idle connection.
    */
-  public static void settle(ServerWebSocket ws) {
-    if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null) {
-      settle(impl.channelHandlerContext().pipeline());
-    }
-  }
-
   static void settle(ChannelPipeline pipeline) {
     if (pipeline.get(WebSocketExtensionDecoder.class) == null && pipeline.get(ERRORS) != null) {
       pipeline.remove(ERRORS);
@@ -85,6 +83,49 @@ public final class InflationLimit {
   }
 
   static final String ERRORS = "inflationLimitErrors";
+
+  /**
+   * Netty's handler leaves the pipeline once the 101 response is written, after it has added the negotiated
+   * decoders: the first moment it is known whether this socket inflates anything. On epoll that is before
+   * Vert.x hands over the WebSocket; on io_uring the write completes a loop pass later, so the decision
+   * cannot be made when the session starts.
+   */
+  static final class SettlingExtensionHandler extends WebSocketServerExtensionHandler {
+    private Promise<Void> removed;
+
+    SettlingExtensionHandler(WebSocketServerExtensionHandshaker... handshakers) {
+      super(handshakers);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) throws Exception {
+      super.handlerRemoved(ctx);
+      if (ctx.channel().isActive()) {
+        settle(ctx.pipeline());
+      }
+      if (removed != null) {
+        removed.tryComplete();
+      }
+    }
+  }
+
+  /**
+   * Completes once the 101 response is written and the negotiated compression codec, if any, is in place —
+   * at once where it already is (epoll writes the response before Vert.x hands over the WebSocket; io_uring a
+   * loop pass later). A frame sent before that would bypass the codec and go out uncompressed. Also completes
+   * if the connection closes first. Call on the connection's event loop.
+   */
+  public static Future<Void> whenUpgradeWritten(ServerWebSocket ws) {
+    if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null
+        && impl.channelHandlerContext().pipeline().get(HANDLER) instanceof SettlingExtensionHandler h) {
+      ContextInternal context = (ContextInternal) Vertx.currentContext();
+      if (h.removed == null) {
+        h.removed = context != null ? context.promise() : Promise.promise();
+      }
+      return h.removed.future();
+    }
+    return Future.succeededFuture();
+  }
 
   /**
    * Turns "inflated past the limit" into what Netty raises for an oversized frame, so the session answers

@@ -36,6 +36,7 @@ class ConfigLoaderTest {
     assertEquals(8080, c.server().port());
     assertEquals("/ws", c.server().wsPath());
     assertTrue(c.server().compression());
+    assertEquals(SwitchboardConfig.Transport.AUTO, c.server().transport());
     assertEquals(0, c.server().maxConnections());
     assertEquals(Duration.ofSeconds(10), c.auth().authTimeout());
     assertEquals(Duration.ofSeconds(25), c.auth().expiryGrace());
@@ -102,6 +103,14 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theTransportIsChosenByEnvInAnyCase() {
+    SwitchboardConfig c = ConfigLoader.load(null, Map.of("SWITCHBOARD_TRANSPORT", "IO_URING"), Map.of());
+    assertEquals(SwitchboardConfig.Transport.IO_URING, c.server().transport());
+    assertEquals(SwitchboardConfig.Transport.NIO,
+        ConfigLoader.fromJson(new JsonObject().put("server", new JsonObject().put("transport", "nio"))).server().transport());
+  }
+
+  @Test
   void aPublicKeyFromEnvReplacesTheShippedDevSecret() {
     SwitchboardConfig c = ConfigLoader.load(null, Map.of("SWITCHBOARD_JWT_PUBLIC_KEY", "/etc/switchboard/jwt.pem"), Map.of());
     assertNull(c.auth().jwtSecret());
@@ -115,6 +124,7 @@ class ConfigLoaderTest {
       "{\"server\":{\"port\":80.5}}                                        | server.port",
       "{\"server\":{\"compression\":\"maybe\"}}                            | server.compression",
       "{\"server\":{\"ws_path\":\"ws\"}}                                   | server.ws_path",
+      "{\"server\":{\"transport\":\"kqueue\"}}                            | server.transport",
       "{\"server\":{\"tls\":{\"cert\":\"/etc/cert.pem\"}}}                 | server.tls",
       "{\"session\":{\"heartbeat\":\"soon\"}}                              | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"500ms\"}}                             | session.heartbeat",

@@ -8,6 +8,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionDecoder;
 import java.util.List;
+import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
 import org.junit.jupiter.api.Test;
 
 /** The error translator stays only where an extension decoder can raise an inflation error. */
@@ -36,6 +37,30 @@ class InflationLimitSettleTest {
     ch.pipeline().addLast("decoder", new SomeExtensionDecoder());
     ch.pipeline().addLast(InflationLimit.ERRORS, InflationLimit.TooBigOnInflationLimit.INSTANCE);
     InflationLimit.settle(ch.pipeline());
+    assertNotNull(ch.pipeline().get(InflationLimit.ERRORS));
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void theExtensionHandlerSettlesWhenItLeavesAfterTheUpgrade() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.pipeline().addLast(InflationLimit.HANDLER, new InflationLimit.SettlingExtensionHandler(
+        new PerMessageDeflateServerExtensionHandshaker()));
+    ch.pipeline().addLast(InflationLimit.ERRORS, InflationLimit.TooBigOnInflationLimit.INSTANCE);
+    assertNotNull(ch.pipeline().get(InflationLimit.ERRORS), "kept while the upgrade response is in flight");
+    ch.pipeline().remove(InflationLimit.HANDLER);
+    assertNull(ch.pipeline().get(InflationLimit.ERRORS));
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void aNegotiatedDecoderKeepsTheTranslatorWhenTheHandlerLeaves() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.pipeline().addLast(InflationLimit.HANDLER, new InflationLimit.SettlingExtensionHandler(
+        new PerMessageDeflateServerExtensionHandshaker()));
+    ch.pipeline().addLast("decoder", new SomeExtensionDecoder());
+    ch.pipeline().addLast(InflationLimit.ERRORS, InflationLimit.TooBigOnInflationLimit.INSTANCE);
+    ch.pipeline().remove(InflationLimit.HANDLER);
     assertNotNull(ch.pipeline().get(InflationLimit.ERRORS));
     ch.finishAndReleaseAll();
   }
