@@ -57,6 +57,7 @@ public final class BareServer {
     int instances = VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
     String write = "text";
     boolean nativeTransport = false;
+    boolean ioUring = false;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       String v = i + 1 < args.length ? args[i + 1] : null;
@@ -69,9 +70,10 @@ public final class BareServer {
         case "--compression" -> { compression = v; i++; }
         case "--write" -> { write = v; i++; }
         case "--native" -> nativeTransport = true;
+        case "--io-uring" -> ioUring = true;
         default -> {
           System.err.println("usage: BareServer [--port 8090] [--host 127.0.0.1] [--secret s] [--api-key k]"
-              + " [--instances n] [--compression default|off|nocontext] [--write text|frame|raw|coalesce] [--native]");
+              + " [--instances n] [--compression default|off|nocontext] [--write text|frame|raw|coalesce] [--native] [--io-uring]");
           System.exit(2);
         }
       }
@@ -86,7 +88,10 @@ public final class BareServer {
     if (!List.of("text", "frame", "raw", "coalesce").contains(write)) {
       throw new IllegalArgumentException("--write must be text, frame, raw or coalesce");
     }
-    Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(nativeTransport));
+    boolean uring = ioUring;
+    Vertx vertx = uring
+        ? Vertx.builder().withTransport(io.vertx.core.transport.Transport.IO_URING).build()
+        : Vertx.vertx(new VertxOptions().setPreferNativeTransport(nativeTransport));
     JWTAuth jwt = JWTAuth.create(vertx, new JWTAuthOptions()
         .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(secret)));
     String key = apiKey;
@@ -94,7 +99,7 @@ public final class BareServer {
     Write mode = Write.valueOf(write.toUpperCase(java.util.Locale.ROOT));
     vertx.deployVerticle(() -> new Instance(jwt, opts, key, mode), new DeploymentOptions().setInstances(instances))
         .onSuccess(id -> System.out.println("bare ready: port=" + p + " instances=" + INSTANCES.size() + " write=" + mode
-            + " native=" + vertx.isNativeTransportEnabled()))
+            + " native=" + vertx.isNativeTransportEnabled() + " io_uring=" + uring))
         .onFailure(e -> {
           System.err.println("bare: failed to start: " + e.getMessage());
           System.exit(1);

@@ -107,7 +107,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--bare-variants", split = ",",
       description = "Extra bare columns measuring hot-path techniques: frame (UTF-8 encoded once per message), "
           + "raw (whole WebSocket frame built once, written below the encoder), epoll (native transport), "
-          + "raw-epoll, coalesce-epoll (raw frames, one flush per socket per loop pass). Default: none.")
+          + "raw-epoll, coalesce-epoll (raw frames, one flush per socket per loop pass), "
+          + "io_uring (plain writes on the io_uring transport). Default: none.")
   List<String> bareVariants = new ArrayList<>();
 
   @Option(names = "--client-loops", defaultValue = "1", description = "Bench receiver event loops (default: ${DEFAULT-VALUE}).")
@@ -316,7 +317,9 @@ public final class BenchCommand implements Callable<Integer> {
           case "epoll" -> List.of("--native");
           case "raw-epoll" -> List.of("--write", "raw", "--native");
           case "coalesce-epoll" -> List.of("--write", "coalesce", "--native");
-          default -> throw new ParameterException(spec.commandLine(), "--bare-variants: frame, raw, epoll, raw-epoll or coalesce-epoll, not " + b);
+          case "io_uring" -> List.of("--io-uring");
+          default -> throw new ParameterException(spec.commandLine(),
+              "--bare-variants: frame, raw, epoll, raw-epoll, coalesce-epoll or io_uring, not " + b);
         };
         vs.add(new Variant("bare-" + b.trim(), new NodeGroup.Spec(Target.BARE, nodes, false, "default", args),
             LoadClient.Compression.OFF));

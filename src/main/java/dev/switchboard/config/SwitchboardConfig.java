@@ -46,9 +46,8 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
   }
 
   /**
-   * {@code server.transport}. {@code auto} takes io_uring where the kernel allows it, else epoll, else NIO:
-   * io_uring hands the kernel a whole event-loop pass of socket writes in one system call, which is where
-   * a fan-out spends most of its CPU (BENCHMARKS.md). Naming one that the platform lacks fails the start.
+   * {@code server.transport}. {@code auto} takes epoll where the platform has it, else NIO; {@code io_uring}
+   * is opt-in (see NetTransport). Naming one that the platform lacks fails the start.
    */
   public enum Transport { AUTO, IO_URING, EPOLL, NIO }
 

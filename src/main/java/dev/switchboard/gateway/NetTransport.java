@@ -10,10 +10,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Picks the event loops' network transport from {@code server.transport}.
  *
- * <p>{@code auto} prefers io_uring because a fan-out is a burst of small writes to many sockets: epoll pays
- * one {@code write(2)} per socket, io_uring submits a loop pass's writes in one {@code io_uring_enter}, and on
- * loopback that was a quarter less node CPU per delivery (BENCHMARKS.md). Kernels or sandboxes without
- * io_uring (disabled by sysctl, blocked by seccomp) fall back to epoll, then to NIO, with the reason logged.
+ * <p>{@code auto} takes epoll, else NIO: on epoll a delivery is one {@code write(2)} straight to the socket
+ * ({@link RawSocket#writeDirect}), the cheapest path at steady rates and the lowest p99. {@code io_uring} is
+ * opt-in for nodes that run near saturation: a loop pass's writes reach the kernel in one
+ * {@code io_uring_enter}, which carried 2.5 × bare's deliveries/s against epoll's 1.5 × (BENCHMARKS.md), but
+ * Netty's io_uring write path costs more user time per write, so at 20 msg/s it is no cheaper and its p99 is
+ * higher. Naming a transport the host lacks (io_uring disabled by sysctl or seccomp) fails the start.
  */
 public final class NetTransport {
 
@@ -27,12 +29,10 @@ public final class NetTransport {
       case EPOLL -> require(Transport.EPOLL);
       case NIO -> Transport.NIO;
       case AUTO -> {
-        for (Transport t : new Transport[] {Transport.IO_URING, Transport.EPOLL}) {
-          if (t.available()) {
-            yield t;
-          }
-          log.info("event=transport_unavailable transport={} reason=\"{}\"", name(t), reason(t));
+        if (Transport.EPOLL.available()) {
+          yield Transport.EPOLL;
         }
+        log.info("event=transport_unavailable transport=epoll reason=\"{}\"", reason(Transport.EPOLL));
         yield Transport.NIO;
       }
     };

@@ -71,6 +71,30 @@ class CompressionTest {
    */
   @Test
   void deliveriesToADeflateSessionAreCompressed(Vertx vertx) throws IOException {
+    deliveriesAreCompressed(vertx, on);
+  }
+
+  /**
+   * On io_uring the 101 response is written a loop pass after the WebSocket is handed over, so a session
+   * authenticated by its handshake token must wait for the compression codec before its auth_success.
+   */
+  @Test
+  void onIoUringToo(Vertx vertx) throws IOException {
+    if (!io.vertx.core.transport.Transport.IO_URING.available()) {
+      // Nothing to run it on; TransportTest checks that asking for it then fails the start.
+      return;
+    }
+    SwitchboardNode uring = TestNodes.standalone(new JsonObject().put("server", new JsonObject().put("transport", "io_uring")));
+    try {
+      for (int i = 0; i < 5; i++) {
+        deliveriesAreCompressed(vertx, uring);
+      }
+    } finally {
+      uring.close().await();
+    }
+  }
+
+  private static void deliveriesAreCompressed(Vertx vertx, SwitchboardNode on) throws IOException {
     try (RawWsClient raw = RawWsClient.connect(on.port(), "/ws?token=" + TestNodes.token("yan", "lobby"), null,
         Map.of("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"))) {
       assertEquals(101, raw.status());

@@ -25,7 +25,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * {@code server.transport}: the node runs on the transport it names (auto = io_uring, else epoll, else NIO),
+ * {@code server.transport}: the node runs on the transport it names (auto = epoll, else NIO),
  * and on each one a plain and a permessage-deflate session get their deliveries. The raw-frame path differs
  * per transport (a direct write on epoll, queued submissions on io_uring, the pipeline on NIO) and so does
  * the moment the upgrade response is written, which decides whether a session is compressed.
@@ -34,9 +34,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 class TransportTest {
 
   @Test
-  void autoPrefersIoUringThenEpollThenNio() {
-    Transport expected = Transport.IO_URING.available() ? Transport.IO_URING
-        : Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
+  void autoTakesEpollThenNio() {
+    Transport expected = Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
     assertSame(expected, NetTransport.choose(SwitchboardConfig.Transport.AUTO));
     assertSame(Transport.NIO, NetTransport.choose(SwitchboardConfig.Transport.NIO));
   }
