@@ -132,6 +132,10 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--no-memory", description = "Skip heap/RSS measurements (they force full GCs in the node).")
   boolean noMemory;
 
+  @Option(names = "--transport", defaultValue = "auto",
+      description = "server.transport of the Switchboard nodes: auto, io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
+  String transport;
+
   @Option(names = "--profile", description = "Record every server process with JFR into the work dir (for `jfr print`).")
   boolean profile;
 
@@ -183,14 +187,18 @@ public final class BenchCommand implements Callable<Integer> {
           connections, fdLimit, fdLimit - 1000);
       connections = (int) (fdLimit - 1000);
     }
+    if (!List.of("auto", "io_uring", "epoll", "nio").contains(transport)) {
+      throw new ParameterException(spec.commandLine(), "--transport: auto, io_uring, epoll or nio, not " + transport);
+    }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
-        Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile);
+        Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
+        transport);
 
     JsonObject machineStart = Machine.describe();
     err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "
-        + machineStart.getValue("load_average_1m"));
+        + machineStart.getValue("load_average_1m") + "; switchboard transport " + transport);
     List<ScenarioReport> reports = new ArrayList<>();
     Instant started = Instant.now();
     for (String name : wanted) {
@@ -281,7 +289,7 @@ public final class BenchCommand implements Callable<Integer> {
         .put("started", started.toString())
         .put("seconds", Duration.between(started, Instant.now()).toSeconds())
         .put("machine", machineStart.put("load_average_1m_end", machineEnd.getValue("load_average_1m")))
-        .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts)
+        .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts).put("transport", transport)
             .put("instances", instances).put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
             .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)
             .put("work_dir", dir.toString()))

@@ -103,7 +103,8 @@ final class NodeGroup implements AutoCloseable {
 
   /** The limits a load test must lift (one source address carries thousands of connections and messages). */
   static JsonObject benchConf(BenchSettings s, Spec spec) {
-    JsonObject server = new JsonObject().put("compression", !"off".equals(spec.compression()));
+    JsonObject server = new JsonObject().put("compression", !"off".equals(spec.compression()))
+        .put("transport", s.transport());
     if (s.instances() > 0) {
       server.put("instances", s.instances());
     }

@@ -95,6 +95,29 @@ class BenchSmokeIT {
     }
   }
 
+  /** --transport reaches the node's config: its ready line names the transport it runs on. */
+  @Test
+  void theTransportOptionReachesTheNode() throws Exception {
+    String transport = io.vertx.core.transport.Transport.IO_URING.available() ? "io_uring" : "nio";
+    String jar = Path.of(System.getProperty("switchboard.jar")).toAbsolutePath().toString();
+    Path work = tmp.resolve("work-transport");
+    Path err = tmp.resolve("stderr-transport.txt");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar,
+        "bench", "--scenario", "fanout", "--target", "switchboard", "--quiet", "--transport", transport,
+        "--subscribers", "20", "--warmup", "1s", "--saturation", "0", "--duration", "1s", "--node-jvm-opts", "-Xmx256m",
+        "--work-dir", work.toString())
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
+    try {
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS), "bench did not finish within 120 s:\n" + tail(err));
+      assertEquals(0, p.exitValue(), "bench exit code; stderr:\n" + tail(err));
+      String nodeLog = Files.readString(work.resolve("switchboard-1.log"), StandardCharsets.UTF_8);
+      assertTrue(nodeLog.contains("transport=" + transport), "node log names " + transport + ":\n" + nodeLog);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+  }
+
   private static String tail(Path file) throws IOException {
     List<String> lines = Files.exists(file) ? Files.readAllLines(file) : List.of();
     return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
