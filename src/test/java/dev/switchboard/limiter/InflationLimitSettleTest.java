@@ -41,12 +41,21 @@ class InflationLimitSettleTest {
     ch.finishAndReleaseAll();
   }
 
-  @Test
-  void theExtensionHandlerSettlesWhenItLeavesAfterTheUpgrade() {
+  /** A pipeline mid-upgrade: the settling extension handler, the negotiated decoder if any, the translator. */
+  private static EmbeddedChannel upgrading(boolean negotiated) {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast(InflationLimit.HANDLER, new InflationLimit.SettlingExtensionHandler(
         new PerMessageDeflateServerExtensionHandshaker()));
+    if (negotiated) {
+      ch.pipeline().addLast("decoder", new SomeExtensionDecoder());
+    }
     ch.pipeline().addLast(InflationLimit.ERRORS, InflationLimit.TooBigOnInflationLimit.INSTANCE);
+    return ch;
+  }
+
+  @Test
+  void theExtensionHandlerSettlesWhenItLeavesAfterTheUpgrade() {
+    EmbeddedChannel ch = upgrading(false);
     assertNotNull(ch.pipeline().get(InflationLimit.ERRORS), "kept while the upgrade response is in flight");
     ch.pipeline().remove(InflationLimit.HANDLER);
     assertNull(ch.pipeline().get(InflationLimit.ERRORS));
@@ -55,11 +64,7 @@ class InflationLimitSettleTest {
 
   @Test
   void aNegotiatedDecoderKeepsTheTranslatorWhenTheHandlerLeaves() {
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.pipeline().addLast(InflationLimit.HANDLER, new InflationLimit.SettlingExtensionHandler(
-        new PerMessageDeflateServerExtensionHandshaker()));
-    ch.pipeline().addLast("decoder", new SomeExtensionDecoder());
-    ch.pipeline().addLast(InflationLimit.ERRORS, InflationLimit.TooBigOnInflationLimit.INSTANCE);
+    EmbeddedChannel ch = upgrading(true);
     ch.pipeline().remove(InflationLimit.HANDLER);
     assertNotNull(ch.pipeline().get(InflationLimit.ERRORS));
     ch.finishAndReleaseAll();
