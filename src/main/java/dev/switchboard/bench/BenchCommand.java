@@ -1,6 +1,7 @@
 package dev.switchboard.bench;
 
 import dev.switchboard.cli.Durations;
+import dev.switchboard.config.SwitchboardConfig;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -187,8 +188,11 @@ public final class BenchCommand implements Callable<Integer> {
           connections, fdLimit, fdLimit - 1000);
       connections = (int) (fdLimit - 1000);
     }
-    if (!List.of("auto", "io_uring", "epoll", "nio").contains(transport)) {
-      throw new ParameterException(spec.commandLine(), "--transport: auto, io_uring, epoll or nio, not " + transport);
+    List<String> transports = Arrays.stream(SwitchboardConfig.Transport.values())
+        .map(t -> t.name().toLowerCase(Locale.ROOT)).toList();
+    if (!transports.contains(transport)) {
+      throw new ParameterException(spec.commandLine(), "--transport: one of " + String.join(", ", transports)
+          + ", not " + transport);
     }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),

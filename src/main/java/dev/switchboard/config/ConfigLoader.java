@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -187,8 +186,8 @@ public final class ConfigLoader {
       String p = "channels.namespaces." + name;
       r.object(p);
       namespaces.put(name, new SwitchboardConfig.NamespaceRules(
-          policy(SwitchboardConfig.SubscribePolicy.class, p + ".subscribe", r.string(p + ".subscribe", "none")),
-          policy(SwitchboardConfig.PublishPolicy.class, p + ".publish", r.string(p + ".publish", "none")),
+          ConfigReader.oneOf(SwitchboardConfig.SubscribePolicy.class, p + ".subscribe", r.string(p + ".subscribe", "none")),
+          ConfigReader.oneOf(SwitchboardConfig.PublishPolicy.class, p + ".publish", r.string(p + ".publish", "none")),
           r.bool(p + ".presence", false),
           r.integer(p + ".history_size", 0, 0, 1_000_000),
           r.duration(p + ".history_ttl", Duration.ZERO)));
@@ -213,17 +212,5 @@ public final class ConfigLoader {
     var logging = new SwitchboardConfig.Logging(r.decimal("logging.message_sample_rate", 0.01, 0, 1));
     return new SwitchboardConfig(r.string("node.id", null), server, auth, api, session, limits, channels, rpc,
         cluster, redis, drain, logging);
-  }
-
-  private static <E extends Enum<E>> E policy(Class<E> type, String key, String value) {
-    try {
-      return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      StringBuilder allowed = new StringBuilder();
-      for (E c : type.getEnumConstants()) {
-        allowed.append(allowed.length() == 0 ? "" : ", ").append(c.name().toLowerCase(Locale.ROOT));
-      }
-      throw new ConfigException(key, "must be one of " + allowed + ", was '" + value + "'");
-    }
   }
 }

@@ -120,19 +120,20 @@ final class ConfigReader {
   /** One of an enum's constants, written in lower case ({@code io_uring}, {@code epoll}). */
   <E extends Enum<E>> E choice(String key, E dflt, Class<E> type) {
     String s = string(key, null);
-    if (s == null) {
-      return dflt;
-    }
-    for (E e : type.getEnumConstants()) {
-      if (e.name().equalsIgnoreCase(s.trim())) {
-        return e;
+    return s == null ? dflt : oneOf(type, key, s.trim());
+  }
+
+  /** The enum constant a config value names, in any case; the error lists the allowed values. */
+  static <E extends Enum<E>> E oneOf(Class<E> type, String key, String value) {
+    try {
+      return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      StringBuilder allowed = new StringBuilder();
+      for (E c : type.getEnumConstants()) {
+        allowed.append(allowed.length() == 0 ? "" : ", ").append(c.name().toLowerCase(Locale.ROOT));
       }
+      throw new ConfigException(key, "must be one of " + allowed + ", was '" + value + "'");
     }
-    List<String> names = new ArrayList<>();
-    for (E e : type.getEnumConstants()) {
-      names.add(e.name().toLowerCase(Locale.ROOT));
-    }
-    throw new ConfigException(key, "must be one of " + String.join(", ", names) + ", was '" + s + "'");
   }
 
   Duration duration(String key, Duration dflt) {

@@ -8,7 +8,6 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
-import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandler;
 import io.netty.handler.ssl.SslHandler;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.impl.WebSocketImplBase;
@@ -24,8 +23,8 @@ import java.io.IOException;
  * <p>On the native epoll transport, without TLS, a frame for a socket with nothing pending goes straight to
  * its descriptor ({@link #writeDirect}): one {@code write(2)} and none of Netty's per-write and per-flush
  * bookkeeping, which the profile showed as half of the event loops' time per delivery at steady rates. On
- * io_uring (the default where available) frames take the pipeline and each socket's one flush per loop pass
- * becomes a queued submission: the whole pass reaches the kernel in one {@code io_uring_enter}.
+ * io_uring (opt-in, {@code server.transport}) frames take the pipeline and each socket's one flush per loop
+ * pass becomes a queued submission: the whole pass reaches the kernel in one {@code io_uring_enter}.
  */
 final class RawSocket {
 
@@ -42,6 +41,9 @@ final class RawSocket {
   }
 
   /**
+   * Ask only once the upgrade response is written ({@code InflationLimit.upgradeWritten}): before that it is
+   * not known whether compression was negotiated.
+   *
    * @return null when frames cannot be written raw: permessage-deflate was negotiated (its encoder must
    *     see every delivery, which must stay compressed), or the pipeline is not the one Vert.x builds
    */
@@ -54,15 +56,6 @@ final class RawSocket {
       }
     }
     return null;
-  }
-
-  /**
-   * True once Netty's extension handler has left the pipeline, i.e. the 101 response is written and any
-   * negotiated compression codec is in place ({@link #of} must not be asked before).
-   */
-  static boolean upgradeWritten(ServerWebSocket ws) {
-    return !(ws instanceof WebSocketImplBase<?> impl) || impl.channelHandlerContext() == null
-        || impl.channelHandlerContext().pipeline().get(WebSocketServerExtensionHandler.class) == null;
   }
 
   /**

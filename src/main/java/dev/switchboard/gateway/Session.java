@@ -731,7 +731,7 @@ public final class Session {
   private RawSocket rawSocket() {
     // Until the 101 response is written (a loop pass after the accept on io_uring) it is not known yet
     // whether compression was negotiated; deliveries take Vert.x's path meanwhile.
-    if (!rawChecked && RawSocket.upgradeWritten(ws)) {
+    if (!rawChecked && InflationLimit.upgradeWritten(ws)) {
       rawChecked = true;
       raw = RawSocket.of(ws);
     }

@@ -116,8 +116,7 @@ public final class InflationLimit {
    * if the connection closes first. Call on the connection's event loop.
    */
   public static Future<Void> whenUpgradeWritten(ServerWebSocket ws) {
-    if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null
-        && impl.channelHandlerContext().pipeline().get(HANDLER) instanceof SettlingExtensionHandler h) {
+    if (extensionHandler(ws) instanceof SettlingExtensionHandler h) {
       ContextInternal context = (ContextInternal) Vertx.currentContext();
       if (h.removed == null) {
         h.removed = context != null ? context.promise() : Promise.promise();
@@ -125,6 +124,16 @@ public final class InflationLimit {
       return h.removed.future();
     }
     return Future.succeededFuture();
+  }
+
+  /** Whether {@link #whenUpgradeWritten} has completed, asked without waiting: no extension handler is left. */
+  public static boolean upgradeWritten(ServerWebSocket ws) {
+    return extensionHandler(ws) == null;
+  }
+
+  private static WebSocketServerExtensionHandler extensionHandler(ServerWebSocket ws) {
+    return ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null
+        ? impl.channelHandlerContext().pipeline().get(WebSocketServerExtensionHandler.class) : null;
   }
 
   /**
