@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
 import io.netty.handler.ssl.SslHandler;
@@ -23,21 +24,26 @@ import java.io.IOException;
  * <p>On the native epoll transport, without TLS, a frame for a socket with nothing pending goes straight to
  * its descriptor ({@link #writeDirect}): one {@code write(2)} and none of Netty's per-write and per-flush
  * bookkeeping, which the profile showed as half of the event loops' time per delivery at steady rates. On
- * io_uring (opt-in, {@code server.transport}) frames take the pipeline and each socket's one flush per loop
- * pass becomes a queued submission: the whole pass reaches the kernel in one {@code io_uring_enter}.
+ * io_uring the same frame becomes one send submission of the loop's {@link UringSender}, without Netty's
+ * channel write either, and the whole pass reaches the kernel in one {@code io_uring_enter}; the socket's
+ * {@link SendGate} holds its other writes until that send completes.
  */
 final class RawSocket {
 
   private final ChannelHandlerContext encoder;
   private final Channel channel;
-  /** Null where bytes must pass the pipeline: TLS, or a transport without a descriptor of its own. */
+  /** Epoll's descriptor, for direct writes; null where bytes take the pipeline or the {@link #gate}. */
   private final FileDescriptor fd;
+  /** On io_uring without TLS: sends frames through the loop's ring. */
+  private final SendGate gate;
 
   private RawSocket(ChannelHandlerContext encoder) {
     this.encoder = encoder;
     this.channel = encoder.channel();
-    this.fd = channel instanceof EpollSocketChannel epoll && encoder.pipeline().get(SslHandler.class) == null
-        ? epoll.fd() : null;
+    boolean plain = encoder.pipeline().get(SslHandler.class) == null;
+    this.fd = plain && channel instanceof EpollSocketChannel epoll ? epoll.fd() : null;
+    this.gate = plain && channel instanceof IoUringSocketChannel uring
+        ? SendGate.install(channel, uring.fd().intValue()) : null;
   }
 
   /**
@@ -73,14 +79,19 @@ final class RawSocket {
 
   /**
    * Writes the frame to the socket at once when nothing is pending on it, so it cannot overtake earlier
-   * bytes. A partial write queues the rest behind it in the pipeline, for the caller's next flush.
+   * bytes. A partial write queues the rest behind it in the pipeline, for the caller's next flush. On
+   * io_uring the frame is submitted instead, and the socket's later writes wait in its {@link SendGate}.
    *
    * @return false when nothing was written and the caller must {@link #write} the frame instead
    */
   boolean writeDirect(ByteBuf wire) {
     // An open channel on its own loop owns its descriptor: the number cannot have been closed and reused.
-    if (fd == null || !wire.hasMemoryAddress() || !channel.isOpen() || pendingBytes() != 0) {
+    // On io_uring Netty closes it with a submission queued after the send, which the kernel takes in order.
+    if ((fd == null && gate == null) || !wire.hasMemoryAddress() || !channel.isOpen() || pendingBytes() != 0) {
       return false;
+    }
+    if (gate != null) {
+      return gate.send(wire);
     }
     int written;
     try {
@@ -96,6 +107,11 @@ final class RawSocket {
           encoder.voidPromise());
     }
     return true;
+  }
+
+  /** Whether an io_uring send of a frame is still waiting for its completion. */
+  boolean sending() {
+    return gate != null && gate.sending();
   }
 
   /** Flushes what {@link #write} queued; a pass that only wrote directly has nothing to flush. */

@@ -47,10 +47,19 @@ public final class TestNodes {
     throw new IllegalStateException("no free port found in 20000-32000");
   }
 
-  /** Test defaults: port 0 (free), known secret and API key, two gateway instances. */
+  /**
+   * Test defaults: port 0 (free), known secret and API key, two gateway instances. The system property
+   * {@code switchboard.test.transport} runs every node of the suite on that transport
+   * ({@code mvn test -Dswitchboard.test.transport=io_uring}).
+   */
   public static JsonObject base() {
+    JsonObject server = new JsonObject().put("port", 0).put("instances", 2);
+    String transport = System.getProperty("switchboard.test.transport");
+    if (transport != null && !transport.isBlank()) {
+      server.put("transport", transport);
+    }
     return new JsonObject()
-        .put("server", new JsonObject().put("port", 0).put("instances", 2))
+        .put("server", server)
         .put("auth", new JsonObject().put("jwt_secret", SECRET))
         .put("api", new JsonObject().put("keys", new JsonArray().add(API_KEY)))
         .put("logging", new JsonObject().put("message_sample_rate", 0));

@@ -1,0 +1,151 @@
+package dev.switchboard.gateway;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.PendingWriteQueue;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+
+/**
+ * First in an io_uring socket's pipeline, nearest the socket: while a delivery frame sent by
+ * {@link UringSender} is in flight on it, holds every other write (an ack, a pong, the next frame, a close
+ * frame) and releases them, in order, once the send completes, so nothing overtakes the frame. Held bytes
+ * count toward the channel's writability as Netty's own buffer does, so a consumer whose socket stopped
+ * draining still reaches the slow-consumer rule. Only used on the channel's event loop.
+ */
+final class SendGate extends ChannelDuplexHandler {
+
+  static final String NAME = "switchboard-send-gate";
+
+  private final UringSender sender;
+  private final int fd;
+  private ChannelHandlerContext ctx;
+  private PendingWriteQueue held;
+  /** The submission id of the send in flight, 0 when none. */
+  private long inFlight;
+  private boolean cancelled;
+
+  private SendGate(UringSender sender, int fd) {
+    this.sender = sender;
+    this.fd = fd;
+  }
+
+  /**
+   * Puts a gate first in the channel's pipeline.
+   *
+   * @return null when this loop cannot send on its own (not io_uring, or its ring refused the sender)
+   */
+  static SendGate install(Channel channel, int fd) {
+    UringSender sender = UringSender.of(channel.eventLoop());
+    if (sender == null) {
+      return null;
+    }
+    SendGate gate = new SendGate(sender, fd);
+    channel.pipeline().addFirst(NAME, gate);
+    return gate;
+  }
+
+  /**
+   * Sends the frame when no send is in flight on this socket; the caller has checked that nothing waits in
+   * Netty's buffer either.
+   *
+   * @return false when the caller must write the frame through the pipeline
+   */
+  boolean send(ByteBuf frame) {
+    if (inFlight != 0 || ctx == null || ctx.isRemoved()) {
+      return false;
+    }
+    long id = sender.send(this, fd, frame);
+    if (id == -1) {
+      return false;
+    }
+    inFlight = id;
+    cancelled = false;
+    return true;
+  }
+
+  boolean sending() {
+    return inFlight != 0;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    this.held = new PendingWriteQueue(ctx);
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (inFlight == 0) {
+      ctx.write(msg, promise);
+    } else {
+      held.add(msg, promise);
+    }
+  }
+
+  @Override
+  public void flush(ChannelHandlerContext ctx) {
+    // While a send is in flight the held writes are flushed with their release.
+    if (inFlight == 0) {
+      ctx.flush();
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    // A send waiting for room (the peer stopped reading) would hold the socket open in the kernel after
+    // Netty closed its descriptor; cancelled, it completes and the socket goes.
+    cancelInFlight();
+    failHeld();
+    super.channelInactive(ctx);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    cancelInFlight();
+    failHeld();
+  }
+
+  private void failHeld() {
+    if (!held.isEmpty()) {
+      held.removeAndFailAll(new ClosedChannelException());
+    }
+  }
+
+  /** Once per send: a second cancel would find nothing. */
+  void cancelInFlight() {
+    if (inFlight != 0 && !cancelled) {
+      cancelled = true;
+      sender.cancel(inFlight);
+    }
+  }
+
+  /**
+   * The send completed: {@code res} bytes went out, or {@code -errno}. The caller releases the frame.
+   */
+  void sent(int res, ByteBuf frame) {
+    inFlight = 0;
+    if (ctx.isRemoved() || !ctx.channel().isActive()) {
+      failHeld();
+      return;
+    }
+    if (res < 0) {
+      // As Netty's own write path does on a socket error: fail what waits and close.
+      held.removeAndFailAll(new IOException("send failed: errno " + -res));
+      ctx.close();
+      return;
+    }
+    boolean rest = res < frame.readableBytes();
+    if (rest) {
+      // Only when the kernel gave up part-way (a signal): the rest goes first, through Netty.
+      ctx.write(frame.retainedSlice(frame.readerIndex() + res, frame.readableBytes() - res), ctx.voidPromise());
+    }
+    if (rest || !held.isEmpty()) {
+      held.removeAndWriteAll();
+      ctx.flush();
+    }
+  }
+}

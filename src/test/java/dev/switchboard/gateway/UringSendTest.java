@@ -1,0 +1,147 @@
+package dev.switchboard.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.switchboard.testing.RawWsClient;
+import io.netty.buffer.ByteBuf;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.impl.WebSocketImplBase;
+import io.vertx.core.transport.Transport;
+import io.vertx.junit5.VertxTestContext;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * io_uring's raw path ({@link UringSender}, {@link SendGate}): a frame submitted to the ring, a Vert.x write
+ * and a frame queued behind it arrive in that order even when the first is far larger than the socket's
+ * buffers (its send finishes loop passes later); and a send stuck on a peer that stopped reading is
+ * cancelled when the socket closes, instead of holding the socket open in the kernel.
+ */
+class UringSendTest {
+
+  /** Larger than loopback's socket buffers together, so the send cannot finish inside the submission. */
+  static final int BIG = 16 << 20;
+
+  Vertx server;
+  Vertx client;
+  /** Held in a field: Vert.x closes a WebSocket client, and its connections, once it is garbage. */
+  WebSocketClient webSockets;
+
+  @BeforeEach
+  void start() {
+    assumeTrue(Transport.IO_URING.available(), "io_uring is not available here: " + Transport.IO_URING.unavailabilityCause());
+    server = Vertx.builder().withTransport(Transport.IO_URING).build();
+    client = Vertx.vertx();
+  }
+
+  @AfterEach
+  void stop() {
+    if (server != null) {
+      server.close().await();
+      client.close().await();
+    }
+  }
+
+  @Test
+  void pipelineWritesWaitBehindASendInFlight() throws Exception {
+    VertxTestContext ctx = new VertxTestContext();
+    List<String> received = new CopyOnWriteArrayList<>();
+    int port = listen(ctx, (ws, raw) -> {
+      ByteBuf big = WireFrames.text("x".repeat(BIG));
+      ByteBuf two = WireFrames.text("two");
+      try {
+        ctx.verify(() -> assertTrue(raw.writeDirect(big), "nothing pending: the frame is submitted to the ring"));
+        ctx.verify(() -> assertTrue(raw.sending()));
+        ws.writeTextMessage("ack"); // Vert.x's own write, as an ack or a pong would be
+        ctx.verify(() -> assertFalse(raw.writeDirect(two), "a send is in flight: no second one beside it"));
+        raw.write(two);
+        raw.flush();
+      } finally {
+        big.release();
+        two.release();
+      }
+    });
+    wsClient()
+        .connect(port, "127.0.0.1", "/").onComplete(ctx.succeeding(ws -> {
+          ws.textMessageHandler(t -> {
+            received.add(t.length() == BIG ? "big" : t);
+            if (received.size() == 3) {
+              ctx.verify(() -> assertEquals(List.of("big", "ack", "two"), received));
+              ctx.completeNow();
+            }
+          });
+          ws.writeTextMessage("go");
+        }));
+    await(ctx, "three frames arrived whole and in order");
+  }
+
+  @Test
+  void closingTheSocketCancelsASendWaitingForRoom() throws Exception {
+    VertxTestContext ctx = new VertxTestContext();
+    int port = listen(ctx, (ws, raw) -> {
+      ByteBuf big = WireFrames.text("x".repeat(BIG));
+      try {
+        ctx.verify(() -> assertTrue(raw.writeDirect(big)));
+      } finally {
+        big.release();
+      }
+      // The peer reads nothing: the send waits for room until the close cancels it. Closed below Vert.x's
+      // WebSocket handler, as its closing timeout does: ws.close() would queue a close frame behind the send.
+      ((WebSocketImplBase<?>) ws).channelHandlerContext().close();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      server.setPeriodic(10, id -> {
+        if (!raw.sending()) {
+          server.cancelTimer(id);
+          ctx.completeNow();
+        } else if (System.nanoTime() > deadline) {
+          server.cancelTimer(id);
+          ctx.failNow("the send was still in flight 10 s after its socket closed");
+        }
+      });
+    });
+    // A peer that reads nothing after its upgrade: the kernel's buffers fill and the send must wait.
+    try (RawWsClient peer = RawWsClient.connect(port, "/")) {
+      peer.sendText("go");
+      await(ctx, "the stuck send completed once its socket closed");
+    }
+  }
+
+  private WebSocketClient wsClient() {
+    webSockets = client.createWebSocketClient(new WebSocketClientOptions().setMaxFrameSize(BIG + 1024)
+        .setMaxMessageSize(BIG + 1024));
+    return webSockets;
+  }
+
+  /** A server that hands each socket's raw path to {@code onFirstMessage} once the client speaks. */
+  private int listen(VertxTestContext ctx, BiConsumer<ServerWebSocket, RawSocket> onFirstMessage) {
+    HttpServer http = server.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
+            .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
+        .webSocketHandler(ws -> ws.textMessageHandler(go -> {
+          RawSocket raw = RawSocket.of(ws);
+          ctx.verify(() -> assertNotNull(raw, "an uncompressed socket is written raw"));
+          onFirstMessage.accept(ws, raw);
+        }));
+    return http.listen(0).await().actualPort();
+  }
+
+  private static void await(VertxTestContext ctx, String what) throws Exception {
+    assertTrue(ctx.awaitCompletion(30, TimeUnit.SECONDS), what);
+    if (ctx.failed()) {
+      throw new AssertionError(ctx.causeOfFailure());
+    }
+  }
+}
