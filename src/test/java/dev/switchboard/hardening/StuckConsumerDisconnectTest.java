@@ -1,0 +1,85 @@
+package dev.switchboard.hardening;
+
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.hardening.SlowConsumerTest.SlowSocket;
+import dev.switchboard.testing.TestNodes;
+import io.micrometer.core.instrument.Counter;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * SPEC §6: a slow consumer is closed with 4009 and counted. A client that never reads again cannot take the
+ * close frame, yet its connection, and with it its per-IP and per-user slots, must still go: Vert.x's
+ * WebSocket closing timeout (10 s) cuts it, on epoll and on io_uring, where the {@code SendGate} may hold
+ * the close frame behind a send waiting for room. The disconnect counter with code 4009 proves the socket
+ * closed; the session's idle rule (60 s) and the HTTP idle timeout (65 s) are too late to pass for it.
+ */
+@ExtendWith(VertxExtension.class)
+class StuckConsumerDisconnectTest {
+
+  private static final String CHANNEL = "room:feed";
+  private static final String PAD = "x".repeat(10_000);
+  /** Far more than the queue bound and the kernel buffers together; the loop stops at the 4009. */
+  private static final int MAX_MESSAGES = 2_000;
+
+  private SwitchboardNode node;
+  private SlowSocket stuck;
+
+  @AfterEach
+  void tearDown() {
+    if (stuck != null) {
+      stuck.close();
+    }
+    if (node != null) {
+      node.close().await();
+    }
+  }
+
+  @Test
+  @Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
+  void aConsumerThatNeverReadsAgainIsDisconnectedAndCounted(Vertx vertx, VertxTestContext ctx) throws Exception {
+    // Idle rules at their defaults, so only the close handshake's own timeout can end the connection in time.
+    node = TestNodes.standalone(new JsonObject().put("session", new JsonObject()
+        .put("outbound_queue_bytes", 64 * 1024)));
+    stuck = SlowSocket.connect(node.port(), TestNodes.token("stuck", "feed"), CHANNEL);
+
+    AtomicBoolean closedWith4009 = new AtomicBoolean();
+    node.vertx().eventBus().<JsonObject>consumer(Addresses.UNDELIVERED, m -> {
+      if ("slow_consumer".equals(m.body().getString("reason"))) {
+        closedWith4009.set(true);
+      }
+    }).completion().await();
+
+    publishUntil(closedWith4009, 0, ctx);
+    vertx.setPeriodic(50, t -> {
+      Counter cut = node.context().registry().find("switchboard.disconnects").tag("code", "4009").counter();
+      if (cut != null && cut.count() == 1) {
+        vertx.cancelTimer(t);
+        ctx.completeNow();
+      }
+    });
+  }
+
+  /** One publish at a time, so none is outstanding once the session has been closed. */
+  private void publishUntil(AtomicBoolean closed, int seq, VertxTestContext ctx) {
+    if (closed.get()) {
+      return;
+    }
+    if (seq == MAX_MESSAGES) {
+      ctx.failNow("no 4009 after " + MAX_MESSAGES + " messages of 10 kB to a client that reads nothing");
+      return;
+    }
+    node.vertx().eventBus().request(Addresses.PUBLISH, new JsonObject().put("channel", CHANNEL)
+            .put("message", new JsonObject().put("seq", seq).put("pad", PAD)))
+        .onComplete(ctx.succeeding(r -> publishUntil(closed, seq + 1, ctx)));
+  }
+}
