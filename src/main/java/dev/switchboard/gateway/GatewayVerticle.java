@@ -74,8 +74,8 @@ public final class GatewayVerticle extends VerticleBase {
         // Clients that ask for no context takeover get it: ~40 KiB per connection instead of ~250 (BENCHMARKS.md).
         .setWebSocketAllowServerNoContext(true)
         .setWebSocketPreferredClientNoContext(true)
-        // Bounds HTTP connections that never finish a request (slowloris). WebSockets are not affected: the
-        // heartbeat writes a ping well within it, and the session's own idle rule (1001) fires 5 s earlier.
+        // Bounds HTTP connections that never finish a request (slowloris). An accepted WebSocket drops the
+        // handler (UpgradeLeftovers): its session's idle rule (1001) and close grace take over.
         .setIdleTimeout((int) config.session().idleTimeout().toSeconds() + 5)
         .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS);
     if (s.tls()) {
@@ -124,6 +124,9 @@ public final class GatewayVerticle extends VerticleBase {
     long now = System.currentTimeMillis();
     for (Session s : hub.sessions().toArray(new Session[0])) {
       s.tick(now);
+    }
+    for (Session s : hub.closing().toArray(new Session[0])) {
+      s.tickClosing(now);
     }
   }
 

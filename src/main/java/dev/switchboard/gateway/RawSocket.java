@@ -3,6 +3,7 @@ package dev.switchboard.gateway;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.FileDescriptor;
@@ -18,8 +19,8 @@ import java.io.IOException;
  * One WebSocket's Netty pipeline, for deliveries pre-built as whole frames ({@link WireFrames}). They are
  * written from the WebSocket frame encoder's place, so they pass only the handlers nearer the socket (TLS)
  * and skip those above it, which would only forward bytes unchanged: the encoder itself (it takes frame
- * objects) and Vert.x's idle handler, whose per-write promise and listener would cost more than the write
- * (the session's own idle rule fires before it anyway). Only used on the channel's event loop.
+ * objects) and whatever Vert.x keeps above it ({@link UpgradeLeftovers} drops its idle handler, whose
+ * per-write promise and listener would cost more than the write). Only used on the channel's event loop.
  *
  * <p>On the native epoll transport, without TLS, a frame for a socket with nothing pending goes straight to
  * its descriptor ({@link #writeDirect}): one {@code write(2)} and none of Netty's per-write and per-flush
@@ -62,6 +63,26 @@ final class RawSocket {
       }
     }
     return null;
+  }
+
+  /**
+   * Cuts the TCP connection under a WebSocket without a close handshake, with a reset (linger 0) so the
+   * kernel drops what the peer never read instead of keeping the socket to deliver it. The close starts
+   * below Vert.x's connection handler, which would otherwise wait for the close handshake it has begun.
+   *
+   * @return false when the connection is already closed
+   */
+  static boolean abort(ServerWebSocket ws) {
+    if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null) {
+      ChannelHandlerContext vertxHandler = impl.channelHandlerContext();
+      Channel channel = vertxHandler.channel();
+      if (channel.isOpen()) {
+        channel.config().setOption(ChannelOption.SO_LINGER, 0);
+        vertxHandler.close();
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -93,6 +93,8 @@ public final class Session {
   private boolean closed;
   /** The close code this side sent; 0 while none. */
   private short sentCode;
+  /** When a session this side closed has had time enough to let its close frame out (epoch ms). */
+  private long closeDeadline;
   /** The user whose per-user slot this session holds in the limiter; released exactly once. */
   private String admittedUser;
 
@@ -816,6 +818,26 @@ public final class Session {
     // No delivery may target a closing session: the close frame is already queued, so anything written
     // after it would be lost without a trace (a 4009 reports the message that tripped it instead).
     svc.hub().remove(this);
+    closeDeadline = System.currentTimeMillis() + closeGraceMillis();
+    svc.hub().closing(this);
+  }
+
+  /**
+   * Vert.x starts its closing timeout only once the close frame is written, and a peer that stopped reading
+   * never lets out a frame queued behind a full outbound queue (the 4009 case), so its socket and its
+   * per-IP and per-user slots would stay taken. One heartbeat interval, at most 10 s (Vert.x's own closing
+   * timeout), is long enough for any peer that still reads.
+   */
+  private long closeGraceMillis() {
+    return Math.min(config.session().heartbeat().toMillis(), 10_000);
+  }
+
+  /** Called by the gateway's timer while a session this side closed waits for its socket to close. */
+  void tickClosing(long now) {
+    if (now > closeDeadline && RawSocket.abort(ws)) {
+      log.info("event=close_forced session={} user={} ip={} code={} reason=\"close frame not taken within {} ms\"",
+          id, userId(), ip, sentCode, closeGraceMillis());
+    }
   }
 
   /** Gives the per-user slot back to the limiter, once. */

@@ -58,6 +58,8 @@ public final class SessionHub {
   private final List<Session> unflushed = new ArrayList<>();
   private final Map<String, List<Session>> byUser = new HashMap<>();
   private final Set<Session> sessions = new LinkedHashSet<>();
+  /** Sessions this side closed whose socket has not closed yet ({@link Session#tickClosing}). */
+  private final Set<Session> closing = new LinkedHashSet<>();
   /** Probe nonces this hub is waiting for → the round each proves. */
   private final Map<String, ProbeRound> pendingProbes = new HashMap<>();
 
@@ -94,8 +96,21 @@ public final class SessionHub {
     node.sessions().userAdded(s.userId());
   }
 
-  /** Drops the session from every index; called once when its socket closes. */
+  Set<Session> closing() {
+    return closing;
+  }
+
+  /** The session has queued its close frame; it is watched until its socket closes. */
+  void closing(Session s) {
+    closing.add(s);
+  }
+
+  /**
+   * Drops the session from every index: when this side closes it (it then stays in {@link #closing()}) and
+   * when its socket closes.
+   */
   void remove(Session s) {
+    closing.remove(s);
     if (!sessions.remove(s)) {
       return;
     }

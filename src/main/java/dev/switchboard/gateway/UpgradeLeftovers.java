@@ -2,20 +2,32 @@ package dev.switchboard.gateway;
 
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.stream.ChunkedWriteHandler;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.impl.WebSocketImplBase;
 
 /**
- * HTTP handlers a WebSocket never uses but Vert.x 5.0 leaves in its pipeline on some transports. On epoll
- * the upgrade strips the pipeline down to the WebSocket codec; on io_uring the 101 response completes a
- * loop pass later and Vert.x's chunked writer stays for the life of the connection: a handler context and
- * a handler per idle socket (about 100 bytes of heap), and one more hop for every frame Vert.x writes.
- * WebSocket frames are never {@code ChunkedInput}s, so the handler holds nothing when it is removed.
+ * HTTP handlers a WebSocket session never uses but Vert.x 5.0 leaves in its pipeline, dropped at accept:
+ *
+ * <ul>
+ *   <li>the idle handler of the HTTP idle timeout, which bounds connections that never finish a request.
+ *       On a WebSocket its work is done by the session's own rules on the gateway's one timer (idle 1001,
+ *       auth timeout, and the close grace once closed: {@link Session#tickClosing}); kept, it is a
+ *       scheduled task per connection, re-armed for its life, and a promise and listener on every frame
+ *       Vert.x writes;
+ *   <li>on io_uring, where the 101 response completes a loop pass later, Vert.x's chunked writer, which
+ *       stays for the life of the connection. WebSocket frames are never {@code ChunkedInput}s, so it holds
+ *       nothing when it is removed.
+ * </ul>
+ *
+ * Each is a handler context and a handler per idle socket, about 100 bytes of heap, the idle handler's task
+ * about as much again, and one more hop for every frame Vert.x writes.
  */
 final class UpgradeLeftovers {
 
-  /** The name Vert.x's HttpServerConnectionInitializer gives it. */
+  /** The names Vert.x's HTTP server gives them. */
   static final String CHUNKED_WRITER = "chunkedWriter";
+  static final String IDLE = "idle";
 
   private UpgradeLeftovers() {}
 
@@ -28,6 +40,10 @@ final class UpgradeLeftovers {
   static void drop(ChannelPipeline pipeline) {
     if (pipeline.get(CHUNKED_WRITER) instanceof ChunkedWriteHandler) {
       pipeline.remove(CHUNKED_WRITER);
+    }
+    if (pipeline.get(IDLE) instanceof IdleStateHandler) {
+      // Removing it cancels its scheduled task.
+      pipeline.remove(IDLE);
     }
   }
 }

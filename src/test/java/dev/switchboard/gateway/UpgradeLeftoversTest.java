@@ -6,19 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.stream.ChunkedWriteHandler;
+import io.netty.handler.timeout.IdleStateHandler;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class UpgradeLeftoversTest {
 
   @Test
-  void theChunkedWriterLeavesAndTheRestStays() {
+  void theChunkedWriterAndTheIdleHandlerLeaveAndTheRestStays() {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("wsencoder", new ChannelInboundHandlerAdapter());
     ch.pipeline().addLast(UpgradeLeftovers.CHUNKED_WRITER, new ChunkedWriteHandler());
+    ch.pipeline().addLast(UpgradeLeftovers.IDLE, new IdleStateHandler(0, 0, 65));
     ch.pipeline().addLast("handler", new ChannelInboundHandlerAdapter());
     UpgradeLeftovers.drop(ch.pipeline());
     assertNull(ch.pipeline().get(UpgradeLeftovers.CHUNKED_WRITER));
+    assertNull(ch.pipeline().get(UpgradeLeftovers.IDLE));
     assertEquals(List.of("wsencoder", "handler"), ch.pipeline().names().subList(0, 2));
     UpgradeLeftovers.drop(ch.pipeline()); // already gone: nothing to do
     ch.finishAndReleaseAll();

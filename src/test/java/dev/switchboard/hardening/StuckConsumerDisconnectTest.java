@@ -18,10 +18,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * SPEC §6: a slow consumer is closed with 4009 and counted. A client that never reads again cannot take the
- * close frame, yet its connection, and with it its per-IP and per-user slots, must still go: Vert.x's
- * WebSocket closing timeout (10 s) cuts it, on epoll and on io_uring, where the {@code SendGate} may hold
- * the close frame behind a send waiting for room. The disconnect counter with code 4009 proves the socket
- * closed; the session's idle rule (60 s) and the HTTP idle timeout (65 s) are too late to pass for it.
+ * close frame, queued behind the full outbound queue (1 MiB), and Vert.x starts its closing timeout only once
+ * that frame is written: without the gateway's close grace the connection, and with it the client's per-IP
+ * and per-user slots, stayed open until the HTTP idle timeout (65 s by default), or on a node without one for
+ * good. With it the socket is cut one heartbeat interval (at most 10 s) after the close, on either transport;
+ * the disconnect counter with code 4009 proves the socket closed.
  */
 @ExtendWith(VertxExtension.class)
 class StuckConsumerDisconnectTest {
@@ -47,9 +48,9 @@ class StuckConsumerDisconnectTest {
   @Test
   @Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
   void aConsumerThatNeverReadsAgainIsDisconnectedAndCounted(Vertx vertx, VertxTestContext ctx) throws Exception {
-    // Idle rules at their defaults, so only the close handshake's own timeout can end the connection in time.
+    // Default queue and idle timeout; the grace is the heartbeat interval, 1 s here.
     node = TestNodes.standalone(new JsonObject().put("session", new JsonObject()
-        .put("outbound_queue_bytes", 64 * 1024)));
+        .put("heartbeat", "1s").put("idle_timeout", "60s")));
     stuck = SlowSocket.connect(node.port(), TestNodes.token("stuck", "feed"), CHANNEL);
 
     AtomicBoolean closedWith4009 = new AtomicBoolean();
