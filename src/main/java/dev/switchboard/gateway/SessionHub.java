@@ -106,8 +106,8 @@ public final class SessionHub {
   }
 
   /**
-   * Drops the session from every index: when this side closes it (it then stays in {@link #closing()}) and
-   * when its socket closes.
+   * Drops the session from every index, the closing watch included: when this side closes it (which then
+   * puts it under the watch, {@link #closing(Session)}) and when its socket closes.
    */
   void remove(Session s) {
     closing.remove(s);
