@@ -55,14 +55,21 @@ final class RawSocket {
    *     see every delivery, which must stay compressed), or the pipeline is not the one Vert.x builds
    */
   static RawSocket of(ServerWebSocket ws) {
-    if (ws instanceof WebSocketImplBase<?> impl) {
-      ChannelHandlerContext c = impl.channelHandlerContext();
-      if (c != null && c.pipeline().get(WebSocketExtensionEncoder.class) == null) {
-        ChannelHandlerContext encoder = c.pipeline().context(WebSocketFrameEncoder.class);
-        return encoder == null ? null : new RawSocket(encoder);
-      }
+    ChannelHandlerContext c = vertxHandler(ws);
+    if (c != null && c.pipeline().get(WebSocketExtensionEncoder.class) == null) {
+      ChannelHandlerContext encoder = c.pipeline().context(WebSocketFrameEncoder.class);
+      return encoder == null ? null : new RawSocket(encoder);
     }
     return null;
+  }
+
+  /**
+   * The context of Vert.x's connection handler in the WebSocket's pipeline.
+   *
+   * @return null when the WebSocket is not Vert.x's implementation or has no channel yet
+   */
+  static ChannelHandlerContext vertxHandler(ServerWebSocket ws) {
+    return ws instanceof WebSocketImplBase<?> impl ? impl.channelHandlerContext() : null;
   }
 
   /**
@@ -73,16 +80,13 @@ final class RawSocket {
    * @return false when the connection is already closed
    */
   static boolean abort(ServerWebSocket ws) {
-    if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null) {
-      ChannelHandlerContext vertxHandler = impl.channelHandlerContext();
-      Channel channel = vertxHandler.channel();
-      if (channel.isOpen()) {
-        channel.config().setOption(ChannelOption.SO_LINGER, 0);
-        vertxHandler.close();
-        return true;
-      }
+    ChannelHandlerContext vertxHandler = vertxHandler(ws);
+    if (vertxHandler == null || !vertxHandler.channel().isOpen()) {
+      return false;
     }
-    return false;
+    vertxHandler.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+    vertxHandler.close();
+    return true;
   }
 
   /**

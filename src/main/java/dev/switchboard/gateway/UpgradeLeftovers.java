@@ -1,10 +1,10 @@
 package dev.switchboard.gateway;
 
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.http.impl.WebSocketImplBase;
 
 /**
  * HTTP handlers a WebSocket session never uses but Vert.x 5.0 leaves in its pipeline, dropped at accept:
@@ -32,8 +32,9 @@ final class UpgradeLeftovers {
   private UpgradeLeftovers() {}
 
   static void drop(ServerWebSocket ws) {
-    if (ws instanceof WebSocketImplBase<?> impl && impl.channelHandlerContext() != null) {
-      drop(impl.channelHandlerContext().pipeline());
+    ChannelHandlerContext vertxHandler = RawSocket.vertxHandler(ws);
+    if (vertxHandler != null) {
+      drop(vertxHandler.pipeline());
     }
   }
 
