@@ -6,6 +6,7 @@ import com.hazelcast.ringbuffer.OverflowPolicy;
 import com.hazelcast.ringbuffer.ReadResultSet;
 import com.hazelcast.ringbuffer.Ringbuffer;
 import dev.switchboard.bus.Publication;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -64,11 +65,14 @@ public final class HazelcastHistoryStore implements HistoryStore {
   @Override
   public Future<Publication> append(Publication pub) {
     String channel = pub.channel();
+    // Hazelcast completes addAsync on its own threads; the caller's state (the router's per-channel chain of
+    // appends, the fanout) belongs to the caller's event loop, so the result is handed back there.
+    Context caller = vertx.getOrCreateContext();
     String cached = epochCache.get(channel);
     Future<String> epoch = cached != null ? Future.succeededFuture(cached) : vertx.executeBlocking(() -> epochOf(channel));
     return epoch.compose(e -> {
       // Stored without a position: the offset is the ringbuffer sequence, the epoch the channel's.
-      return Future.fromCompletionStage(ring(channel).addAsync(pub.toJson().encode(), OverflowPolicy.OVERWRITE))
+      return Future.fromCompletionStage(ring(channel).addAsync(pub.toJson().encode(), OverflowPolicy.OVERWRITE), caller)
           .compose(seq -> {
             if (seq == 0 && cached != null) {
               // A fresh ringbuffer: its epoch may be new too. Re-read it for the next appends.

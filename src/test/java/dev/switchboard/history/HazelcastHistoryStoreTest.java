@@ -2,6 +2,7 @@ package dev.switchboard.history;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.hazelcast.config.Config;
@@ -11,11 +12,14 @@ import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.ClusterSetup;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.testing.TestNodes;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Checkpoint;
 import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
@@ -81,6 +85,28 @@ class HazelcastHistoryStoreTest {
     assertEquals(71, page.publications().get(0).offset());
     assertEquals(80, page.offset());
     assertEquals(31, page.oldestOffset(), "capacity 50 keeps offsets 31..80");
+  }
+
+  @Test
+  void appendsCompleteOnTheCallersEventLoop(Vertx vertx, VertxTestContext test) {
+    List<HazelcastInstance> hz = cluster(2);
+    // Appending through the member that does not own the ringbuffer: the reply comes on a Hazelcast thread.
+    boolean firstOwns = hz.get(0).getPartitionService().getPartition(HazelcastHistoryStore.ringName("room:ctx"))
+        .getOwner().localMember();
+    HistoryStore store = new HazelcastHistoryStore(vertx, hz.get(firstOwns ? 1 : 0));
+    Context caller = vertx.getOrCreateContext();
+    Checkpoint done = test.checkpoint(2);
+    caller.runOnContext(v -> store.append(Publication.now("room:ctx", 1, null)).onComplete(test.succeeding(first -> {
+      test.verify(() -> assertSame(caller, Vertx.currentContext(), "first append completes on the caller"));
+      done.flag();
+      // The first append read the epoch on a worker; this one has it cached and goes straight to Hazelcast.
+      store.append(Publication.now("room:ctx", 2, null)).onComplete(test.succeeding(second -> test.verify(() -> {
+        assertSame(caller, Vertx.currentContext(), "an append with the epoch cached completes on the caller,"
+            + " not on a Hazelcast thread (" + Thread.currentThread().getName() + ")");
+        assertEquals(2, second.offset());
+        done.flag();
+      })));
+    })));
   }
 
   @Test
