@@ -77,7 +77,12 @@ public final class GatewayVerticle extends VerticleBase {
         // Bounds HTTP connections that never finish a request (slowloris). An accepted WebSocket drops the
         // handler (UpgradeLeftovers): its session's idle rule (1001) and close grace take over.
         .setIdleTimeout((int) config.session().idleTimeout().toSeconds() + 5)
-        .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS);
+        .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
+        // Every HTTP response and upgrade is written from this verticle's event loop, so the connection can
+        // write straight to Netty instead of through a multi-producer queue: ~4.6 KiB less heap per WebSocket,
+        // whose upgraded HTTP connection stays referenced (BENCHMARKS.md, connect). A write from another
+        // thread fails with IllegalStateException instead of racing.
+        .setStrictThreadMode(true);
     if (s.tls()) {
       opts.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tlsCert()).setKeyPath(s.tlsKey()));
     }
