@@ -12,12 +12,16 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Builds the {@link SwitchboardConfig}: the defaults shipped in the jar, then the config file, then the
  * SWITCHBOARD_* environment variables, then command-line flags, each overriding the one before.
  */
 public final class ConfigLoader {
+
+  private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
 
   /** Environment variables and the config keys they set (SPEC §2, plus a few extensions). */
   public static final Map<String, String> ENV_KEYS = envKeys();
@@ -146,6 +150,27 @@ public final class ConfigLoader {
 
   static SwitchboardConfig build(JsonObject tree) {
     ConfigReader r = new ConfigReader(tree);
+    SwitchboardConfig config = read(r);
+    // A misspelt key would otherwise leave its setting at the default without a word.
+    for (ConfigReader.Unread u : r.unread()) {
+      log.warn("event=config_unknown_key key={} reason=\"{}\"", u.key(), u.didYouMean() == null
+          ? "not a Switchboard setting; ignored" : "not a Switchboard setting; ignored (did you mean " + u.didYouMean() + "?)");
+    }
+    return config;
+  }
+
+  /** Keys of {@code overrides} (merged over the defaults) that are not Switchboard settings, with the likely intended key. */
+  public static List<String> unknownKeys(JsonObject overrides) {
+    JsonObject tree = defaults();
+    deepMerge(tree, overrides);
+    ConfigReader r = new ConfigReader(tree);
+    read(r);
+    return r.unread().stream()
+        .map(u -> u.didYouMean() == null ? u.key() : u.key() + " (did you mean " + u.didYouMean() + "?)")
+        .toList();
+  }
+
+  private static SwitchboardConfig read(ConfigReader r) {
     var server = new SwitchboardConfig.Server(
         r.string("server.host", "127.0.0.1"),
         r.integer("server.port", 8080, 0, 65535),

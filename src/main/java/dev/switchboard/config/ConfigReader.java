@@ -4,8 +4,10 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * Reads typed values from the merged config tree. Values may come from JSON (typed) or from env vars and
@@ -14,12 +16,15 @@ import java.util.Locale;
 final class ConfigReader {
 
   private final JsonObject root;
+  /** Every key looked up, so keys nobody reads (typos, keys of another version) can be named. */
+  private final Set<String> read = new HashSet<>();
 
   ConfigReader(JsonObject root) {
     this.root = root;
   }
 
   Object raw(String key) {
+    read.add(key);
     String[] parts = key.split("\\.");
     Object cur = root;
     for (String p : parts) {
@@ -221,5 +226,67 @@ final class ConfigReader {
       return o;
     }
     throw new ConfigException(key, "must be an object");
+  }
+
+  /**
+   * Keys present in the tree that no getter read, each with the read key it most likely meant (or null).
+   * Call after every value has been read.
+   */
+  List<Unread> unread() {
+    List<Unread> out = new ArrayList<>();
+    collectUnread(root, "", out);
+    return out;
+  }
+
+  record Unread(String key, String didYouMean) {}
+
+  private void collectUnread(JsonObject node, String prefix, List<Unread> out) {
+    for (String name : node.fieldNames()) {
+      String key = prefix + name;
+      boolean parentOfRead = read.stream().anyMatch(k -> k.startsWith(key + "."));
+      if (parentOfRead && node.getValue(name) instanceof JsonObject child) {
+        collectUnread(child, key + ".", out);
+      } else if (!parentOfRead && !read.contains(key)) {
+        out.add(new Unread(key, nearest(key)));
+      }
+    }
+  }
+
+  /** The read key with the same parent closest in spelling, if it is a plausible typo of it. */
+  private String nearest(String key) {
+    int dot = key.lastIndexOf('.');
+    String parent = key.substring(0, dot + 1);
+    String leaf = key.substring(dot + 1);
+    String best = null;
+    int bestDistance = Math.max(2, leaf.length() / 3) + 1;
+    for (String k : read) {
+      if (k.startsWith(parent) && k.indexOf('.', parent.length()) < 0) {
+        int d = editDistance(leaf, k.substring(parent.length()));
+        if (d < bestDistance) {
+          best = k;
+          bestDistance = d;
+        }
+      }
+    }
+    return best;
+  }
+
+  private static int editDistance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        cur[j] = Math.min(sub, Math.min(prev[j], cur[j - 1]) + 1);
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
   }
 }

@@ -171,4 +171,28 @@ class ConfigLoaderTest {
       assertTrue(e.getMessage().startsWith("SWITCHBOARD_CONF:") && e.getMessage().contains(path), e.getMessage());
     }
   }
+
+  @Test
+  void keysThatAreNotSettingsAreNamedWithTheSettingTheyProbablyMeant() {
+    JsonObject typos = new JsonObject()
+        .put("session", new JsonObject().put("heartbeet", "5s").put("idle_timeout", "30s"))
+        .put("server", new JsonObject().put("tls", new JsonObject().put("crt", "x.pem")))
+        .put("channels", new JsonObject().put("namespaces", new JsonObject()
+            .put("game", new JsonObject().put("subscribe", "claim").put("histroy_size", 10))))
+        .put("metrics", new JsonObject().put("enabled", true));
+    assertEquals(List.of(
+            "server.tls.crt (did you mean server.tls.cert?)",
+            "session.heartbeet (did you mean session.heartbeat?)",
+            "channels.namespaces.game.histroy_size (did you mean channels.namespaces.game.history_size?)",
+            "metrics"),
+        ConfigLoader.unknownKeys(typos));
+    // The typo is ignored, not fatal: the setting keeps its default.
+    assertEquals(Duration.ofSeconds(25), ConfigLoader.fromJson(typos).session().heartbeat());
+  }
+
+  @Test
+  void theShippedConfigHasOnlySettings() throws IOException {
+    assertEquals(List.of(), ConfigLoader.unknownKeys(new JsonObject()));
+    assertEquals(List.of(), ConfigLoader.unknownKeys(new JsonObject(Files.readString(Path.of("conf/switchboard.json")))));
+  }
 }
