@@ -11,11 +11,12 @@ import org.slf4j.LoggerFactory;
  * Picks the event loops' network transport from {@code server.transport}.
  *
  * <p>{@code auto} takes epoll, else NIO: on epoll a delivery is one {@code write(2)} straight to the socket
- * ({@link RawSocket#writeDirect}), the cheapest path at steady rates and the lowest p99. {@code io_uring} is
- * opt-in for nodes that run near saturation: a loop pass's writes reach the kernel in one
- * {@code io_uring_enter}, which carried 2.5 × bare's deliveries/s against epoll's 1.5 × (BENCHMARKS.md), but
- * Netty's io_uring write path costs more user time per write, so at 20 msg/s it is no cheaper and its p99 is
- * higher. Naming a transport the host lacks (io_uring disabled by sysctl or seccomp) fails the start.
+ * ({@link RawSocket#writeDirect}), cheap and with the lowest p99 from the first minute. {@code io_uring} is
+ * opt-in: a loop pass's sends reach the kernel in one {@code io_uring_enter} ({@link UringSender}), which
+ * once the node is warm costs 0.56–0.61 × bare's CPU per delivery against epoll's 0.81–0.86 × and carries
+ * twice bare's saturation rate, but its first minute is no cheaper than epoll and its p99 then is higher
+ * (BENCHMARKS.md). It stays opt-in until a long soak has run on it. Naming a transport the host lacks
+ * (io_uring disabled by sysctl or seccomp) fails the start.
  */
 public final class NetTransport {
 
