@@ -18,6 +18,7 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.ServerWebSocketHandshake;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemKeyCertOptions;
@@ -88,7 +89,13 @@ public final class GatewayVerticle extends VerticleBase {
     }
     int maxMessage = config.session().maxMessageSize();
     server = vertx.createHttpServer(opts)
-        .connectionHandler(conn -> InflationLimit.install(conn, opts, maxMessage))
+        .connectionHandler(conn -> {
+          InflationLimit.install(conn, opts, maxMessage);
+          // A client resetting its connection mid-request is routine, and any client can do it at will:
+          // without a handler Vert.x logs each one as an ERROR with a stack trace.
+          conn.exceptionHandler(e -> log.debug("event=connection_error reason=\"{}\"", e.getMessage()));
+        })
+        .exceptionHandler(e -> log.debug("event=connection_error reason=\"{}\"", e.getMessage()))
         .webSocketHandshakeHandler(this::handshake)
         .requestHandler(router);
     ticker = vertx.setPeriodic(1000, t -> tick());
@@ -163,14 +170,14 @@ public final class GatewayVerticle extends VerticleBase {
           // The limiter logs refusals, summarised per address: a flood must not become a log flood.
           log.debug("event=connect_refused reason=limit ip={} detail=\"{}\"", ip, ar.cause().getMessage());
           // The client learns why from the close code, so accept and close at once.
-          hs.accept().onSuccess(ws -> ws.close(CloseCode.TOO_MANY_CONNECTIONS.code(), ar.cause().getMessage()));
+          accept(hs).onSuccess(ws -> ws.close(CloseCode.TOO_MANY_CONNECTIONS.code(), ar.cause().getMessage()));
         } else {
           node.metrics().connect("node_full");
-          hs.reject(503);
+          reject(hs, 503);
         }
         return;
       }
-      hs.accept().onComplete(accepted -> {
+      accept(hs).onComplete(accepted -> {
         if (accepted.failed()) {
           vertx.eventBus().send(Addresses.LIMITER_RELEASE, new JsonObject().put("ip", ip), LOCAL);
           return;
@@ -183,6 +190,27 @@ public final class GatewayVerticle extends VerticleBase {
         session.start(token);
       });
     });
+  }
+
+  /**
+   * Accepts an upgrade whose admission was decided asynchronously. A client that dropped the connection in the
+   * meantime makes Vert.x throw ("Response head already sent") instead of failing the future; as a failed
+   * future the caller's failure branch runs and hands the per-IP slot back.
+   */
+  private static Future<ServerWebSocket> accept(ServerWebSocketHandshake hs) {
+    try {
+      return hs.accept();
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+  }
+
+  private static void reject(ServerWebSocketHandshake hs, int status) {
+    try {
+      hs.reject(status);
+    } catch (RuntimeException e) {
+      log.debug("event=reject_failed status={} reason=\"{}\"", status, e.getMessage());
+    }
   }
 
   /** Authorization: Bearer on the upgrade, else ?token= in the query. */

@@ -73,6 +73,16 @@ final class RawSocket {
   }
 
   /**
+   * False once the TCP connection under the WebSocket is gone. Netty closes a channel whose peer reset it at
+   * once but tells Vert.x (and so {@code ws.isClosed()}) a task later; meanwhile the channel reports itself
+   * unwritable, which must not pass for a full queue.
+   */
+  static boolean connected(ServerWebSocket ws) {
+    ChannelHandlerContext c = vertxHandler(ws);
+    return c == null || c.channel().isActive();
+  }
+
+  /**
    * Cuts the TCP connection under a WebSocket without a close handshake, with a reset (linger 0) so the
    * kernel drops what the peer never read instead of keeping the socket to deliver it. The close starts
    * below Vert.x's connection handler, which would otherwise wait for the close handshake it has begun.

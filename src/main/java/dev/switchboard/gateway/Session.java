@@ -745,7 +745,8 @@ public final class Session {
       return false;
     }
     if (!socket.writable()) {
-      return slowConsumer(pub);
+      // A peer that reset the connection looks unwritable too, before its close handler has run.
+      return RawSocket.connected(ws) ? slowConsumer(pub) : false;
     }
     if (!flushQueued) {
       // The first frame of a loop pass goes straight out; later ones in the same pass queue behind it and
@@ -772,7 +773,8 @@ public final class Session {
       return false;
     }
     if (ws.writeQueueFull()) {
-      return slowConsumer(pub);
+      // A peer that reset the connection looks unwritable too, before its close handler has run.
+      return RawSocket.connected(ws) ? slowConsumer(pub) : false;
     }
     ws.writeTextMessage(frame);
     return true;
@@ -793,6 +795,9 @@ public final class Session {
       return;
     }
     if (ws.writeQueueFull()) {
+      if (!RawSocket.connected(ws)) {
+        return;
+      }
       svc.node().metrics().dropped("slow_consumer");
       close(CloseCode.SLOW_CONSUMER, "slow consumer: outbound queue full");
       return;

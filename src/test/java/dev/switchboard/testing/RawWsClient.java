@@ -245,6 +245,16 @@ public final class RawWsClient implements AutoCloseable {
     }
   }
 
+  /** Drops the connection with a TCP reset (linger 0) instead of a close handshake or a FIN. */
+  public void reset() {
+    try {
+      socket.setSoLinger(true, 0);
+    } catch (IOException ignored) {
+      // already closed: the reset is moot
+    }
+    close();
+  }
+
   @Override
   public void close() {
     try {
