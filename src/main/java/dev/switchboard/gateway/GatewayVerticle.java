@@ -93,9 +93,9 @@ public final class GatewayVerticle extends VerticleBase {
           InflationLimit.install(conn, opts, maxMessage);
           // A client resetting its connection mid-request is routine, and any client can do it at will:
           // without a handler Vert.x logs each one as an ERROR with a stack trace.
-          conn.exceptionHandler(e -> log.debug("event=connection_error reason=\"{}\"", e.getMessage()));
+          conn.exceptionHandler(GatewayVerticle::connectionError);
         })
-        .exceptionHandler(e -> log.debug("event=connection_error reason=\"{}\"", e.getMessage()))
+        .exceptionHandler(GatewayVerticle::connectionError)
         .webSocketHandshakeHandler(this::handshake)
         .requestHandler(router);
     ticker = vertx.setPeriodic(1000, t -> tick());
@@ -203,6 +203,10 @@ public final class GatewayVerticle extends VerticleBase {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
+  }
+
+  private static void connectionError(Throwable e) {
+    log.debug("event=connection_error reason=\"{}\"", e.getMessage());
   }
 
   private static void reject(ServerWebSocketHandshake hs, int status) {
