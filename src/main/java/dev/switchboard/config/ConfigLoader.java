@@ -104,9 +104,13 @@ public final class ConfigLoader {
   }
 
   public static SwitchboardConfig fromJson(JsonObject overrides) {
+    return build(overDefaults(overrides));
+  }
+
+  private static JsonObject overDefaults(JsonObject overrides) {
     JsonObject tree = defaults();
     deepMerge(tree, overrides);
-    return build(tree);
+    return tree;
   }
 
   private static JsonObject readFile(String file) {
@@ -153,21 +157,16 @@ public final class ConfigLoader {
     SwitchboardConfig config = read(r);
     // A misspelt key would otherwise leave its setting at the default without a word.
     for (ConfigReader.Unread u : r.unread()) {
-      log.warn("event=config_unknown_key key={} reason=\"{}\"", u.key(), u.didYouMean() == null
-          ? "not a Switchboard setting; ignored" : "not a Switchboard setting; ignored (did you mean " + u.didYouMean() + "?)");
+      log.warn("event=config_unknown_key key={} reason=\"not a Switchboard setting; ignored{}\"", u.key(), u.hint());
     }
     return config;
   }
 
   /** Keys of {@code overrides} (merged over the defaults) that are not Switchboard settings, with the likely intended key. */
   public static List<String> unknownKeys(JsonObject overrides) {
-    JsonObject tree = defaults();
-    deepMerge(tree, overrides);
-    ConfigReader r = new ConfigReader(tree);
+    ConfigReader r = new ConfigReader(overDefaults(overrides));
     read(r);
-    return r.unread().stream()
-        .map(u -> u.didYouMean() == null ? u.key() : u.key() + " (did you mean " + u.didYouMean() + "?)")
-        .toList();
+    return r.unread().stream().map(u -> u.key() + u.hint()).toList();
   }
 
   private static SwitchboardConfig read(ConfigReader r) {

@@ -238,7 +238,12 @@ final class ConfigReader {
     return out;
   }
 
-  record Unread(String key, String didYouMean) {}
+  record Unread(String key, String didYouMean) {
+    /** " (did you mean …?)" when a read key is a plausible typo of this one, else empty. */
+    String hint() {
+      return didYouMean == null ? "" : " (did you mean " + didYouMean + "?)";
+    }
+  }
 
   private void collectUnread(JsonObject node, String prefix, List<Unread> out) {
     for (String name : node.fieldNames()) {

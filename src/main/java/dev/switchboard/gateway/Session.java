@@ -745,8 +745,7 @@ public final class Session {
       return false;
     }
     if (!socket.writable()) {
-      // A peer that reset the connection looks unwritable too, before its close handler has run.
-      return RawSocket.connected(ws) ? slowConsumer(pub) : false;
+      return slowConsumer(pub);
     }
     if (!flushQueued) {
       // The first frame of a loop pass goes straight out; later ones in the same pass queue behind it and
@@ -773,15 +772,20 @@ public final class Session {
       return false;
     }
     if (ws.writeQueueFull()) {
-      // A peer that reset the connection looks unwritable too, before its close handler has run.
-      return RawSocket.connected(ws) ? slowConsumer(pub) : false;
+      return slowConsumer(pub);
     }
     ws.writeTextMessage(frame);
     return true;
   }
 
-  /** Closes with 4009 and reports the delivery that found the outbound queue full; returns false. */
+  /**
+   * Closes with 4009 and reports the delivery that found the outbound queue full; returns false. A peer that
+   * reset the connection looks unwritable too, before its close handler has run: that is no slow consumer.
+   */
   private boolean slowConsumer(Publication pub) {
+    if (!RawSocket.connected(ws)) {
+      return false;
+    }
     svc.node().metrics().dropped(Undelivered.SLOW_CONSUMER);
     Undelivered.report(svc.node().vertx(), pub, Undelivered.SLOW_CONSUMER, userId(), id);
     close(CloseCode.SLOW_CONSUMER, "slow consumer: outbound queue over "
