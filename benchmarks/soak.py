@@ -589,9 +589,10 @@ async def churn_client(soak, n):
         try:
             want = s.rnd.choice((1, 2))
             got = 0
+            session_id = None
 
             async def session():
-                nonlocal got
+                nonlocal got, session_id
                 if how == "frame":
                     await ws.send(json.dumps({"type": "auth", "token": token, "channels": [ROOM]}))
                 else:
@@ -602,6 +603,7 @@ async def churn_client(soak, n):
                     t = f.get("type")
                     if t == "auth_success":
                         authed = True
+                        session_id = f.get("session_id")
                         if how == "frame":
                             if ROOM not in f.get("channels", []):
                                 raise RuntimeError(f"auth frame did not join {ROOM}: {f}")
@@ -618,9 +620,17 @@ async def churn_client(soak, n):
 
             await asyncio.wait_for(session(), 20)
             if kind == "clean":
+                local = ws.transport.get_extra_info("sockname")
+                began = time.monotonic()
                 await asyncio.wait_for(ws.close(), 15)
                 if ws.close_code != 1000:
-                    raise RuntimeError(f"clean close ended with code {ws.close_code}")
+                    # Enough to find this connection in the node's log (its session id) and to tell a
+                    # close frame that never came from a connection that ended early.
+                    raise RuntimeError(
+                        f"clean close ended with code {ws.close_code}: session={session_id} "
+                        f"local_port={local[1] if local else None} close_took={time.monotonic() - began:.3f}s "
+                        f"close_sent={ws.close_sent} close_rcvd={ws.close_rcvd} "
+                        f"transfer_error={ws.transfer_data_exc!r}")
                 s.churn["clean_close"] += 1
             else:
                 rst = s.rnd.random() < 0.5
