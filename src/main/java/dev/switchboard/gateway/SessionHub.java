@@ -7,6 +7,7 @@ import dev.switchboard.cluster.ProbeResponder;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ServerFrames;
+import dev.switchboard.router.Undelivered;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.concurrent.EventExecutor;
 import io.vertx.core.Context;
@@ -16,6 +17,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.impl.MessageConsumerImpl;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -158,6 +160,10 @@ public final class SessionHub {
   private void register(ChannelEntry e) {
     String address = Addresses.channel(e.channel);
     e.consumer = vertx.eventBus().consumer(address, msg -> deliver(e, msg));
+    if (e.consumer instanceof MessageConsumerImpl<JsonObject> impl) {
+      // What arrives after the unregistration: Vert.x would log a WARN for each (internal API, the only hook).
+      impl.discardHandler(msg -> late(e, msg));
+    }
     e.ready = e.consumer.completion().compose(v -> node.clustered() ? proveRouted(address) : Future.succeededFuture());
   }
 
@@ -257,6 +263,21 @@ public final class SessionHub {
     }
   }
 
+  /**
+   * A publication that reached this instance's consumer after the channel's last subscriber here had left: it
+   * was routed here while a subscriber was still present. For a {@code user:} channel that subscriber may have
+   * been the user's last session, and then the router, which checked at publish time, saw a session: report
+   * it {@code no_session} now if the user has none left. In a cluster the routing table still lists this
+   * consumer for a few milliseconds after its removal, so there such a publication usually goes unreported.
+   */
+  private void late(ChannelEntry e, Message<JsonObject> msg) {
+    if (!e.channel.startsWith(Channel.USER + ":") || msg.headers().get(ProbeResponder.HEADER) != null) {
+      return;
+    }
+    log.debug("event=late_publication channel={}", e.channel);
+    Undelivered.reportIfNoSession(node, Publication.fromJson(msg.body()), Addresses.channel(e.channel));
+  }
+
   /** Encodes once per publication: every subscriber gets the same frame bytes. */
   private void deliver(ChannelEntry e, Message<JsonObject> msg) {
     String probe = msg.headers().get(ProbeResponder.HEADER);
@@ -270,6 +291,7 @@ public final class SessionHub {
     }
     node.sessions().fanoutReceived();
     if (e.subscribers.isEmpty()) {
+      late(e, msg);
       return;
     }
     Publication pub = Publication.fromJson(msg.body());

@@ -46,19 +46,7 @@ public final class Fanout {
     if (!Channel.USER.equals(ch.namespace())) {
       return;
     }
-    ConsumerDirectory directory = node.clusterManager() != null ? ConsumerDirectory.of(vertx) : null;
-    if (directory != null) {
-      Undelivered.reportIfNoConsumer(vertx, directory, address, pub).onSuccess(this::countNoSession);
-    } else {
-      countNoSession(node.sessions().usersIn(ch.toString()).isEmpty()
-          && Undelivered.report(vertx, pub, Undelivered.NO_SESSION));
-    }
-  }
-
-  private void countNoSession(boolean reported) {
-    if (reported) {
-      node.metrics().dropped(Undelivered.NO_SESSION);
-    }
+    Undelivered.reportIfNoSession(node, pub, address);
   }
 
   /** The copy of a client's publish on {@link Addresses#INBOUND}, and the sampled log line of any publish. */

@@ -3,6 +3,7 @@ package dev.switchboard.router;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.ConsumerDirectory;
+import dev.switchboard.cluster.NodeContext;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -23,9 +24,11 @@ import io.vertx.core.json.JsonObject;
  * call when the user has a session somewhere), so a session that connects at that very moment may both
  * receive the message and be reported, or neither. That table learns of a consumer's removal from the
  * cluster's registration events: for tens of milliseconds after a user's last session closes anywhere (until
- * Hazelcast drops a crashed node), publishes still go to that node and are not reported. A new session is
- * seen at once, because the table caches only addresses that have consumers. Standalone, the node's own
- * sessions decide, with no delay. In a cluster a report is only published while some member consumes this
+ * Hazelcast drops a crashed node), publishes still go to that node and are usually not reported (the gateway
+ * asks again when such a publication arrives, {@link #reportIfNoSession}, but the table still lists its own
+ * removed consumer). A new session is seen at once, because the table caches only addresses that have
+ * consumers. Standalone, the node's own sessions decide, with no delay, both at publish time and when a
+ * publication arrives after the user's last session left. In a cluster a report is only published while some member consumes this
  * address (a watched flag, see {@link ConsumerDirectory#mayHaveConsumer}); a consumer is seen milliseconds
  * after its registration completes; reports made in those milliseconds are not sent.
  */
@@ -56,6 +59,25 @@ public final class Undelivered {
     if (ConsumerDirectory.worthPublishing(vertx, Addresses.UNDELIVERED)) {
       vertx.eventBus().publish(Addresses.UNDELIVERED, o);
     }
+  }
+
+  /**
+   * Reports a publication to a {@code user:} channel as {@code no_session}, and counts it, when the user has no
+   * session: in a cluster when no member holds a consumer for the channel's address ({@link ConsumerDirectory},
+   * the node-local routing table), standalone when no session on this node is subscribed to it. The router
+   * calls it right after the publish; a gateway instance calls it for a publication that reached its consumer
+   * only after the user's last session there had left.
+   */
+  public static void reportIfNoSession(NodeContext node, Publication pub, String address) {
+    Vertx vertx = node.vertx();
+    Future<Boolean> reported = node.clusterManager() != null
+        ? reportIfNoConsumer(vertx, ConsumerDirectory.of(vertx), address, pub)
+        : Future.succeededFuture(node.sessions().usersIn(pub.channel()).isEmpty() && report(vertx, pub, NO_SESSION));
+    reported.onSuccess(r -> {
+      if (r) {
+        node.metrics().dropped(NO_SESSION);
+      }
+    });
   }
 
   /**

@@ -1,0 +1,76 @@
+package dev.switchboard.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.switchboard.SwitchboardNode;
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.bus.Publication;
+import dev.switchboard.testing.TestNodes;
+import dev.switchboard.testing.WsClient;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SPEC §5: {@code switchboard.undelivered} reports a publish to a {@code user:} channel that reached no
+ * session. A publish routed to a node while the user's last session there is closing reaches the channel's
+ * consumer after its unregistration: Vert.x discarded it with a WARN and nobody was told. Both event-bus
+ * messages below are queued, in this order, on the session's event loop: the disconnect runs first and
+ * unregisters the consumer, so the publication arrives after it, every time.
+ */
+@ExtendWith(VertxExtension.class)
+class LatePublicationTest {
+
+  private SwitchboardNode node;
+
+  @AfterEach
+  void tearDown() {
+    if (node != null) {
+      node.close().await();
+    }
+  }
+
+  @Test
+  @Timeout(value = 20, timeUnit = TimeUnit.SECONDS)
+  void aPublicationArrivingAfterTheUsersLastSessionLeftIsReportedNotDiscarded(Vertx vertx, VertxTestContext ctx) {
+    node = TestNodes.standalone(new JsonObject());
+    WsClient alice = WsClient.authed(vertx, node.port(), TestNodes.token("alice")).await();
+    Logger vertxConsumers = (Logger) LoggerFactory.getLogger("io.vertx.core.eventbus.impl.MessageConsumerImpl");
+    ListAppender<ILoggingEvent> discards = new ListAppender<>();
+    discards.start();
+    vertxConsumers.addAppender(discards);
+
+    EventBus eb = node.vertx().eventBus();
+    JsonObject message = new JsonObject().put("text", "just too late");
+    long giveUp = vertx.setTimer(5_000, t -> ctx.failNow(new AssertionError(
+        "no undelivered report within 5 s; Vert.x logged: " + discards.list)));
+    eb.<JsonObject>consumer(Addresses.UNDELIVERED, m -> ctx.verify(() -> {
+      vertx.cancelTimer(giveUp);
+      assertEquals("no_session", m.body().getString("reason"));
+      assertEquals("user:alice", m.body().getString("channel"));
+      assertEquals(message, m.body().getJsonObject("message"));
+      vertxConsumers.detachAppender(discards);
+      assertTrue(discards.list.isEmpty(), () -> "Vert.x logged: " + discards.list);
+      assertTrue(alice.received().stream().noneMatch(f -> "message".equals(f.getString("type"))),
+          () -> "alice got it after all: " + alice.received());
+      ctx.completeNow();
+    })).completion().await();
+
+    // Straight to the channel's address, as the Java helper publishes: the router's own check would see
+    // alice's session, which is still there when the publish is routed.
+    eb.publish(Addresses.DISCONNECT_USER, new JsonObject().put("user", "alice"));
+    eb.publish(Addresses.channel("user:alice"), Publication.now("user:alice", message, null).toJson());
+  }
+}
