@@ -28,9 +28,9 @@ import io.vertx.core.json.JsonObject;
  * asks again when such a publication arrives, {@link #reportIfNoSession}, but the table still lists its own
  * removed consumer). A new session is seen at once, because the table caches only addresses that have
  * consumers. Standalone, the node's own sessions decide, with no delay, both at publish time and when a
- * publication arrives after the user's last session left. In a cluster a report is only published while some member consumes this
- * address (a watched flag, see {@link ConsumerDirectory#mayHaveConsumer}); a consumer is seen milliseconds
- * after its registration completes; reports made in those milliseconds are not sent.
+ * publication arrives after the user's last session left. In a cluster a report is only published while some
+ * member consumes this address (a watched flag, see {@link ConsumerDirectory#mayHaveConsumer}); a consumer is
+ * seen milliseconds after its registration completes; reports made in those milliseconds are not sent.
  */
 public final class Undelivered {
 

@@ -19,7 +19,8 @@ class VertxCloseRaceFilterTest {
 
   @Test
   void matchesTheClosingTimeoutRaceOnly() {
-    assertTrue(VertxCloseRaceFilter.isCloseRace(race("promise already done: ConnectionBase$CloseChannelPromise@1(success)")));
+    assertTrue(VertxCloseRaceFilter.isCloseRace(
+        race("promise already done: ConnectionBase$CloseChannelPromise@1(success)")));
     assertFalse(VertxCloseRaceFilter.isCloseRace(race("some other failure")), "other messages stay");
     assertFalse(VertxCloseRaceFilter.isCloseRace(race(null)), "no message stays");
 
@@ -33,7 +34,8 @@ class VertxCloseRaceFilterTest {
     closeWriteOnly.setStackTrace(new StackTraceElement[] {
         frame("io.vertx.core.net.impl.VertxConnection", "lambda$writeClose$2"),
         frame("io.vertx.core.net.impl.VertxConnection", "handleClose")});
-    assertFalse(VertxCloseRaceFilter.isCloseRace(closeWriteOnly), "a close not reached from the WebSocket timeout stays");
+    assertFalse(VertxCloseRaceFilter.isCloseRace(closeWriteOnly),
+        "a close not reached from the WebSocket timeout stays");
   }
 
   @Test
