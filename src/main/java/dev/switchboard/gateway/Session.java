@@ -153,6 +153,10 @@ public final class Session {
 
   private void onFrame(WebSocketFrame f) {
     touch();
+    if (f.isClose()) {
+      peerClosing();
+      return;
+    }
     if (closed || !(f.isText() || f.isBinary() || f.isContinuation())) {
       return;
     }
@@ -826,6 +830,27 @@ public final class Session {
     ws.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     // No delivery may target a closing session: the close frame is already queued, so anything written
     // after it would be lost without a trace (a 4009 reports the message that tripped it instead).
+    leaveUntilClosed();
+  }
+
+  /**
+   * The peer sent its close frame, and Vert.x has already queued the answer: as in {@link #closeWith}, a frame
+   * written now would follow that answer and be lost. Until the socket closed, Vert.x's {@code isClosed()}
+   * made deliveries skip the session silently while it still counted as the user's session, so the router
+   * reported nothing for a {@code user:} publish in that window; out of the hub, it is reported
+   * {@code no_session} when this was the user's last session.
+   */
+  private void peerClosing() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    pendingWhileAuth = null;
+    leaveUntilClosed();
+  }
+
+  /** No longer a delivery target; cut if the socket is still open after the close grace. */
+  private void leaveUntilClosed() {
     svc.hub().remove(this);
     closeDeadline = System.currentTimeMillis() + closeGraceMillis();
     svc.hub().closing(this);
@@ -845,7 +870,7 @@ public final class Session {
   void tickClosing(long now) {
     if (now > closeDeadline && RawSocket.abort(ws)) {
       log.info("event=close_forced session={} user={} ip={} code={} reason=\"close frame not taken within {} ms\"",
-          id, userId(), ip, sentCode, closeGraceMillis());
+          id, userId(), ip, sentCode != 0 ? sentCode : ws.closeStatusCode(), closeGraceMillis());
     }
   }
 

@@ -259,9 +259,17 @@ class SlowConsumerTest {
     }
 
     private void sendText(String text) throws IOException {
-      byte[] p = text.getBytes(StandardCharsets.UTF_8);
+      sendFrame(0x81, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A masked close frame with that status code; the socket stays open, and nothing is read. */
+    void sendClose(int code) throws IOException {
+      sendFrame(0x88, new byte[] {(byte) (code >>> 8), (byte) code});
+    }
+
+    private void sendFrame(int head, byte[] p) throws IOException {
       ByteArrayOutputStream f = new ByteArrayOutputStream();
-      f.write(0x81);
+      f.write(head);
       if (p.length < 126) {
         f.write(0x80 | p.length);
       } else {
