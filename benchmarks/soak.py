@@ -36,6 +36,17 @@ to baseline (+-20), sessions 0, node alive, and no ERROR line or Java stack trac
 in a temp dir; its path is printed; --allow-log REGEX tolerates a known one). Otherwise exit 1 with the
 reasons. Bounded: --minutes plus at most about two minutes of drain (and a hard deadline).
 
+--nodes N (2 or 3; default 1, the single node above) runs the same soak against a Hazelcast cluster of N
+nodes started from the jar, in parallel: each in its own sub-directory of the temp dir with its own log,
+HTTP port and Hazelcast port, all on 127.0.0.1 with the same JWT secret and API key, every member listed
+in SWITCHBOARD_CLUSTER_MEMBERS and a cluster name unique to the run (soak-<random>), so it joins nothing
+else. The load starts once every node's /health/ready is 200 with members == N. Healthy subscriber i is
+on node i % N, churn clients and slow consumers take the nodes in turn, and both publishers (and the
+flood) POST to node 1, so every delivery to a client on another node crosses the cluster. The per-IP slot
+probe runs on node 1 (the limit is per node). Every per-node check above applies to each node (alive,
+sessions 0, fds back to its own baseline, a clean log); the 4009 count is summed over the nodes. Progress
+lines show one value per node where there is one (fds=24/31), sums where it is a total (deliveries).
+
 Only the standard library and Debian's python3-websockets.
 """
 
@@ -91,10 +102,18 @@ def mint_token(secret, sub, rooms, ttl_s):
     return signing_input + "." + b64url(sig)
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # Each port is free when asked for but bound only later by a node: never hand out the same one twice.
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def parse_metrics(text):
@@ -181,15 +200,27 @@ def _die_with_parent():
 
 
 class Node:
-    def __init__(self, args, workdir):
+    def __init__(self, args, workdir, index=1, secret=None, api_key=None, cluster_port=None):
         self.args = args
         self.workdir = workdir
+        self.index = index
+        # What reasons and facts call it: "node" alone keeps a one-node run's report as it always was.
+        self.name = "node" if args.nodes == 1 else f"node {index}"
         self.port = free_port()
-        self.secret = "soak-" + base64.b16encode(os.urandom(20)).decode().lower()
-        self.api_key = "soak-key-" + base64.b16encode(os.urandom(8)).decode().lower()
+        self.secret = secret or "soak-" + base64.b16encode(os.urandom(20)).decode().lower()
+        self.api_key = api_key or "soak-key-" + base64.b16encode(os.urandom(8)).decode().lower()
+        self.cluster_port = cluster_port
+        self.cluster_name = None
+        self.cluster_members = None
         self.log_path = os.path.join(workdir, "node.log")
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         self.proc = None
         self._log = None
+
+    @property
+    def tag(self):
+        """Prefix for a per-node reason: none with one node."""
+        return "" if self.args.nodes == 1 else f"{self.name}: "
 
     def start(self):
         conf = {
@@ -212,6 +243,14 @@ class Node:
             "SWITCHBOARD_DRAIN_PERIOD": "1s",
             "SWITCHBOARD_CLUSTER_HOST": "127.0.0.1",
         })
+        if self.cluster_name is not None:
+            env.update({
+                "SWITCHBOARD_STANDALONE": "false",
+                "SWITCHBOARD_NODE_ID": f"soak-n{self.index}",
+                "SWITCHBOARD_CLUSTER_PORT": str(self.cluster_port),
+                "SWITCHBOARD_CLUSTER_MEMBERS": self.cluster_members,
+                "SWITCHBOARD_CLUSTER_NAME": self.cluster_name,
+            })
         self._log = open(self.log_path, "wb")
         cmd = [self.args.java, "-Xmx1g", "-jar", self.args.jar]
         # Own session: a Ctrl-C reaches this tool only, which then stops the node itself. The parent-death
@@ -250,6 +289,17 @@ class Node:
             time.sleep(0.2)
         raise RuntimeError(f"node not ready after {timeout_s:.0f} s; log: {self.log_path}")
 
+    def ready_state(self):
+        """(status, parsed body or the raw text) of GET /health/ready, or (None, the error)."""
+        try:
+            status, body = self.http("GET", "/health/ready", timeout=2.0)
+        except OSError as e:
+            return None, f"{type(e).__name__}: {e}"
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body[:200]
+
     def metrics(self):
         status, body = self.http("GET", "/metrics", timeout=10.0)
         if status != 200:
@@ -275,12 +325,64 @@ class Node:
         return self.proc.returncode
 
 
+def make_nodes(args, workdir):
+    """One node in workdir as always, or N cluster members in workdir/node<i>, sharing secret and API key."""
+    if args.nodes == 1:
+        return [Node(args, workdir)]
+    # Ascending Hazelcast ports: node 1, started first, has the lowest address, the one Hazelcast's TCP-IP
+    # join makes master when members start together, so the others join it instead of racing to form one.
+    cluster_ports = sorted(free_port() for _ in range(args.nodes))
+    nodes = []
+    for i in range(1, args.nodes + 1):
+        sub = os.path.join(workdir, f"node{i}")
+        os.makedirs(sub)
+        first = nodes[0] if nodes else None
+        nodes.append(Node(args, sub, index=i, secret=first and first.secret, api_key=first and first.api_key,
+                          cluster_port=cluster_ports[i - 1]))
+    name = "soak-" + base64.b16encode(os.urandom(6)).decode().lower()
+    members = ",".join(f"127.0.0.1:{p}" for p in cluster_ports)
+    for n in nodes:
+        n.cluster_name = name
+        n.cluster_members = members
+    return nodes
+
+
+def wait_cluster_ready(nodes, timeout_s):
+    """Polls every node until each answers /health/ready 200 with members == len(nodes): {node: body}."""
+    want = len(nodes)
+    deadline = now() + timeout_s
+    ready, last = {}, {}
+    while True:
+        for n in nodes:
+            # Checked every round, so a member that died is named at once, not after the deadline.
+            if not n.alive():
+                raise RuntimeError(f"{n.name} (pid {n.proc.pid}, port {n.port}) exited during start-up with code "
+                                   f"{n.proc.returncode}; log: {n.log_path}")
+        for n in nodes:
+            if n in ready:
+                continue
+            status, body = n.ready_state()
+            last[n] = (status, body)
+            if status == 200 and isinstance(body, dict) and body.get("members") == want:
+                ready[n] = body
+        if len(ready) == want:
+            return ready
+        if now() >= deadline:
+            break
+        time.sleep(0.5)
+    late = [n for n in nodes if n not in ready]
+    raise RuntimeError("cluster not formed after {:.0f} s: ".format(timeout_s) + "; ".join(
+        f"{n.name} (pid {n.proc.pid}, port {n.port}, hazelcast {n.cluster_port}) last /health/ready "
+        f"{last[n][0]} {last[n][1]}, not 200 with members == {want}; log: {n.log_path}" for n in late))
+
+
 # ----------------------------------------------------------------------------------------------- state
 
 class Soak:
-    def __init__(self, args, node):
+    def __init__(self, args, nodes):
         self.args = args
-        self.node = node
+        self.nodes = nodes
+        self.node = nodes[0]                    # publishers, presence of the flood room, the per-IP probe
         self.rnd = random.Random(args.seed)
         self.stop_load = threading.Event()      # churn / slow spawners stop
         self.stop_publish = threading.Event()   # room and direct publishers stop
@@ -308,11 +410,15 @@ class Soak:
         self.slow_stalled_at = {}               # user -> monotonic time it stopped reading
         self.slow_cut_at = {}                   # user -> monotonic time the client saw the cut
         self.slow_left_at = {}                  # user -> (last poll still present, first poll gone) from presence
+        self.slow_node = {}                     # user -> the node it is connected to
         self.slow_not_cut = 0
         self.large_payload = b64url(os.urandom(args.large_size * 3 // 4 + 4))[:args.large_size]
         self.flood_payload = b64url(os.urandom(32 * 1024))[:32 * 1024]
-        self.ws_url = f"ws://127.0.0.1:{node.port}/ws"
+        self.ws_url = self.node.ws_url
         self.token_ttl = int(args.minutes * 60 + 3600)
+
+    def node_for(self, n):
+        return self.nodes[n % len(self.nodes)]
 
     def error(self, category, message):
         with self.lock:
@@ -449,6 +555,7 @@ class Healthy:
     def __init__(self, soak, index):
         self.soak = soak
         self.user = f"h{index}"
+        self.node = soak.node_for(index)
         self.deflate = soak.rnd.random() < soak.args.deflate_share
         self.ws = None
         self.ready = asyncio.Event()
@@ -464,14 +571,14 @@ class Healthy:
 
     def fail(self, category, message):
         self.failed = True
-        self.soak.error(category, f"{self.user}: {message}")
+        self.soak.error(category, f"{self.node.tag}{self.user}: {message}")
 
     async def run(self):
         s = self.soak
         token = mint_token(s.node.secret, self.user, ["soak"], s.token_ttl)
         try:
             self.ws = await websockets.connect(
-                s.ws_url + "?token=" + token, compression="deflate" if self.deflate else None,
+                self.node.ws_url + "?token=" + token, compression="deflate" if self.deflate else None,
                 max_size=8 * 1024 * 1024, open_timeout=30, close_timeout=10, ping_interval=20, ping_timeout=60)
             first = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
             if first.get("type") != "auth_success":
@@ -574,15 +681,16 @@ async def churn_client(soak, n):
     r = s.rnd.random()
     kind = "clean" if r < 0.5 else ("abort" if r < 0.75 else "handshake")
     user = f"c{n % 400}"
+    node = s.node_for(n)
     token = mint_token(s.node.secret, user, ["soak"], s.token_ttl)
     s.churn_inflight += 1
     try:
         if kind == "handshake":
-            await churn_mid_handshake(s)
+            await churn_mid_handshake(s, node)
             s.churn["handshake_drop"] += 1
             return
         how = s.rnd.choice(("query", "header", "frame"))
-        url = s.ws_url + ("?token=" + token if how == "query" else "")
+        url = node.ws_url + ("?token=" + token if how == "query" else "")
         headers = {"Authorization": "Bearer " + token} if how == "header" else None
         ws = await websockets.connect(url, extra_headers=headers, compression=None, max_size=8 * 1024 * 1024,
                                       open_timeout=15, close_timeout=10, ping_interval=None)
@@ -627,7 +735,7 @@ async def churn_client(soak, n):
                     # Enough to find this connection in the node's log (its session id) and to tell a
                     # close frame that never came from a connection that ended early.
                     raise RuntimeError(
-                        f"clean close ended with code {ws.close_code}: session={session_id} "
+                        f"clean close ended with code {ws.close_code}: {node.tag}session={session_id} "
                         f"local_port={local[1] if local else None} close_took={time.monotonic() - began:.3f}s "
                         f"close_sent={ws.close_sent} close_rcvd={ws.close_rcvd} "
                         f"transfer_error={ws.transfer_data_exc!r}")
@@ -651,18 +759,18 @@ async def churn_client(soak, n):
         s.churn_inflight -= 1
 
 
-async def churn_mid_handshake(s):
+async def churn_mid_handshake(s, node):
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
-        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", s.node.port)), 10)
+        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", node.port)), 10)
         variant = s.rnd.choice(("nothing", "partial", "unread_upgrade"))
         if variant == "partial":
             await loop.sock_sendall(sock, b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgr")
         elif variant == "unread_upgrade":
             key = base64.b64encode(os.urandom(16)).decode()
-            await loop.sock_sendall(sock, (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{s.node.port}\r\n"
+            await loop.sock_sendall(sock, (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{node.port}\r\n"
                                            f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
                                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         await asyncio.sleep(s.rnd.random() * 0.2)
@@ -714,6 +822,8 @@ async def slow_consumer(soak, n, deadline_s):
     s = soak
     loop = asyncio.get_running_loop()
     user = f"s{n}"
+    node = s.node_for(n)
+    s.slow_node[user] = node
     token = mint_token(s.node.secret, user, ["soak", "soak-flood"], s.token_ttl)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -721,9 +831,9 @@ async def slow_consumer(soak, n, deadline_s):
     stalled = False
     s.slow_started += 1
     try:
-        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", s.node.port)), 10)
+        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", node.port)), 10)
         key = base64.b64encode(os.urandom(16)).decode()
-        await loop.sock_sendall(sock, (f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{s.node.port}\r\n"
+        await loop.sock_sendall(sock, (f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{node.port}\r\n"
                                        f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
                                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         buf = b""
@@ -768,12 +878,12 @@ async def slow_consumer(soak, n, deadline_s):
                 return
             await asyncio.sleep(0.25)
         s.slow_not_cut += 1
-        s.error("slow_not_cut", f"{user}: still {TCP_STATES.get(tcp_state(sock), '?')} {deadline_s:.0f} s "
+        s.error("slow_not_cut", f"{node.tag}{user}: still {TCP_STATES.get(tcp_state(sock), '?')} {deadline_s:.0f} s "
                                 f"after it stopped reading")
     except asyncio.CancelledError:
         raise
     except Exception as e:  # noqa: BLE001
-        s.error("slow_setup", f"{user}: {type(e).__name__}: {e}")
+        s.error("slow_setup", f"{node.tag}{user}: {type(e).__name__}: {e}")
     finally:
         if stalled:
             s.slow_active -= 1
@@ -782,23 +892,29 @@ async def slow_consumer(soak, n, deadline_s):
 
 async def presence_watch(soak, interval=0.25):
     """When each stalled consumer leaves room:soak-flood's presence: the node closed it (its 4009), which
-    comes before the cut. Only slow consumers are on that room."""
+    comes before the cut. Only slow consumers are on that room. In a cluster each consumer is judged only
+    by the answer of the node it is on: presence leaves out a member that does not answer within 2 s, and a
+    node's answer always has its own sessions, so a busy peer cannot make a consumer look gone early."""
     s = soak
     last_seen = {}
     while not s.stop_flood.is_set():
-        if s.slow_active > 0 or any(u not in s.slow_left_at for u in s.slow_stalled_at):
-            t = now()
-            try:
-                status, body = await asyncio.to_thread(s.node.http, "GET", "/api/presence/" + FLOOD)
-                users = set(json.loads(body).get("users", [])) if status == 200 else None
-            except Exception:  # noqa: BLE001
-                users = None
-            if users is not None:
-                for u in users:
-                    last_seen[u] = t
-                for u in list(s.slow_stalled_at):
-                    if u not in users and u not in s.slow_left_at and u in last_seen:
-                        s.slow_left_at[u] = (last_seen[u], t)
+        pending = {s.slow_node[u] for u in s.slow_stalled_at if u not in s.slow_left_at}
+        if s.slow_active > 0 or pending:
+            for node in (s.nodes if len(s.nodes) == 1 else [n for n in s.nodes if n in pending]):
+                t = now()
+                try:
+                    status, body = await asyncio.to_thread(node.http, "GET", "/api/presence/" + FLOOD)
+                    users = set(json.loads(body).get("users", [])) if status == 200 else None
+                except Exception:  # noqa: BLE001
+                    users = None
+                if users is not None:
+                    for u in users:
+                        if s.slow_node.get(u) is node:
+                            last_seen[u] = t
+                    for u in list(s.slow_stalled_at):
+                        if s.slow_node.get(u) is node and u not in users and u not in s.slow_left_at \
+                                and u in last_seen:
+                            s.slow_left_at[u] = (last_seen[u], t)
         await asyncio.sleep(interval)
 
 
@@ -864,15 +980,19 @@ async def ip_slot_probe(soak, limit):
 # -------------------------------------------------------------------------------------------- driver
 
 class Sampler:
-    def __init__(self, soak, pid):
+    """One entry per node in every list (a one-node run has lists of one)."""
+
+    def __init__(self, soak):
         self.soak = soak
-        self.pid = pid
-        self.rss_peak = 0
-        self.fds_peak = 0
-        self.sessions_peak = 0
-        self.metrics = {}
+        self.nodes = soak.nodes
+        k = len(self.nodes)
+        self.rss_peak = [0] * k
+        self.fds_peak = [0] * k
+        self.sessions_peak = [0] * k
+        self.metrics = [{} for _ in range(k)]
         self.metrics_at = None
-        self.rss = self.fds = None
+        self.rss = [None] * k
+        self.fds = [None] * k
         self.cpu0 = self.cpu()
         self.t0 = now()
         self.stop = False
@@ -889,39 +1009,51 @@ class Sampler:
         return r.ru_utime + r.ru_stime
 
     async def sample(self):
-        rss, fds = proc_status(self.pid)
-        self.rss, self.fds = rss, fds
-        try:
-            self.metrics = await asyncio.to_thread(self.soak.node.metrics)
-        except Exception as e:  # noqa: BLE001
-            if self.soak.node.alive():
-                self.soak.error("metrics", f"{type(e).__name__}: {e}")
-        if rss:
-            self.rss_peak = max(self.rss_peak, rss)
-        if fds:
-            self.fds_peak = max(self.fds_peak, fds)
-        sessions = self.metrics.get("switchboard_connections")
-        if sessions is not None:
-            self.sessions_peak = max(self.sessions_peak, int(sessions))
-        return rss, fds, sessions
+        for i, node in enumerate(self.nodes):
+            rss, fds = proc_status(node.proc.pid)
+            self.rss[i], self.fds[i] = rss, fds
+            try:
+                self.metrics[i] = await asyncio.to_thread(node.metrics)
+            except Exception as e:  # noqa: BLE001
+                if node.alive():
+                    self.soak.error("metrics", f"{node.tag}{type(e).__name__}: {e}")
+            if rss:
+                self.rss_peak[i] = max(self.rss_peak[i], rss)
+            if fds:
+                self.fds_peak[i] = max(self.fds_peak[i], fds)
+            sessions = self.metrics[i].get("switchboard_connections")
+            if sessions is not None:
+                self.sessions_peak[i] = max(self.sessions_peak[i], int(sessions))
+
+    def total(self, name):
+        return sum(m.get(name, 0) for m in self.metrics)
 
     def client_cpu_share(self):
         el = now() - self.t0
         return (self.cpu() - self.cpu0) / el if el > 0 else 0.0
 
 
+def per_node(values, fmt=str):
+    """One value per node, as one field: "24" for one node, "24/31" for two."""
+    return "/".join(fmt(v) for v in values)
+
+
+def sessions_str(v):
+    return "?" if v is None else str(int(v))
+
+
 def progress_line(soak, sampler, started):
     s = soak
-    rss, fds = sampler.rss, sampler.fds
-    sessions = sampler.metrics.get("switchboard_connections")
+    sessions = [m.get("switchboard_connections") for m in sampler.metrics]
     got_room = sum(h.room_received for h in s.healthy)
     got_direct = sum(h.direct_received for h in s.healthy)
-    m = sampler.metrics
-    return (f"[{now() - started:6.0f}s] rss={mib(rss)} fds={fds} sessions={'?' if sessions is None else int(sessions)} "
+    return (f"[{now() - started:6.0f}s] rss={per_node(sampler.rss, mib)} fds={per_node(sampler.fds)} "
+            f"sessions={per_node(sessions, sessions_str)} "
             f"room_pub={s.room_published} (large {s.large_published}) direct_pub={s.direct_published} "
-            f"recv room={got_room} direct={got_direct} node_delivered={int(m.get('switchboard_messages_delivered_total', 0))} "
+            f"recv room={got_room} direct={got_direct} "
+            f"node_delivered={int(sampler.total('switchboard_messages_delivered_total'))} "
             f"churn={sum(v for k, v in s.churn.items() if k not in ('error', 'skipped_overload'))} "
-            f"slow={s.slow_started}/cut {len(s.slow_cut)} 4009s={int(m.get(K4009, 0))} "
+            f"slow={s.slow_started}/cut {len(s.slow_cut)} 4009s={int(sampler.total(K4009))} "
             f"errors={s.total_errors()} client_cpu={sampler.client_cpu_share() * 100:.0f}%")
 
 
@@ -934,20 +1066,23 @@ async def poll_until(predicate, timeout_s, interval=0.5):
     return await predicate()
 
 
-async def run_soak(args, node, pid, reasons, facts):
-    s = Soak(args, node)
+async def run_soak(args, nodes, reasons, facts):
+    s = Soak(args, nodes)
     RUNNING.append(s)
-    sampler = Sampler(s, pid)
+    sampler = Sampler(s)
     out = print
 
-    # Baseline: the node has started, nothing connected.
+    # Baseline: every node has started (and, in a cluster, sees all members), nothing connected.
     await asyncio.sleep(2)
-    _, fd_base = proc_status(pid)
-    m0 = await asyncio.to_thread(node.metrics)
-    rss_base, _ = proc_status(pid)
+    fd_base, m0, rss_base = [], [], []
+    for node in nodes:
+        fd_base.append(proc_status(node.proc.pid)[1])
+        m0.append(await asyncio.to_thread(node.metrics))
+        rss_base.append(proc_status(node.proc.pid)[0])
     facts["_fd_baseline"] = fd_base
     facts["_rss_baseline"] = rss_base
-    out(f"baseline: fds={fd_base} rss={mib(rss_base)} sessions={int(m0.get('switchboard_connections', -1))}")
+    out(f"baseline: fds={per_node(fd_base)} rss={per_node(rss_base, mib)} "
+        f"sessions={per_node((m.get('switchboard_connections', -1) for m in m0), sessions_str)}")
 
     # 1. Healthy subscribers, ramped at ~40/s.
     t_ramp = now()
@@ -977,8 +1112,9 @@ async def run_soak(args, node, pid, reasons, facts):
     next_progress = started + args.progress
     while now() < end_at:
         await asyncio.sleep(min(1.0, max(0.0, end_at - now())))
-        if not node.alive():
-            reasons.append(f"node died during the load (exit code {node.proc.returncode})")
+        dead = [n for n in nodes if not n.alive()]
+        if dead:
+            reasons.extend(f"{n.name} died during the load (exit code {n.proc.returncode})" for n in dead)
             break
         if now() >= next_progress:
             next_progress += args.progress
@@ -1019,19 +1155,26 @@ async def run_soak(args, node, pid, reasons, facts):
     facts["_client_close_s"] = now() - drain_start
 
     fd_slack = 20
-    state = {}
+    state = [{} for _ in nodes]
 
     async def settled():
-        rss, fds = proc_status(pid)
-        try:
-            m = await asyncio.to_thread(node.metrics)
-        except Exception:  # noqa: BLE001
-            return False
-        state.update(rss=rss, fds=fds, metrics=m)
-        return m.get("switchboard_connections") == 0 and fds is not None and abs(fds - fd_base) <= fd_slack
+        ok = True
+        for i, node in enumerate(nodes):
+            rss, fds = proc_status(node.proc.pid)
+            try:
+                m = await asyncio.to_thread(node.metrics)
+            except Exception:  # noqa: BLE001
+                return False
+            state[i].update(rss=rss, fds=fds, metrics=m)
+            ok = ok and m.get("switchboard_connections") == 0 and fds is not None \
+                and abs(fds - fd_base[i]) <= fd_slack
+        return ok
     async def no_sessions():
         try:
-            return (await asyncio.to_thread(node.metrics)).get("switchboard_connections") == 0
+            for node in nodes:
+                if (await asyncio.to_thread(node.metrics)).get("switchboard_connections") != 0:
+                    return False
+            return True
         except Exception:  # noqa: BLE001
             return False
     # Per-IP slots: with every session gone, exactly --ip-limit connections from 127.0.0.1 must be admitted.
@@ -1039,32 +1182,39 @@ async def run_soak(args, node, pid, reasons, facts):
         admitted, refused_code = await ip_slot_probe(s, args.ip_limit)
         facts["per-IP slot probe"] = f"{admitted} of limit {args.ip_limit} admitted, next refused with {refused_code}"
         if admitted != args.ip_limit or refused_code != 4029:
-            reasons.append(f"per-IP connection slots leaked: with no session open, {admitted} connections from "
-                           f"127.0.0.1 were admitted (limit {args.ip_limit}, so {args.ip_limit - admitted} slots are "
-                           f"held by connections that are gone); the next one got {refused_code}")
+            reasons.append(f"{s.node.tag}per-IP connection slots leaked: with no session open, {admitted} connections "
+                           f"from 127.0.0.1 were admitted (limit {args.ip_limit}, so {args.ip_limit - admitted} slots "
+                           f"are held by connections that are gone); the next one got {refused_code}")
     else:
         reasons.append("sessions did not reach 0 before the per-IP slot probe")
     budget = max(10.0, DRAIN_BUDGET_S - (now() - drain_start))
     settled_ok = await poll_until(settled, budget, interval=1.0)
     drain_s = now() - drain_start
     facts["drain s (load stop to sessions 0 and fds at baseline)"] = drain_s
-    m = state.get("metrics", {})
-    facts["_fds_end"] = state.get("fds")
-    facts["_rss_end"] = state.get("rss")
-    facts["_sessions_end"] = m.get("switchboard_connections")
+    ms = [st.get("metrics", {}) for st in state]
+    facts["_fds_end"] = [st.get("fds") for st in state]
+    facts["_rss_end"] = [st.get("rss") for st in state]
+    facts["_sessions_end"] = [m.get("switchboard_connections") for m in ms]
     if not settled_ok:
-        if m.get("switchboard_connections") != 0:
-            reasons.append(f"switchboard_connections is {m.get('switchboard_connections')} (not 0) "
-                           f"{drain_s:.0f} s after every client closed")
-        if state.get("fds") is None or abs(state["fds"] - fd_base) > fd_slack:
-            reasons.append(f"node fds {state.get('fds')} not back to baseline {fd_base} (+-{fd_slack}) "
-                           f"{drain_s:.0f} s after every client closed")
-    if not node.alive():
-        reasons.append(f"node is not alive at the end (exit code {node.proc.returncode})")
+        for i, node in enumerate(nodes):
+            m, st = ms[i], state[i]
+            if m.get("switchboard_connections") != 0:
+                reasons.append(f"{node.tag}switchboard_connections is {m.get('switchboard_connections')} (not 0) "
+                               f"{drain_s:.0f} s after every client closed")
+            if st.get("fds") is None or abs(st["fds"] - fd_base[i]) > fd_slack:
+                reasons.append(f"{node.name} fds {st.get('fds')} not back to baseline {fd_base[i]} (+-{fd_slack}) "
+                               f"{drain_s:.0f} s after every client closed")
+    for node in nodes:
+        if not node.alive():
+            reasons.append(f"{node.name} is not alive at the end (exit code {node.proc.returncode})")
 
-    # 4. Verdict on the clients.
-    def d(name):
-        return m.get(name, 0) - m0.get(name, 0)
+    # 4. Verdict on the clients. Counters are summed over the nodes.
+    def d(name, only=None):
+        return sum(ms[i].get(name, 0) - m0[i].get(name, 0) for i in range(len(nodes)) if only in (None, i))
+
+    def each(fn):
+        """fn(i) for the one node, or "node 1: ...; node 2: ..."."""
+        return fn(0) if len(nodes) == 1 else "; ".join(f"{n.name}: {fn(i)}" for i, n in enumerate(nodes))
     slow_4009 = d('switchboard_disconnects_total{code="4009"}')
     if s.slow_started == 0:
         reasons.append("no slow consumer ran (run longer than --slow-interval)")
@@ -1072,15 +1222,18 @@ async def run_soak(args, node, pid, reasons, facts):
         reasons.append(f"{s.slow_started} slow consumers, {len(s.slow_cut)} cut by the node")
     if int(slow_4009) != len(s.slow_cut):
         others = collections.Counter()
-        with open(node.log_path, errors="replace") as f:
-            for line in f:
-                if "event=disconnect" in line and "code=4009" in line:
-                    u = re.search(r"user=(\S+)", line)
-                    if u and not u.group(1).startswith("s"):
-                        others[u.group(1)[0]] += 1
+        for node in nodes:
+            with open(node.log_path, errors="replace") as f:
+                for line in f:
+                    if "event=disconnect" in line and "code=4009" in line:
+                        u = re.search(r"user=(\S+)", line)
+                        if u and not u.group(1).startswith("s"):
+                            others[u.group(1)[0]] += 1
         who = {"c": "churn clients (they leave after 1-2 messages; none reads slowly)", "h": "healthy subscribers"}
+        per = "" if len(nodes) == 1 else " (per node " + per_node(
+            (d(K4009, i) for i in range(len(nodes))), lambda v: f"{v:.0f}") + ")"
         reasons.append(f"{len(s.slow_cut)} slow consumers cut but switchboard_disconnects_total{{code=\"4009\"}} "
-                       f"rose by {slow_4009:.0f}; node log: 4009 disconnects of "
+                       f"rose by {slow_4009:.0f}{per}; node log{'s' if len(nodes) > 1 else ''}: 4009 disconnects of "
                        + (", ".join(f"{n} {who.get(k, k)}" for k, n in others.items()) or "nobody else"))
     # From the node's close (the consumer leaves presence) to the cut the client sees: the close grace.
     # Worst case from the last poll that still listed it (0.25 s polls), so an upper bound.
@@ -1097,9 +1250,10 @@ async def run_soak(args, node, pid, reasons, facts):
     got_room = sum(h.room_received for h in s.healthy)
     got_direct = sum(h.direct_received for h in s.healthy)
     cut_times = sorted(t for t, _ in s.slow_cut)
-    codes = {k.split('"')[1]: int(d(k)) for k in m if k.startswith("switchboard_disconnects_total{")}
-    connects = {k.split('"')[1]: int(d(k)) for k in m if k.startswith("switchboard_connects_total{")}
-    drops = {k.split('"')[1]: int(d(k)) for k in m if k.startswith("switchboard_messages_dropped_total{")}
+    keys = list(dict.fromkeys(k for m in ms for k in m))
+    codes = {k.split('"')[1]: int(d(k)) for k in keys if k.startswith("switchboard_disconnects_total{")}
+    connects = {k.split('"')[1]: int(d(k)) for k in keys if k.startswith("switchboard_connects_total{")}
+    drops = {k.split('"')[1]: int(d(k)) for k in keys if k.startswith("switchboard_messages_dropped_total{")}
     facts.update({
         "healthy": f"{len(s.healthy)} ({sum(1 for h in s.healthy if h.failed)} failed, "
                    f"{sum(h.deflate for h in s.healthy)} deflate)",
@@ -1121,9 +1275,10 @@ async def run_soak(args, node, pid, reasons, facts):
         "node connects": connects,
         "node disconnects": {k: v for k, v in codes.items() if v},
         "node drops": {k: v for k, v in drops.items() if v},
-        "rss": f"baseline {mib(rss_base)}, peak {mib(sampler.rss_peak)}, end {mib(facts['_rss_end'])}",
-        "fds": f"baseline {fd_base}, peak {sampler.fds_peak}, end {facts['_fds_end']}",
-        "sessions": f"peak {sampler.sessions_peak}, end {facts['_sessions_end']}",
+        "rss": each(lambda i: f"baseline {mib(rss_base[i])}, peak {mib(sampler.rss_peak[i])}, "
+                              f"end {mib(facts['_rss_end'][i])}"),
+        "fds": each(lambda i: f"baseline {fd_base[i]}, peak {sampler.fds_peak[i]}, end {facts['_fds_end'][i]}"),
+        "sessions": each(lambda i: f"peak {sampler.sessions_peak[i]}, end {facts['_sessions_end'][i]}"),
     })
 
 
@@ -1189,6 +1344,8 @@ def main():
                     help="tolerate ERROR/stack-trace log lines matching REGEX (a known issue); repeatable; "
                          "they are still listed in the summary")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--nodes", type=int, default=1, choices=[1, 2, 3],
+                    help="cluster members to start from the jar (Hazelcast on 127.0.0.1); 1: one standalone node")
     args = ap.parse_args()
     if args.ip_limit is None:
         args.ip_limit = args.subscribers + 100
@@ -1197,34 +1354,55 @@ def main():
     args.jar = os.path.abspath(args.jar)   # the node runs in the temp dir
 
     workdir = tempfile.mkdtemp(prefix="switchboard-soak-")
-    node = Node(args, workdir)
+    nodes = make_nodes(args, workdir)
+    multi = len(nodes) > 1
     reasons, facts = [], {}
     hard_deadline = args.minutes * 60 + DRAIN_BUDGET_S + 180   # start-up, ramp, drain: never hang
+    # JVMs starting together share the 2 cores: each one more than the first slows the others' start-up.
+    ready_timeout = 90.0 if not multi else 60.0 + 30.0 * len(nodes)
 
     def on_signal(signum, frame):
         for s in RUNNING:   # let the publisher threads end at once
             s.stop_load.set()
             s.stop_publish.set()
             s.stop_flood.set()
-        if node.alive():   # begin stopping the node now, not after the clients' clean-up
-            node.proc.send_signal(signal.SIGTERM)
+        for n in nodes:   # begin stopping the nodes now, not after the clients' clean-up
+            if n.alive():
+                n.proc.send_signal(signal.SIGTERM)
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
     t_start = now()
     interrupted = False
+    alive_before_stop, codes = {}, {}
     try:
-        pid = node.start()
-        print(f"soak: node pid {pid}, port {node.port}, transport {args.transport}, log {node.log_path}", flush=True)
-        ready = node.wait_ready()
-        with open(node.log_path, errors="replace") as f:
-            tr = re.search(r"transport=(\S+)", f.read())
-        facts["node transport"] = tr.group(1) if tr else "?"
-        print(f"soak: node ready {ready} transport={facts['node transport']}", flush=True)
-        if args.transport != "auto" and facts["node transport"] != args.transport:
-            reasons.append(f"node runs transport {facts['node transport']}, asked for {args.transport}")
-        asyncio.run(asyncio.wait_for(run_soak(args, node, pid, reasons, facts), hard_deadline))
+        if not multi:
+            node = nodes[0]
+            pid = node.start()
+            print(f"soak: node pid {pid}, port {node.port}, transport {args.transport}, log {node.log_path}", flush=True)
+            ready = {node: node.wait_ready()}
+        else:
+            # All at once, as a rolling restart or a fresh deployment would: the join must cope with it.
+            for n in nodes:
+                n.start()
+                print(f"soak: {n.name} pid {n.proc.pid}, port {n.port}, hazelcast {n.cluster_port}, "
+                      f"transport {args.transport}, log {n.log_path}", flush=True)
+            print(f"soak: cluster {nodes[0].cluster_name} of {len(nodes)}, members {nodes[0].cluster_members}; "
+                  f"waiting (at most {ready_timeout:.0f} s) for every node ready with members={len(nodes)}", flush=True)
+            ready = wait_cluster_ready(nodes, ready_timeout)
+            facts["nodes"] = f"{len(nodes)} in cluster {nodes[0].cluster_name} (ports " + \
+                ", ".join(f"{n.port}/hazelcast {n.cluster_port}" for n in nodes) + ")"
+        transports = []
+        for n in nodes:
+            with open(n.log_path, errors="replace") as f:
+                tr = re.search(r"transport=(\S+)", f.read())
+            transports.append(tr.group(1) if tr else "?")
+            print(f"soak: {n.name} ready {ready[n]} transport={transports[-1]}", flush=True)
+            if args.transport != "auto" and transports[-1] != args.transport:
+                reasons.append(f"{n.name} runs transport {transports[-1]}, asked for {args.transport}")
+        facts["node transport"] = per_node(transports)
+        asyncio.run(asyncio.wait_for(run_soak(args, nodes, reasons, facts), hard_deadline))
     except KeyboardInterrupt as e:
         interrupted = True
         reasons.append(f"interrupted ({e or 'Ctrl-C'})")
@@ -1233,34 +1411,46 @@ def main():
     except Exception as e:  # noqa: BLE001
         reasons.append(f"soak failed: {type(e).__name__}: {e}")
     finally:
-        alive_before_stop = node.alive()
-        code = node.stop()
+        # One after the other, as a rolling stop: each drains and leaves a cluster that is still whole.
+        for n in nodes:
+            alive_before_stop[n] = n.alive()
+            codes[n] = n.stop()
 
-    if node.proc is not None:
-        bad, allowed, warn = scan_log(node.log_path, [re.compile(a) for a in args.allow_log])
-        for sig, (n, first) in bad.items():
-            reasons.append(f"node log: {n} x ERROR/stack-trace line: {first[:700]}")
+    allow = [re.compile(a) for a in args.allow_log]
+    for n in nodes:
+        if n.proc is None:
+            continue
+        bad, allowed, warn = scan_log(n.log_path, allow)
+        for sig, (k, first) in bad.items():
+            reasons.append(f"{n.name} log: {k} x ERROR/stack-trace line: {first[:700]}")
         if allowed:
-            facts["node log lines allowed by --allow-log"] = dict(allowed)
-        facts["node log WARN lines (no stack trace)"] = dict(warn) or "none"
-        facts["node exit"] = (f"{code} after SIGTERM" if alive_before_stop else f"{code} (had exited before the end)")
+            facts[f"{n.name} log lines allowed by --allow-log"] = dict(allowed)
+        facts[f"{n.name} log WARN lines (no stack trace)"] = dict(warn) or "none"
+        facts[f"{n.name} exit"] = (f"{codes[n]} after SIGTERM" if alive_before_stop[n]
+                                   else f"{codes[n]} (had exited before the end)")
 
     print()
-    print(f"=== soak summary: transport {args.transport}, {args.minutes:g} min, {now() - t_start:.0f} s in all ===")
+    print(f"=== soak summary: transport {args.transport}, {args.minutes:g} min, "
+          + (f"{len(nodes)} nodes, " if multi else "") + f"{now() - t_start:.0f} s in all ===")
     for k, v in facts.items():
         if k.startswith("_"):
             continue
         if isinstance(v, float):
             v = f"{v:.1f}" if k != "client_cpu" else f"{v * 100:.0f}% of one core"
         print(f"  {k}: {v}")
-    print(f"  node log: {node.log_path}")
+    for n in nodes:
+        print(f"  {n.name} log: {n.log_path}")
     if reasons:
         print("FAIL:")
         for r in reasons:
             print("  - " + r)
         sys.exit(130 if interrupted else 1)
-    print("PASS: nothing lost or reordered, every slow consumer cut with 4009, sessions 0, fds back to baseline, "
-          "node alive, log clean")
+    if multi:
+        print(f"PASS: {len(nodes)}-node cluster: nothing lost or reordered, every slow consumer cut with 4009, "
+              "sessions 0 and fds back to baseline on every node, every node alive, logs clean")
+    else:
+        print("PASS: nothing lost or reordered, every slow consumer cut with 4009, sessions 0, fds back to baseline, "
+              "node alive, log clean")
     sys.exit(0)
 
 
