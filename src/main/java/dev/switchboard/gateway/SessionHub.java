@@ -164,7 +164,7 @@ public final class SessionHub {
       // What arrives after the unregistration: Vert.x would log a WARN for each (internal API, the only hook).
       impl.discardHandler(msg -> late(e, msg));
     }
-    e.ready = e.consumer.completion().compose(v -> node.clustered() ? proveRouted(address) : Future.succeededFuture());
+    e.ready = e.consumer.completion().compose(v -> node.clustered() ? proveRouted(e, address) : Future.succeededFuture());
   }
 
   /**
@@ -178,11 +178,11 @@ public final class SessionHub {
    * handlers and are skipped; a member that cannot prove it within {@link #PROBE_DEADLINE_MS} is given up on
    * so a subscribe never hangs.
    */
-  private Future<Void> proveRouted(String address) {
+  private Future<Void> proveRouted(ChannelEntry entry, String address) {
     List<Future<Void>> all = new ArrayList<>();
     long deadline = System.currentTimeMillis() + PROBE_DEADLINE_MS;
     for (String member : node.members()) {
-      ProbeRound round = new ProbeRound(member, address, deadline);
+      ProbeRound round = new ProbeRound(entry, member, address, deadline);
       probe(round);
       all.add(round.done.future());
     }
@@ -191,13 +191,15 @@ public final class SessionHub {
 
   /** One member's proof for one channel address; its nonces stay valid until it completes. */
   private final class ProbeRound {
+    final ChannelEntry entry;
     final String member;
     final String address;
     final long deadline;
     final Promise<Void> done = Promise.promise();
     final List<String> nonces = new ArrayList<>(2);
 
-    ProbeRound(String member, String address, long deadline) {
+    ProbeRound(ChannelEntry entry, String member, String address, long deadline) {
+      this.entry = entry;
       this.member = member;
       this.address = address;
       this.deadline = deadline;
@@ -214,6 +216,12 @@ public final class SessionHub {
     if (round.done.future().isComplete()) {
       return;
     }
+    if (channels.get(round.entry.channel) != round.entry) {
+      // The channel's last subscriber left and its consumer is gone: no probe can arrive any more, and
+      // there is nobody left to prove it to.
+      round.complete();
+      return;
+    }
     String nonce = UUID.randomUUID().toString();
     round.nonces.add(nonce);
     pendingProbes.put(nonce, round);
@@ -224,6 +232,8 @@ public final class SessionHub {
             return;
           }
           if (ar.failed() || !node.members().contains(round.member)) {
+            round.complete();
+          } else if (channels.get(round.entry.channel) != round.entry) {
             round.complete();
           } else if (System.currentTimeMillis() >= round.deadline) {
             log.warn("event=subscribe_unproven address={} member={} after_ms={}", round.address, round.member,
