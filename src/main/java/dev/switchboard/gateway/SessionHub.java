@@ -205,6 +205,14 @@ public final class SessionHub {
       this.deadline = deadline;
     }
 
+    /**
+     * The channel's last subscriber left and its consumer is gone: no probe can arrive any more, and there is
+     * nobody left to prove it to.
+     */
+    boolean abandoned() {
+      return channels.get(entry.channel) != entry;
+    }
+
     void complete() {
       if (done.tryComplete()) {
         nonces.forEach(pendingProbes::remove);
@@ -216,9 +224,7 @@ public final class SessionHub {
     if (round.done.future().isComplete()) {
       return;
     }
-    if (channels.get(round.entry.channel) != round.entry) {
-      // The channel's last subscriber left and its consumer is gone: no probe can arrive any more, and
-      // there is nobody left to prove it to.
+    if (round.abandoned()) {
       round.complete();
       return;
     }
@@ -231,9 +237,7 @@ public final class SessionHub {
           if (round.done.future().isComplete()) {
             return;
           }
-          if (ar.failed() || !node.members().contains(round.member)) {
-            round.complete();
-          } else if (channels.get(round.entry.channel) != round.entry) {
+          if (ar.failed() || !node.members().contains(round.member) || round.abandoned()) {
             round.complete();
           } else if (System.currentTimeMillis() >= round.deadline) {
             log.warn("event=subscribe_unproven address={} member={} after_ms={}", round.address, round.member,
