@@ -13,6 +13,7 @@ import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
@@ -68,9 +69,13 @@ class LatePublicationTest {
       ctx.completeNow();
     })).completion().await();
 
+    // Both sent from one worker thread, never alice's event loop, so both are queued on that loop in this
+    // order (sent from the test's own thread, each would start on a context of its own, in no fixed order).
     // Straight to the channel's address, as the Java helper publishes: the router's own check would see
     // alice's session, which is still there when the publish is routed.
-    eb.publish(Addresses.DISCONNECT_USER, new JsonObject().put("user", "alice"));
-    eb.publish(Addresses.channel("user:alice"), Publication.now("user:alice", message, null).toJson());
+    ((VertxInternal) node.vertx()).createWorkerContext().runOnContext(v -> {
+      eb.publish(Addresses.DISCONNECT_USER, new JsonObject().put("user", "alice"));
+      eb.publish(Addresses.channel("user:alice"), Publication.now("user:alice", message, null).toJson());
+    });
   }
 }
