@@ -782,19 +782,25 @@ public final class Session {
     return true;
   }
 
-  /**
-   * Closes with 4009 and reports the delivery that found the outbound queue full; returns false. A peer that
-   * reset the connection looks unwritable too, before its close handler has run: that is no slow consumer.
-   */
+  /** Closes with 4009 and reports the delivery that found the outbound queue full; returns false. */
   private boolean slowConsumer(Publication pub) {
+    if (cutSlowConsumer("slow consumer: outbound queue over " + config.session().outboundQueueBytes() + " bytes")) {
+      Undelivered.report(svc.node().vertx(), pub, Undelivered.SLOW_CONSUMER, userId(), id);
+    }
+    return false;
+  }
+
+  /**
+   * Counts the session as a slow consumer and closes it with 4009; true if it did. A peer that reset the
+   * connection looks unwritable too, before its close handler has run: that is no slow consumer.
+   */
+  private boolean cutSlowConsumer(String reason) {
     if (!RawSocket.connected(ws)) {
       return false;
     }
     svc.node().metrics().dropped(Undelivered.SLOW_CONSUMER);
-    Undelivered.report(svc.node().vertx(), pub, Undelivered.SLOW_CONSUMER, userId(), id);
-    close(CloseCode.SLOW_CONSUMER, "slow consumer: outbound queue over "
-        + config.session().outboundQueueBytes() + " bytes");
-    return false;
+    close(CloseCode.SLOW_CONSUMER, reason);
+    return true;
   }
 
   /** Writes a protocol answer (ack, error, auth_success …) under the same slow-consumer rule. */
@@ -803,11 +809,7 @@ public final class Session {
       return;
     }
     if (ws.writeQueueFull()) {
-      if (!RawSocket.connected(ws)) {
-        return;
-      }
-      svc.node().metrics().dropped("slow_consumer");
-      close(CloseCode.SLOW_CONSUMER, "slow consumer: outbound queue full");
+      cutSlowConsumer("slow consumer: outbound queue full");
       return;
     }
     ws.writeTextMessage(frame);
@@ -870,7 +872,7 @@ public final class Session {
   void tickClosing(long now) {
     if (now > closeDeadline && RawSocket.abort(ws)) {
       log.info("event=close_forced session={} user={} ip={} code={} reason=\"close frame not taken within {} ms\"",
-          id, userId(), ip, sentCode != 0 ? sentCode : ws.closeStatusCode(), closeGraceMillis());
+          id, userId(), ip, closeCode(), closeGraceMillis());
     }
   }
 
@@ -901,10 +903,15 @@ public final class Session {
     svc.hub().remove(this);
     eb.send(Addresses.LIMITER_RELEASE, new JsonObject().put("ip", ip), LOCAL);
     releaseUser();
-    Short peer = ws.closeStatusCode();
-    int code = sentCode != 0 ? sentCode : peer != null ? peer : 1006;
+    int code = closeCode();
     svc.node().metrics().disconnect(code);
     log.info("event=disconnect session={} user={} ip={} code={}", id, userId(), ip, code);
+  }
+
+  /** The code this side sent, else the peer's, else 1006 (closed without a close frame). */
+  private int closeCode() {
+    Short peer = ws.closeStatusCode();
+    return sentCode != 0 ? sentCode : peer != null ? peer : 1006;
   }
 
   /** Called about once a second by the gateway's single timer: heartbeats, idle, auth and token expiry. */
