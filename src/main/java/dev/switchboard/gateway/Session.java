@@ -910,8 +910,13 @@ public final class Session {
 
   /** The code this side sent, else the peer's, else 1006 (closed without a close frame). */
   private int closeCode() {
-    Short peer = ws.closeStatusCode();
-    return sentCode != 0 ? sentCode : peer != null ? peer : 1006;
+    if (sentCode != 0) {
+      return sentCode;
+    }
+    // Asked only once the peer's close frame came (peerClosing) or the socket closed: before that, Vert.x 5.0's
+    // closeStatusCode() unboxes its null code and throws.
+    Short peer = closed || ws.isClosed() ? ws.closeStatusCode() : null;
+    return peer != null ? peer : 1006;
   }
 
   /** Called about once a second by the gateway's single timer: heartbeats, idle, auth and token expiry. */
