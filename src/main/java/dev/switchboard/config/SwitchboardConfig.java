@@ -46,8 +46,8 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
   }
 
   /**
-   * {@code server.transport}. {@code auto} takes epoll where the platform has it, else NIO; {@code io_uring}
-   * is opt-in (see NetTransport). Naming one that the platform lacks fails the start.
+   * {@code server.transport}. {@code auto} takes io_uring where the platform has it (and a kernel from 5.12 on),
+   * else epoll, else NIO (see NetTransport). Naming one that the platform lacks fails the start.
    */
   public enum Transport { AUTO, IO_URING, EPOLL, NIO }
 

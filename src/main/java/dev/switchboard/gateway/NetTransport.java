@@ -4,23 +4,31 @@ import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.SwitchboardConfig;
 import io.vertx.core.transport.Transport;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Picks the event loops' network transport from {@code server.transport}.
  *
- * <p>{@code auto} takes epoll, else NIO: on epoll a delivery is one {@code write(2)} straight to the socket
- * ({@link RawSocket#writeDirect}), cheap and with the lowest p99 from the first minute. {@code io_uring} is
- * opt-in: a loop pass's sends reach the kernel in one {@code io_uring_enter} ({@link UringSender}), which
- * once the node is warm costs 0.56–0.61 × bare's CPU per delivery against epoll's 0.81–0.86 × and carries
- * twice bare's saturation rate, but its first minute is no cheaper than epoll and its p99 then is higher
- * (BENCHMARKS.md). It stays opt-in until a long soak has run on it. Naming a transport the host lacks
- * (io_uring disabled by sysctl or seccomp) fails the start.
+ * <p>{@code auto} takes io_uring, else epoll, else NIO. On io_uring a loop pass's sends reach the kernel in
+ * one {@code io_uring_enter} ({@link UringSender}): once the node is warm a fanout delivery costs 0.56–0.61 ×
+ * bare Vert.x's CPU against epoll's 0.81–0.86 ×, and it carries twice bare's saturation rate (BENCHMARKS.md);
+ * in its first minute, while C2 still compiles the ring's path, it is no cheaper than epoll. On epoll a
+ * delivery is one {@code write(2)} straight to the socket ({@link RawSocket#writeDirect}).
+ *
+ * <p>{@code auto} passes io_uring over where it is off (sysctl {@code kernel.io_uring_disabled}, a seccomp
+ * profile: Netty's probe fails) and on kernels before 5.12, which charge a ring to {@code RLIMIT_MEMLOCK}:
+ * Netty's probe makes a 1-entry ring, which fits the usual 64 KiB limit, but a loop's ring (4,096 completion
+ * entries, about 75 KiB) does not, and the node would then fail at start instead of falling back. Naming a
+ * transport the host lacks fails the start.
  */
 public final class NetTransport {
 
   private static final Logger log = LoggerFactory.getLogger(NetTransport.class);
+
+  private static final Pattern KERNEL = Pattern.compile("(\\d{1,4})\\.(\\d{1,4})");
 
   private NetTransport() {}
 
@@ -30,6 +38,11 @@ public final class NetTransport {
       case EPOLL -> require(Transport.EPOLL);
       case NIO -> Transport.NIO;
       case AUTO -> {
+        String uringOff = uringUnavailable(System.getProperty("os.version", ""));
+        if (uringOff == null) {
+          yield Transport.IO_URING;
+        }
+        log.info("event=transport_unavailable transport=io_uring reason=\"{}\"", uringOff);
         if (Transport.EPOLL.available()) {
           yield Transport.EPOLL;
         }
@@ -42,6 +55,25 @@ public final class NetTransport {
   /** The name {@code server.transport} uses for it: io_uring, epoll, nio. */
   public static String name(Transport t) {
     return t.name().toLowerCase(Locale.ROOT);
+  }
+
+  /** Why {@code auto} does not take io_uring on this host, or null when it does. */
+  static String uringUnavailable(String kernel) {
+    if (chargesRingsToMemlock(kernel)) {
+      return "kernel " + kernel + " charges io_uring rings to RLIMIT_MEMLOCK (before 5.12)";
+    }
+    return Transport.IO_URING.available() ? null : reason(Transport.IO_URING);
+  }
+
+  /** Kernels before 5.12 account ring memory against the locked-memory limit; an unreadable version counts as old. */
+  static boolean chargesRingsToMemlock(String kernel) {
+    Matcher m = KERNEL.matcher(kernel);
+    if (!m.lookingAt()) {
+      return true;
+    }
+    int major = Integer.parseInt(m.group(1));
+    int minor = Integer.parseInt(m.group(2));
+    return major < 5 || (major == 5 && minor < 12);
   }
 
   private static Transport require(Transport t) {

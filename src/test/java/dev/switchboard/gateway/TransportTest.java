@@ -2,6 +2,7 @@ package dev.switchboard.gateway;
 
 import static dev.switchboard.gateway.Frames.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,7 +26,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * {@code server.transport}: the node runs on the transport it names (auto = epoll, else NIO),
+ * {@code server.transport}: the node runs on the transport it names (auto = io_uring, else epoll, else NIO),
  * and on each one a plain and a permessage-deflate session get their deliveries. The raw-frame path differs
  * per transport (a direct write on epoll, queued submissions on io_uring, the pipeline on NIO) and so does
  * the moment the upgrade response is written, which decides whether a session is compressed.
@@ -34,10 +35,25 @@ import org.junit.jupiter.params.provider.EnumSource;
 class TransportTest {
 
   @Test
-  void autoTakesEpollThenNio() {
-    Transport expected = Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
+  void autoTakesIoUringThenEpollThenNio() {
+    boolean uring = Transport.IO_URING.available()
+        && !NetTransport.chargesRingsToMemlock(System.getProperty("os.version"));
+    Transport expected = uring ? Transport.IO_URING : Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
     assertSame(expected, NetTransport.choose(SwitchboardConfig.Transport.AUTO));
     assertSame(Transport.NIO, NetTransport.choose(SwitchboardConfig.Transport.NIO));
+  }
+
+  @Test
+  void autoPassesIoUringOverOnKernelsThatChargeRingsToMemlock() {
+    // The rings of a node's loops outgrow the usual 64 KiB RLIMIT_MEMLOCK that Netty's 1-entry probe fits in.
+    String[] before512 = {"5.11.22-generic", "5.4.0-150-generic", "4.19.0", "3.10.0-1160.el7.x86_64", "", "?"};
+    for (String old : before512) {
+      assertTrue(NetTransport.chargesRingsToMemlock(old), old);
+      assertTrue(NetTransport.uringUnavailable(old).contains("RLIMIT_MEMLOCK"), old);
+    }
+    for (String current : new String[] {"5.12.0", "5.15.0-91-generic", "6.1.0-18-amd64", "6.18.44-fc-v1252", "10.0"}) {
+      assertFalse(NetTransport.chargesRingsToMemlock(current), current);
+    }
   }
 
   @ParameterizedTest
