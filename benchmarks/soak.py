@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Bounded soak of one Switchboard node: checks it loses nothing and leaks nothing.
 
-    /usr/bin/python3 benchmarks/soak.py --jar target/switchboard.jar --transport io_uring --minutes 20
+    /usr/bin/python3 benchmarks/soak.py --jar target/switchboard.jar --minutes 20
 
 Starts `java -Xmx1g -jar <jar>` itself (standalone, 127.0.0.1, a free port, its own JWT secret and API
 key, `SWITCHBOARD_TRANSPORT=<transport>`, and a config file in a temp dir (SWITCHBOARD_CONF) that raises
@@ -1318,7 +1318,7 @@ def scan_log(path, allow):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jar", default="target/switchboard.jar")
-    ap.add_argument("--transport", default="io_uring", choices=["auto", "io_uring", "epoll", "nio"])
+    ap.add_argument("--transport", default="auto", choices=["auto", "io_uring", "epoll", "nio"])
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--java", default="java")
     ap.add_argument("--subscribers", type=int, default=300)

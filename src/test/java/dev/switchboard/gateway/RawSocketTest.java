@@ -41,7 +41,7 @@ class RawSocketTest {
 
   @Test
   void directWriteThenQueuedFramesArriveInOrder() throws Exception {
-    assertTrue(vertx.isNativeTransportEnabled(), "this machine has the native epoll transport, the node's fallback from io_uring");
+    assertTrue(vertx.isNativeTransportEnabled(), "this machine has epoll, the node's fallback");
     VertxTestContext ctx = new VertxTestContext();
     List<String> received = new CopyOnWriteArrayList<>();
     server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
