@@ -13,9 +13,8 @@ import org.slf4j.LoggerFactory;
  * Picks the event loops' network transport from {@code server.transport}.
  *
  * <p>{@code auto} takes io_uring, else epoll, else NIO. On io_uring a loop pass's sends reach the kernel in
- * one {@code io_uring_enter} ({@link UringSender}): once the node is warm a fanout delivery costs 0.56–0.61 ×
- * bare Vert.x's CPU against epoll's 0.81–0.86 ×, and it carries twice bare's saturation rate (BENCHMARKS.md);
- * in its first minute, while C2 still compiles the ring's path, it is no cheaper than epoll. On epoll a
+ * one {@code io_uring_enter} ({@link UringSender}): a fanout delivery costs 0.56–0.69 × bare Vert.x's CPU
+ * against epoll's 0.81–0.91 ×, and it carries twice bare's saturation rate (BENCHMARKS.md). On epoll a
  * delivery is one {@code write(2)} straight to the socket ({@link RawSocket#writeDirect}).
  *
  * <p>{@code auto} passes io_uring over where it is off (sysctl {@code kernel.io_uring_disabled}, a seccomp
