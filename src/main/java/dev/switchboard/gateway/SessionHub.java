@@ -164,7 +164,8 @@ public final class SessionHub {
       // What arrives after the unregistration: Vert.x would log a WARN for each (internal API, the only hook).
       impl.discardHandler(msg -> late(e, msg));
     }
-    e.ready = e.consumer.completion().compose(v -> node.clustered() ? proveRouted(e, address) : Future.succeededFuture());
+    e.ready = e.consumer.completion()
+        .compose(v -> node.clustered() ? proveRouted(e, address) : Future.succeededFuture());
   }
 
   /**
