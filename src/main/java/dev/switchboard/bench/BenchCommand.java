@@ -137,6 +137,11 @@ public final class BenchCommand implements Callable<Integer> {
       description = "server.transport of the Switchboard nodes: auto, io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
   String transport;
 
+  @Option(names = "--client-transport", defaultValue = "auto",
+      description = "Transport of the load generator's own event loops, chosen like server.transport: auto, "
+          + "io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
+  String clientTransport;
+
   @Option(names = "--profile", description = "Record every server process with JFR into the work dir (for `jfr print`).")
   boolean profile;
 
@@ -190,19 +195,22 @@ public final class BenchCommand implements Callable<Integer> {
     }
     List<String> transports = Arrays.stream(SwitchboardConfig.Transport.values())
         .map(t -> t.name().toLowerCase(Locale.ROOT)).toList();
-    if (!transports.contains(transport)) {
-      throw new ParameterException(spec.commandLine(), "--transport: one of " + String.join(", ", transports)
-          + ", not " + transport);
+    for (String[] opt : new String[][] {{"--transport", transport}, {"--client-transport", clientTransport}}) {
+      if (!transports.contains(opt[1])) {
+        throw new ParameterException(spec.commandLine(), opt[0] + ": one of " + String.join(", ", transports)
+            + ", not " + opt[1]);
+      }
     }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
         Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
-        transport);
+        transport, clientTransport);
 
     JsonObject machineStart = Machine.describe();
     err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "
-        + machineStart.getValue("load_average_1m") + "; switchboard transport " + transport);
+        + machineStart.getValue("load_average_1m") + "; switchboard transport " + transport
+        + ", load generator transport " + clientTransport);
     List<ScenarioReport> reports = new ArrayList<>();
     Instant started = Instant.now();
     for (String name : wanted) {
@@ -294,6 +302,7 @@ public final class BenchCommand implements Callable<Integer> {
         .put("seconds", Duration.between(started, Instant.now()).toSeconds())
         .put("machine", machineStart.put("load_average_1m_end", machineEnd.getValue("load_average_1m")))
         .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts).put("transport", transport)
+            .put("client_transport", clientTransport)
             .put("instances", instances).put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
             .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)
             .put("work_dir", dir.toString()))

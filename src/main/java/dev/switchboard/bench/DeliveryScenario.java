@@ -68,7 +68,7 @@ final class DeliveryScenario {
 
   RunResult run(Variant v, int run, String prefix, PrintStream err) throws Exception {
     RunResult r = new RunResult(v.label(), run);
-    try (LoadClient client = new LoadClient(s.clientLoops(), s.sourceAddresses(), v.clientCompression());
+    try (LoadClient client = new LoadClient(s, v.clientCompression());
          Progress progress = new Progress(prefix, client, err, s.progress())) {
       TokenIssuer issuer = new TokenIssuer(client.vertx, s.secret());
       String[] tokens = new String[p.sessions()];

@@ -74,9 +74,11 @@ final class Progress implements AutoCloseable {
       if (countOf > 0) {
         b.append(String.format(Locale.ROOT, " | %,d/%,d", count, countOf));
       }
-      b.append(String.format(Locale.ROOT, " | delivered %,.0f/s | in flight %,d | node %.2f cores | bench loop %.0f%%"
+      // a node that exited between two samples (the group stopping) reads as 0 CPU: no figure, not a negative one
+      String node = u.nodeCores() < 0 ? "-" : String.format(Locale.ROOT, "%.2f", u.nodeCores());
+      b.append(String.format(Locale.ROOT, " | delivered %,.0f/s | in flight %,d | node %s cores | bench loop %.0f%%"
               + " | machine %.2f/%d cores | errors %d",
-          (delivered - prevDelivered) / u.seconds(), client.outstanding(), u.nodeCores(), u.benchBusiestLoop() * 100,
+          (delivered - prevDelivered) / u.seconds(), client.outstanding(), node, u.benchBusiestLoop() * 100,
           u.machineCores(), CpuSampler.cores(), client.errors.sum() + client.unexpectedCloses.sum()));
       out.println(b);
       prev = now;

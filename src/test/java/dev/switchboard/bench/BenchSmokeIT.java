@@ -72,6 +72,9 @@ class BenchSmokeIT {
             assertNotNull(f.getDouble("heap_kib_per_conn"), what + " heap measured");
           } else {
             assertEquals(0.0, f.getDouble("lost"), what + ": every message delivered");
+            // the open loop sends what the schedule says, however its timer is paced
+            double rate = sc.getString("name").equals("direct") ? 100 : 20;
+            assertEquals(rate, f.getDouble("offered_msgs_per_s"), rate / 4, what + ": offered rate");
             assertTrue(f.getDouble("deliveries_per_s") > 0, what);
             assertNotNull(f.getDouble("p99_ms"), what);
             assertNotNull(f.getDouble("sat_deliveries_per_s"), what);
@@ -116,6 +119,36 @@ class BenchSmokeIT {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
     }
+  }
+
+  /** --client-transport picks the load generator's own transport; a name it does not know is refused. */
+  @Test
+  void theLoadGeneratorRunsOnTheTransportItIsGiven() throws Exception {
+    String jar = Path.of(System.getProperty("switchboard.jar")).toAbsolutePath().toString();
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path err = tmp.resolve("stderr-client-transport.txt");
+    Process p = new ProcessBuilder(java, "-jar", jar, "bench", "--scenario", "fanout", "--target", "bare", "--json",
+        "--client-transport", "nio", "--subscribers", "20", "--warmup", "1s", "--saturation", "0", "--duration", "1s",
+        "--node-jvm-opts", "-Xmx256m", "--work-dir", tmp.resolve("work-client").toString())
+        .redirectOutput(tmp.resolve("client.json").toFile()).redirectError(err.toFile()).start();
+    try {
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS), "bench did not finish within 120 s:\n" + tail(err));
+      assertEquals(0, p.exitValue(), "bench exit code; stderr:\n" + tail(err));
+      JsonObject result = new JsonObject(Files.readString(tmp.resolve("client.json"), StandardCharsets.UTF_8));
+      assertTrue(result.getBoolean("complete"), "every message delivered on the NIO load generator");
+      assertEquals("nio", result.getJsonObject("settings").getString("client_transport"));
+      assertTrue(Files.readString(err).contains("load generator transport nio"), tail(err));
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+
+    Process bad = new ProcessBuilder(java, "-jar", jar, "bench", "--client-transport", "uring")
+        .redirectErrorStream(true).start();
+    String out = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(bad.waitFor(60, TimeUnit.SECONDS));
+    assertTrue(bad.exitValue() != 0, "an unknown transport is refused:\n" + out);
+    assertTrue(out.contains("--client-transport: one of auto, io_uring, epoll, nio, not uring"), out);
   }
 
   private static String tail(Path file) throws IOException {
