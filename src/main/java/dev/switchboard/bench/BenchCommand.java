@@ -137,7 +137,9 @@ public final class BenchCommand implements Callable<Integer> {
       description = "server.transport of the Switchboard nodes: auto, io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
   String transport;
 
-  @Option(names = "--client-transport", defaultValue = "auto",
+  // epoll by default: on loopback the sending node pays for waking its receivers, and an io_uring receiver's
+  // wake-up costs the node more per delivery than an epoll one's (BENCHMARKS.md, item 12)
+  @Option(names = "--client-transport", defaultValue = "epoll",
       description = "Transport of the load generator's own event loops, chosen like server.transport: auto, "
           + "io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
   String clientTransport;

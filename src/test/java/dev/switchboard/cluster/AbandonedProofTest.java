@@ -1,13 +1,11 @@
 package dev.switchboard.cluster;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.gateway.SessionHub;
+import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Promise;
@@ -19,7 +17,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.slf4j.LoggerFactory;
 
 /**
  * A subscription is acked once every member has proven it routes the channel here (a probe it publishes
@@ -55,20 +52,13 @@ class AbandonedProofTest {
       }
       ctx.next();
     });
-    Logger hubLog = (Logger) LoggerFactory.getLogger(SessionHub.class);
-    ListAppender<ILoggingEvent> warnings = new ListAppender<>();
-    warnings.start();
-    hubLog.addAppender(warnings);
-    try {
+    try (LogCapture warnings = LogCapture.of(SessionHub.class)) {
       WsClient dora = WsClient.connect(vertx, node.port(), "token=" + TestNodes.token("dora")).await();
       probeHeld.future().await();
       dora.close().await();
       // Past the proof's 3 s deadline: the warning, if any, has been logged by then.
       vertx.timer(3_500).await();
-      assertTrue(warnings.list.stream().noneMatch(e -> e.getFormattedMessage().contains("subscribe_unproven")),
-          () -> "logged: " + warnings.list);
-    } finally {
-      hubLog.detachAppender(warnings);
+      assertEquals(List.of(), warnings.containing("subscribe_unproven"), "logged: " + warnings.messages());
     }
   }
 }

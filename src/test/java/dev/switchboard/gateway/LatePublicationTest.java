@@ -3,12 +3,10 @@ package dev.switchboard.gateway;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
+import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
@@ -18,12 +16,12 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.slf4j.LoggerFactory;
 
 /**
  * SPEC §5: {@code switchboard.undelivered} reports a publish to a {@code user:} channel that reached no
@@ -53,22 +51,19 @@ class LatePublicationTest {
       throws InterruptedException {
     node = TestNodes.standalone(new JsonObject());
     WsClient alice = WsClient.authed(vertx, node.port(), TestNodes.token("alice")).await();
-    Logger vertxConsumers = (Logger) LoggerFactory.getLogger("io.vertx.core.eventbus.impl.MessageConsumerImpl");
-    ListAppender<ILoggingEvent> discards = new ListAppender<>();
-    discards.start();
-    vertxConsumers.addAppender(discards);
+    LogCapture discards = LogCapture.of("io.vertx.core.eventbus.impl.MessageConsumerImpl");
 
     EventBus eb = node.vertx().eventBus();
     JsonObject message = new JsonObject().put("text", "just too late");
     long giveUp = vertx.setTimer(5_000, t -> ctx.failNow(new AssertionError(
-        "no undelivered report within 5 s; Vert.x logged: " + discards.list)));
+        "no undelivered report within 5 s; Vert.x logged: " + discards.messages())));
     eb.<JsonObject>consumer(Addresses.UNDELIVERED, m -> ctx.verify(() -> {
       vertx.cancelTimer(giveUp);
       assertEquals("no_session", m.body().getString("reason"));
       assertEquals("user:alice", m.body().getString("channel"));
       assertEquals(message, m.body().getJsonObject("message"));
-      vertxConsumers.detachAppender(discards);
-      assertTrue(discards.list.isEmpty(), () -> "Vert.x logged: " + discards.list);
+      discards.close();
+      assertEquals(List.of(), discards.messages(), "Vert.x logged a discard");
       assertTrue(alice.received().stream().noneMatch(f -> "message".equals(f.getString("type"))),
           () -> "alice got it after all: " + alice.received());
       ctx.completeNow();

@@ -3,13 +3,11 @@ package dev.switchboard.hardening;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.gateway.Session;
 import dev.switchboard.hardening.SlowConsumerTest.SlowSocket;
+import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.TestNodes;
 import io.micrometer.core.instrument.Counter;
 import io.vertx.core.Vertx;
@@ -23,7 +21,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.slf4j.LoggerFactory;
 
 /**
  * SPEC §6: a slow consumer is closed with 4009 and counted. A client that never reads again cannot take the
@@ -71,23 +68,16 @@ class StuckConsumerDisconnectTest {
 
     // The cut is logged with the code the node sent. Working that code out once threw on the still-open
     // socket (Vert.x's closeStatusCode()), which also skipped the rest of that tick's sessions.
-    Logger sessions = (Logger) LoggerFactory.getLogger(Session.class);
-    ListAppender<ILoggingEvent> lines = new ListAppender<>();
-    lines.start();
-    sessions.addAppender(lines);
+    LogCapture lines = LogCapture.of(Session.class);
 
     publishUntil(closedWith4009, 0, ctx);
     vertx.setPeriodic(50, t -> {
       Counter cut = node.context().registry().find("switchboard.disconnects").tag("code", "4009").counter();
       if (cut != null && cut.count() == 1) {
         vertx.cancelTimer(t);
-        sessions.detachAppender(lines);
+        lines.close();
         ctx.verify(() -> {
-          List<String> forced;
-          synchronized (lines) {
-            forced = lines.list.stream().map(ILoggingEvent::getFormattedMessage)
-                .filter(m -> m.startsWith("event=close_forced")).toList();
-          }
+          List<String> forced = lines.messages().stream().filter(m -> m.startsWith("event=close_forced")).toList();
           assertEquals(1, forced.size(), "one close_forced line: " + forced);
           assertTrue(forced.get(0).contains(" code=4009 "), forced.get(0));
         });

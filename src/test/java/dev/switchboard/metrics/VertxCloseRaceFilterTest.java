@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
+import dev.switchboard.testing.LogCapture;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -42,20 +41,15 @@ class VertxCloseRaceFilterTest {
   void theLineIsDroppedAndOtherListenerFailuresStillLogged() {
     // Netty logs a listener's exception this way, on DefaultPromise's logger.
     Logger log = (Logger) LoggerFactory.getLogger("io.netty.util.concurrent.DefaultPromise");
-    ListAppender<ILoggingEvent> seen = new ListAppender<>();
-    seen.start();
-    log.addAppender(seen);
-    try {
+    try (LogCapture seen = LogCapture.of(log.getName())) {
       long before = VertxCloseRaceFilter.suppressed();
       log.warn("An exception was thrown by io.vertx.core.net.impl.VertxConnection$$Lambda.operationComplete()",
           race("promise already done: ConnectionBase$CloseChannelPromise@1(success)"));
-      assertEquals(List.of(), seen.list);
+      assertEquals(List.of(), seen.messages());
       assertEquals(before + 1, VertxCloseRaceFilter.suppressed());
 
       log.warn("An exception was thrown by x.operationComplete()", new IllegalStateException("boom"));
-      assertEquals(1, seen.list.size(), "another listener failure is logged");
-    } finally {
-      log.detachAppender(seen);
+      assertEquals(1, seen.messages().size(), "another listener failure is logged");
     }
   }
 
