@@ -89,9 +89,9 @@ final class LoadClient implements AutoCloseable {
     int sourceAddresses = s.sourceAddresses();
     VertxOptions vo = new VertxOptions().setEventLoopPoolSize(loops + 1)
         .setWorkerPoolSize(2).setInternalBlockingPoolSize(2);
-    vertx = Vertx.builder().with(vo)
-        .withTransport(NetTransport.choose(SwitchboardConfig.Transport.valueOf(s.clientTransport().toUpperCase(Locale.ROOT))))
-        .build();
+    SwitchboardConfig.Transport transport =
+        SwitchboardConfig.Transport.valueOf(s.clientTransport().toUpperCase(Locale.ROOT));
+    vertx = Vertx.builder().with(vo).withTransport(NetTransport.choose(transport)).build();
     List<Context> ctxs = new ArrayList<>();
     vertx.deployVerticle(() -> new VerticleBase() {
       @Override

@@ -63,7 +63,8 @@ class DecompressionBombTest {
       assertEquals((short) 1009, bomber.closed(20_000).await());
       System.out.printf("decompression bomb (50 MB inflated, one frame) refused with 1009 in %d ms%n",
           (System.nanoTime() - t0) / 1_000_000);
-      assertFalse(logs.containing("inflates past max_message_size").isEmpty(), "the frame was not stopped while inflating");
+      assertFalse(logs.containing("inflates past max_message_size").isEmpty(),
+          "the frame was not stopped while inflating");
     }
   }
 
