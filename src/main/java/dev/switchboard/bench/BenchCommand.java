@@ -137,8 +137,8 @@ public final class BenchCommand implements Callable<Integer> {
       description = "server.transport of the Switchboard nodes: auto, io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
   String transport;
 
-  // epoll by default: on loopback the sending node pays for waking its receivers, and an io_uring receiver's
-  // wake-up costs the node more per delivery than an epoll one's (BENCHMARKS.md, item 12)
+  // epoll by default: on loopback the sending node pays for waking its receivers, and with io_uring receivers
+  // the node's kernel time per delivery measured higher than with epoll ones (BENCHMARKS.md, item 12)
   @Option(names = "--client-transport", defaultValue = "epoll",
       description = "Transport of the load generator's own event loops, chosen like server.transport: auto, "
           + "io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
