@@ -207,7 +207,7 @@ public final class BenchCommand implements Callable<Integer> {
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
         Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
-        transport, clientTransport);
+        transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)));
 
     JsonObject machineStart = Machine.describe();
     err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "

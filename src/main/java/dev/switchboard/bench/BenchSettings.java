@@ -1,5 +1,6 @@
 package dev.switchboard.bench;
 
+import dev.switchboard.config.SwitchboardConfig;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -11,11 +12,11 @@ import java.util.List;
  * @param sourceAddresses client sockets are spread over 127.0.0.2 … 127.0.0.(1+n); 0 = the default address
  * @param profile record each node with JFR (profile settings) into the work directory
  * @param transport {@code server.transport} of the Switchboard nodes (auto, io_uring, epoll, nio)
- * @param clientTransport the load generator's own transport, named the same way
+ * @param clientTransport the load generator's own transport, resolved like {@code server.transport}
  */
 record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, int instances, int clientLoops,
                      int sourceAddresses, int concurrency, Path workDir, boolean progress, boolean memory,
-                     boolean profile, String transport, String clientTransport) {
+                     boolean profile, String transport, SwitchboardConfig.Transport clientTransport) {
 
   /** The node JVM options, plus a JFR recording per process (dumped on exit into the work dir) when profiling. */
   List<String> jvmOptionsFor(String label) {

@@ -1,6 +1,5 @@
 package dev.switchboard.bench;
 
-import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.NetTransport;
 import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
@@ -25,7 +24,6 @@ import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -89,9 +87,7 @@ final class LoadClient implements AutoCloseable {
     int sourceAddresses = s.sourceAddresses();
     VertxOptions vo = new VertxOptions().setEventLoopPoolSize(loops + 1)
         .setWorkerPoolSize(2).setInternalBlockingPoolSize(2);
-    SwitchboardConfig.Transport transport =
-        SwitchboardConfig.Transport.valueOf(s.clientTransport().toUpperCase(Locale.ROOT));
-    vertx = Vertx.builder().with(vo).withTransport(NetTransport.choose(transport)).build();
+    vertx = Vertx.builder().with(vo).withTransport(NetTransport.choose(s.clientTransport())).build();
     List<Context> ctxs = new ArrayList<>();
     vertx.deployVerticle(() -> new VerticleBase() {
       @Override
