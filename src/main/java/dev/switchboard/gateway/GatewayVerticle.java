@@ -40,6 +40,12 @@ public final class GatewayVerticle extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(GatewayVerticle.class);
   private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
+  /**
+   * How long a stopping node waits for its clients to answer the 1001 close frame before it resets their
+   * sockets, and then for those resets. Short: the drain (SIGTERM) is the slow, gentle path; a plain stop
+   * must not hang on a client that stopped reading.
+   */
+  private static final long STOP_GRACE_MS = 1_000;
 
   private final NodeContext node;
   private final SwitchboardConfig config;
@@ -122,14 +128,51 @@ public final class GatewayVerticle extends VerticleBase {
     if (ticker >= 0) {
       vertx.cancelTimer(ticker);
     }
+    if (server == null) {
+      return Future.succeededFuture();
+    }
+    if (hub == null) {
+      return server.close();
+    }
     // Left to Vert.x, the sockets would close with 1000, which tells clients to stay away (SPEC §4);
     // a node that stops is going away, so its clients reconnect elsewhere.
-    if (hub != null) {
-      for (Session s : hub.sessions().toArray(new Session[0])) {
-        s.close(CloseCode.GOING_AWAY, "node stopping");
-      }
+    for (Session s : hub.sessions().toArray(new Session[0])) {
+      s.close(CloseCode.GOING_AWAY, "node stopping");
     }
-    return server == null ? Future.succeededFuture() : server.close();
+    // The server is closed only once every socket is: Vert.x 5.0.10's server close now and then lets the
+    // event loop stop with a WebSocket still open (its close frame written but never flushed), and that
+    // socket then stays open until the JVM exits, its client waiting for an answer that never comes.
+    return socketsClosed(STOP_GRACE_MS)
+        .compose(all -> {
+          if (all) {
+            return Future.succeededFuture(true);
+          }
+          for (Session s : hub.closing().toArray(new Session[0])) {
+            s.cut("node stopping: close frame not answered", STOP_GRACE_MS);
+          }
+          return socketsClosed(STOP_GRACE_MS);
+        })
+        .transform(all -> server.close());
+  }
+
+  /**
+   * Completes with true once no session waits for its socket to close, or with false after {@code withinMs}.
+   * A short poll: it runs only while a node stops, and costs the sessions nothing meanwhile.
+   */
+  private Future<Boolean> socketsClosed(long withinMs) {
+    if (hub.closing().isEmpty()) {
+      return Future.succeededFuture(true);
+    }
+    Promise<Boolean> done = Promise.promise();
+    long deadline = System.nanoTime() + withinMs * 1_000_000;
+    vertx.setPeriodic(10, id -> {
+      boolean all = hub.closing().isEmpty();
+      if (all || System.nanoTime() > deadline) {
+        vertx.cancelTimer(id);
+        done.complete(all);
+      }
+    });
+    return done.future();
   }
 
   private void tick() {

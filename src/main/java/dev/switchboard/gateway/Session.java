@@ -870,9 +870,16 @@ public final class Session {
 
   /** Called by the gateway's timer while a session this side closed waits for its socket to close. */
   void tickClosing(long now) {
-    if (now > closeDeadline && RawSocket.abort(ws)) {
-      log.info("event=close_forced session={} user={} ip={} code={} reason=\"close frame not taken within {} ms\"",
-          id, userId(), ip, closeCode(), closeGraceMillis());
+    if (now > closeDeadline) {
+      cut("close frame not taken", closeGraceMillis());
+    }
+  }
+
+  /** Resets the socket of a session this side closed whose peer has not answered within {@code waitedMs}. */
+  void cut(String why, long waitedMs) {
+    if (RawSocket.abort(ws)) {
+      log.info("event=close_forced session={} user={} ip={} code={} reason=\"{} within {} ms\"",
+          id, userId(), ip, closeCode(), why, waitedMs);
     }
   }
 

@@ -48,11 +48,16 @@ class UringSendTest {
     client = Vertx.vertx();
   }
 
+  /**
+   * The client first, so its close handshake meets a live server. Closed first, Vert.x 5.0.10's server now
+   * and then stops its event loop with a WebSocket still open (its close frame written but never flushed,
+   * the channel never closed), and the client's close then waits forever for an answer.
+   */
   @AfterEach
   void stop() {
     if (server != null) {
-      server.close().await();
       client.close().await();
+      server.close().await();
     }
   }
 
