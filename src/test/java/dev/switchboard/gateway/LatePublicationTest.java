@@ -37,9 +37,14 @@ class LatePublicationTest {
   private static final String HOLD = "test-hold-loop";
 
   private SwitchboardNode node;
+  /** Detached here too, so a failed run does not leave it on Vert.x's logger for the rest of the JVM. */
+  private LogCapture discards;
 
   @AfterEach
   void tearDown() {
+    if (discards != null) {
+      discards.close();
+    }
     if (node != null) {
       node.close().await();
     }
@@ -51,7 +56,7 @@ class LatePublicationTest {
       throws InterruptedException {
     node = TestNodes.standalone(new JsonObject());
     WsClient alice = WsClient.authed(vertx, node.port(), TestNodes.token("alice")).await();
-    LogCapture discards = LogCapture.of("io.vertx.core.eventbus.impl.MessageConsumerImpl");
+    discards = LogCapture.of("io.vertx.core.eventbus.impl.MessageConsumerImpl");
 
     EventBus eb = node.vertx().eventBus();
     JsonObject message = new JsonObject().put("text", "just too late");

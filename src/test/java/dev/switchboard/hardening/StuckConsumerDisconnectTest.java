@@ -40,9 +40,14 @@ class StuckConsumerDisconnectTest {
 
   private SwitchboardNode node;
   private SlowSocket stuck;
+  /** Detached here too, so a failed run does not leave it on the logger for the rest of the JVM. */
+  private LogCapture lines;
 
   @AfterEach
   void tearDown() {
+    if (lines != null) {
+      lines.close();
+    }
     if (stuck != null) {
       stuck.close();
     }
@@ -68,7 +73,7 @@ class StuckConsumerDisconnectTest {
 
     // The cut is logged with the code the node sent. Working that code out once threw on the still-open
     // socket (Vert.x's closeStatusCode()), which also skipped the rest of that tick's sessions.
-    LogCapture lines = LogCapture.of(Session.class);
+    lines = LogCapture.of(Session.class);
 
     publishUntil(closedWith4009, 0, ctx);
     vertx.setPeriodic(50, t -> {
