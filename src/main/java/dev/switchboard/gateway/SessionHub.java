@@ -67,13 +67,48 @@ public final class SessionHub {
 
   private final class ChannelEntry {
     final String channel;
-    final Set<Session> subscribers = new LinkedHashSet<>();
+    private final Set<Session> subscribers = new LinkedHashSet<>();
+    /** What a fan-out iterates; rebuilt only after the subscribers change, not once per publication. */
+    private Session[] snapshot;
     MessageConsumer<JsonObject> consumer;
     Future<Void> ready;
     long lingerTimer = -1;
 
     ChannelEntry(String channel) {
       this.channel = channel;
+    }
+
+    boolean add(Session s) {
+      boolean added = subscribers.add(s);
+      if (added) {
+        snapshot = null;
+      }
+      return added;
+    }
+
+    boolean remove(Session s) {
+      boolean removed = subscribers.remove(s);
+      if (removed) {
+        snapshot = null;
+      }
+      return removed;
+    }
+
+    boolean isEmpty() {
+      return subscribers.isEmpty();
+    }
+
+    /**
+     * The subscribers as an array nobody mutates: a write may close a slow session, which unsubscribes it
+     * mid-loop, and the loop must not see that.
+     */
+    Session[] snapshot() {
+      Session[] all = snapshot;
+      if (all == null) {
+        all = subscribers.toArray(new Session[0]);
+        snapshot = all;
+      }
+      return all;
     }
   }
 
@@ -142,7 +177,7 @@ public final class SessionHub {
       vertx.cancelTimer(e.lingerTimer);
       e.lingerTimer = -1;
     }
-    if (e.subscribers.add(s)) {
+    if (e.add(s)) {
       s.subscriptions().add(channel);
       node.sessions().joined(channel, s.userId());
     }
@@ -150,7 +185,7 @@ public final class SessionHub {
     return e.ready.recover(err -> {
       // Roll back so a later subscribe tries a fresh registration.
       unsubscribe(s, channel);
-      if (channels.get(channel) == entry && entry.subscribers.isEmpty()) {
+      if (channels.get(channel) == entry && entry.isEmpty()) {
         channels.remove(channel);
       }
       return Future.failedFuture(err);
@@ -253,17 +288,17 @@ public final class SessionHub {
   void unsubscribe(Session s, String channel) {
     ChannelEntry e = channels.get(channel);
     s.subscriptions().remove(channel);
-    if (e == null || !e.subscribers.remove(s)) {
+    if (e == null || !e.remove(s)) {
       return;
     }
     node.sessions().left(channel, s.userId());
-    if (e.subscribers.isEmpty()) {
+    if (e.isEmpty()) {
       if (channel.startsWith(Channel.USER + ":")) {
         drop(e);
       } else {
         e.lingerTimer = vertx.setTimer(LINGER_MS, t -> {
           e.lingerTimer = -1;
-          if (e.subscribers.isEmpty() && channels.get(channel) == e) {
+          if (e.isEmpty() && channels.get(channel) == e) {
             drop(e);
           }
         });
@@ -305,7 +340,7 @@ public final class SessionHub {
       return;
     }
     node.sessions().fanoutReceived();
-    if (e.subscribers.isEmpty()) {
+    if (e.isEmpty()) {
       late(e, msg);
       return;
     }
@@ -315,9 +350,7 @@ public final class SessionHub {
     ByteBuf wire = loop.inEventLoop() ? WireFrames.text(frame) : null;
     int n = 0;
     try {
-      // A write may close a slow session, which mutates the set: iterate a snapshot (one array per
-      // publication, not per subscriber).
-      for (Session s : e.subscribers.toArray(new Session[0])) {
+      for (Session s : e.snapshot()) {
         if (s.write(frame, wire, pub)) {
           n++;
         }

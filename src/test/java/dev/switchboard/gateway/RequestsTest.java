@@ -85,6 +85,34 @@ class RequestsTest {
     stayer.close().await();
   }
 
+  /** The hub reuses one subscriber array between publications: it must follow every change. */
+  @Test
+  void theFanOutFollowsSubscribersThatChangeBetweenPublications(Vertx vertx) {
+    WsClient ann = client(vertx, "ann");
+    WsClient bob = client(vertx, "bob");
+    Frames.ack(ann, 1, Frames.subscribe("room:lobby"));
+    Frames.ack(bob, 1, Frames.subscribe("room:lobby"));
+    Frames.httpPublish(vertx, node.port(), "room:lobby", "one");
+    assertEquals("one", ann.next("message", WAIT).await().getString("message"));
+    assertEquals("one", bob.next("message", WAIT).await().getString("message"));
+
+    WsClient cat = client(vertx, "cat");
+    Frames.ack(cat, 1, Frames.subscribe("room:lobby"));
+    Frames.ack(bob, 2, Frames.unsubscribe("room:lobby"));
+    Frames.httpPublish(vertx, node.port(), "room:lobby", "two");
+    assertEquals("two", ann.next("message", WAIT).await().getString("message"));
+    assertEquals("two", cat.next("message", WAIT).await().getString("message"));
+    // Two round trips on bob's socket: a "two" sent to him would have arrived before their answers.
+    Frames.assertNothingOn(bob, "room:other");
+    assertEquals(List.of("one"), bob.received().stream()
+        .filter(f -> "message".equals(f.getString("type")))
+        .map(f -> f.getValue("message"))
+        .toList(), "bob unsubscribed before \"two\"");
+    for (WsClient c : List.of(ann, bob, cat)) {
+      c.close().await();
+    }
+  }
+
   @Test
   void automaticChannelsCannotBeUnsubscribed(Vertx vertx) {
     WsClient c = WsClient.authed(vertx, node.port(),
