@@ -8,6 +8,7 @@ set -euo pipefail
 TARGET=${1:?switchboard or bare}; shift || true
 JAR=${JAR:-target/switchboard.jar}
 LOG=/tmp/perf-$TARGET.log
+rm -f "$LOG" # the wait below must not find the previous run's line before this run truncates it
 java -jar "$JAR" bench -s fanout --target "$TARGET" --runs 1 --warmup 60s --duration 45s --saturation 0 \
   --work-dir "/tmp/perf-$TARGET-work" "$@" > "$LOG" 2>&1 &
 BENCH=$!

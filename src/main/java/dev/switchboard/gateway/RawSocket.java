@@ -44,7 +44,7 @@ final class RawSocket {
     boolean plain = encoder.pipeline().get(SslHandler.class) == null;
     this.fd = plain && channel instanceof EpollSocketChannel epoll ? epoll.fd() : null;
     this.gate = plain && channel instanceof IoUringSocketChannel uring
-        ? SendGate.install(channel, uring.fd().intValue()) : null;
+        ? SendGate.install(channel, uring.fd()) : null;
   }
 
   /**
@@ -142,6 +142,14 @@ final class RawSocket {
           encoder.voidPromise());
     }
     return true;
+  }
+
+  /**
+   * On io_uring without TLS, the socket's gate, whose {@link SendGate#sendIfIdle} sends a frame to an idle
+   * socket without the checks of {@link #writable} and {@link #writeDirect}; otherwise null.
+   */
+  SendGate gate() {
+    return gate;
   }
 
   /** Whether an io_uring send of a frame is still waiting for its completion. */

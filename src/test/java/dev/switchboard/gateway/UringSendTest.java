@@ -94,6 +94,59 @@ class UringSendTest {
     await(ctx, "three frames arrived whole and in order");
   }
 
+  /**
+   * A delivery to a socket with no send in flight still waits behind bytes Netty has not written yet (a
+   * Vert.x write, as an ack is): the idle check reads Netty's buffer once something has
+   * passed the gate, and trusts its own fields again once that buffer has drained.
+   */
+  /** The test's one socket, used only on the server's event loop. */
+  private RawSocket rawOfFirst;
+
+  @Test
+  void anIdleSocketsSendWaitsBehindBytesStillInNetty() throws Exception {
+    VertxTestContext ctx = new VertxTestContext();
+    List<String> received = new CopyOnWriteArrayList<>();
+    HttpServer http = server.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
+            .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
+        .webSocketHandler(ws -> ws.textMessageHandler(m -> {
+          if (m.equals("go")) {
+            rawOfFirst = RawSocket.of(ws); // once: it puts the socket's gate in its pipeline
+          }
+          RawSocket raw = rawOfFirst;
+          ByteBuf next = WireFrames.text(m.equals("go") ? "two" : "three");
+          try {
+            if (m.equals("go")) {
+              // On io_uring Netty's write leaves its bytes in the channel's buffer until a later loop pass.
+              ws.writeTextMessage("ack");
+              ctx.verify(() -> assertFalse(raw.sending(), "no send of the gate's own is in flight"));
+              ctx.verify(() -> assertFalse(raw.gate().sendIfIdle(next), "Vert.x's bytes are still waiting in Netty"));
+              raw.write(next);
+              raw.flush();
+            } else {
+              ctx.verify(() -> assertTrue(raw.gate().sendIfIdle(next), "Netty's buffer has drained: idle again"));
+            }
+          } finally {
+            next.release();
+          }
+        }));
+    int port = http.listen(0).await().actualPort();
+    wsClient()
+        .connect(port, "127.0.0.1", "/").onComplete(ctx.succeeding(ws -> {
+          ws.textMessageHandler(t -> {
+            received.add(t);
+            if (received.size() == 2) {
+              ctx.verify(() -> assertEquals(List.of("ack", "two"), received));
+              ws.writeTextMessage("again");
+            } else if (received.size() == 3) {
+              ctx.verify(() -> assertEquals("three", received.get(2)));
+              ctx.completeNow();
+            }
+          });
+          ws.writeTextMessage("go");
+        }));
+    await(ctx, "Vert.x's message, then both frames, in order");
+  }
+
   @Test
   void closingTheSocketCancelsASendWaitingForRoom() throws Exception {
     VertxTestContext ctx = new VertxTestContext();
