@@ -165,6 +165,11 @@ final class RawSocket {
   }
 
   private long pendingBytes() {
+    return pendingBytes(channel);
+  }
+
+  /** Bytes waiting in the channel's Netty buffer, or -1 once the channel has closed (no buffer left). */
+  static long pendingBytes(Channel channel) {
     ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
     return out == null ? -1 : out.totalPendingWriteBytes();
   }

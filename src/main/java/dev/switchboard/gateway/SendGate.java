@@ -4,7 +4,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.PendingWriteQueue;
 import io.netty.channel.unix.FileDescriptor;
@@ -90,8 +89,7 @@ final class SendGate extends ChannelDuplexHandler {
       return false;
     }
     if (passedOn) {
-      ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
-      if (out == null || out.totalPendingWriteBytes() != 0) {
+      if (RawSocket.pendingBytes(channel) != 0) {
         return false;
       }
       passedOn = false;
