@@ -37,6 +37,11 @@ final class SendGate extends ChannelDuplexHandler {
   /** Writes went on to Netty's outbound buffer since it was last seen empty: they may still be pending. */
   private boolean passedOn;
   private boolean removed;
+  /**
+   * Set by the session: it is open and holds no recovery state, so a fan-out may hand it a frame without
+   * looking at the session ({@link #deliver}).
+   */
+  private boolean direct;
   /** The submission id of the send in flight, 0 when none. */
   private long inFlight;
   private boolean cancelled;
@@ -95,6 +100,21 @@ final class SendGate extends ChannelDuplexHandler {
       passedOn = false;
     }
     return submit(frame);
+  }
+
+  /**
+   * A fan-out's first try, made without reading the session: at 1,000 subscribers the session object is
+   * one more cold read per delivery, and the gate already holds all an idle socket's delivery needs.
+   *
+   * @return false when the caller must hand the frame to the session ({@link Session#write})
+   */
+  boolean deliver(ByteBuf frame) {
+    return direct && sendIfIdle(frame);
+  }
+
+  /** The session says whether {@link #deliver} may bypass it; see {@code Session.updateDirect}. */
+  void direct(boolean on) {
+    direct = on;
   }
 
   private boolean submit(ByteBuf frame) {

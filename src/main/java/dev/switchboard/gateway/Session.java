@@ -462,6 +462,7 @@ public final class Session {
         recovering = new HashMap<>();
       }
       recovering.putIfAbsent(ch, new ArrayList<>());
+      updateDirect();
     }
     // Also when already subscribed: a repeated subscribe sent before the first was acked must not be
     // acked before the subscription is live.
@@ -469,6 +470,7 @@ public final class Session {
       if (ar.failed()) {
         if (recovering != null) {
           recovering.remove(ch);
+          updateDirect();
         }
         reply(s, ErrorCode.INTERNAL, "subscription failed: " + ar.cause().getMessage());
       } else if (recover) {
@@ -545,6 +547,7 @@ public final class Session {
       }
       replayedUpTo.put(ch, new Frame.Since(sent, page.epoch()));
     }
+    updateDirect();
     JsonObject extra = new JsonObject().put("recovered", recovered);
     if (page != null) {
       extra.put("offset", page.offset()).put("epoch", page.epoch());
@@ -561,6 +564,7 @@ public final class Session {
     svc.hub().unsubscribe(this, ch);
     if (replayedUpTo != null) {
       replayedUpTo.remove(ch);
+      updateDirect();
     }
     send(ServerFrames.ack(u.id()));
   }
@@ -743,8 +747,30 @@ public final class Session {
       rawChecked = true;
       raw = RawSocket.of(ws);
       idleGate = raw == null ? null : raw.gate();
+      updateDirect();
     }
     return raw;
+  }
+
+  /**
+   * The gate a fan-out may hand this session's frames to without calling {@link #write} (null: call it).
+   * Only on the socket's loop.
+   */
+  SendGate directGate() {
+    rawSocket();
+    return idleGate;
+  }
+
+  /**
+   * Tells the gate whether {@link #write}'s checks before it would pass every frame straight through: the
+   * session is open and no channel is recovering or filtered by a replayed position. Called wherever one
+   * of those changes, so a fan-out that skips the session never skips a check that applies.
+   */
+  private void updateDirect() {
+    if (idleGate != null) {
+      idleGate.direct(!closed && (recovering == null || recovering.isEmpty())
+          && (replayedUpTo == null || replayedUpTo.isEmpty()));
+    }
   }
 
   private boolean writeRaw(RawSocket socket, ByteBuf wire, Publication pub) {
@@ -839,6 +865,7 @@ public final class Session {
       return;
     }
     closed = true;
+    updateDirect();
     sentCode = code;
     pendingWhileAuth = null;
     ws.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
@@ -859,6 +886,7 @@ public final class Session {
       return;
     }
     closed = true;
+    updateDirect();
     pendingWhileAuth = null;
     leaveUntilClosed();
   }
@@ -919,6 +947,7 @@ public final class Session {
 
   private void onClosed() {
     closed = true;
+    updateDirect();
     svc.hub().remove(this);
     eb.send(Addresses.LIMITER_RELEASE, new JsonObject().put("ip", ip), LOCAL);
     releaseUser();

@@ -9,7 +9,7 @@ import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ServerFrames;
 import dev.switchboard.router.Undelivered;
 import io.netty.buffer.ByteBuf;
-import io.netty.util.concurrent.EventExecutor;
+import io.netty.channel.EventLoop;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -54,7 +54,7 @@ public final class SessionHub {
   private final Vertx vertx;
   /** The gateway instance's context: its sessions' sockets live on this event loop. */
   private final Context context;
-  private final EventExecutor loop;
+  private final EventLoop loop;
   private final NodeContext node;
   private final Map<String, ChannelEntry> channels = new HashMap<>();
   private final List<Session> unflushed = new ArrayList<>();
@@ -70,6 +70,8 @@ public final class SessionHub {
     private final Set<Session> subscribers = new LinkedHashSet<>();
     /** What a fan-out iterates; rebuilt only after the subscribers change, not once per publication. */
     private Session[] snapshot;
+    /** Each snapshot entry's {@link Session#directGate}, built on the loop beside it. */
+    private SendGate[] gates;
     MessageConsumer<JsonObject> consumer;
     Future<Void> ready;
     long lingerTimer = -1;
@@ -82,6 +84,7 @@ public final class SessionHub {
       boolean added = subscribers.add(s);
       if (added) {
         snapshot = null;
+        gates = null;
       }
       return added;
     }
@@ -90,6 +93,7 @@ public final class SessionHub {
       boolean removed = subscribers.remove(s);
       if (removed) {
         snapshot = null;
+        gates = null;
       }
       return removed;
     }
@@ -109,6 +113,24 @@ public final class SessionHub {
         snapshot = all;
       }
       return all;
+    }
+
+    /**
+     * The snapshot's gates, index for index; null where a session has none yet (its upgrade not written,
+     * or not io_uring). Only on the sockets' loop. A gate's own flag, not this array, says whether it may
+     * be used, so the array need not change when a session starts recovering or closes.
+     */
+    SendGate[] gates() {
+      SendGate[] g = gates;
+      if (g == null) {
+        Session[] all = snapshot();
+        g = new SendGate[all.length];
+        for (int i = 0; i < all.length; i++) {
+          g[i] = all[i].directGate();
+        }
+        gates = g;
+      }
+      return g;
     }
   }
 
@@ -349,13 +371,23 @@ public final class SessionHub {
     // Pre-built frames are only written from the sockets' own loop, where the hub can flush them.
     ByteBuf wire = loop.inEventLoop() ? WireFrames.text(frame) : null;
     int n = 0;
+    Session[] all = e.snapshot();
+    SendGate[] gates = wire == null ? null : e.gates();
+    UringSender sender = gates == null ? null : UringSender.of(loop);
     try {
-      for (Session s : e.snapshot()) {
-        if (s.write(frame, wire, pub)) {
+      if (sender != null) {
+        sender.prepay(wire, all.length);
+      }
+      for (int i = 0; i < all.length; i++) {
+        SendGate g = gates == null ? null : gates[i];
+        if ((g != null && g.deliver(wire)) || all[i].write(frame, wire, pub)) {
           n++;
         }
       }
     } finally {
+      if (sender != null) {
+        sender.settle();
+      }
       if (wire != null) {
         wire.release();
       }

@@ -48,6 +48,9 @@ final class UringSender implements IoUringIoHandle {
   private int[] free = new int[256];
   private int freeCount;
   private int next;
+  /** References to one fan-out's frame taken in one step ({@link #prepay}); each send of it uses one. */
+  private ByteBuf prepaid;
+  private int prepaidLeft;
 
   private UringSender() {}
 
@@ -110,8 +113,37 @@ final class UringSender implements IoUringIoHandle {
       return -1;
     }
     gates[slot] = gate;
-    frames[slot] = frame.retain();
+    if (frame == prepaid && prepaidLeft > 0) {
+      prepaidLeft--;
+      frames[slot] = frame;
+    } else {
+      frames[slot] = frame.retain();
+    }
     return id;
+  }
+
+  /**
+   * Takes {@code n} references to a fan-out's frame at once, for its sends to use instead of a retain each:
+   * a retain is a locked instruction, and one per delivery also kept the core from overlapping one
+   * subscriber's cache misses with the next one's. {@link #settle} gives back what the fan-out left.
+   */
+  void prepay(ByteBuf frame, int n) {
+    settle();
+    prepaid = frame.retain(n);
+    prepaidLeft = n;
+  }
+
+  /** Releases the references {@link #prepay} took that no send used. */
+  void settle() {
+    if (prepaid != null) {
+      ByteBuf frame = prepaid;
+      int left = prepaidLeft;
+      prepaid = null;
+      prepaidLeft = 0;
+      if (left > 0) {
+        frame.release(left);
+      }
+    }
   }
 
   /** Asks the kernel to give up a send still waiting for room in its socket (the socket is closing). */

@@ -148,6 +148,61 @@ class HistoryRecoveryTest {
     after.close().await();
   }
 
+  /**
+   * A session already receiving a channel asks to recover it again (subscribe with {@code since} on a live
+   * subscription) while publications keep coming, round after round. A fan-out hands an idle socket its
+   * frame without reading the session (SendGate.deliver), so the session must switch that off while it
+   * recovers: otherwise a publication arriving during the history read goes out before the replay and is
+   * missing after it.
+   */
+  @Test
+  void aLiveSubscriberThatRecoversAgainGetsTheReplayThenTheHeldMessagesWithNoGap(Vertx vertx) {
+    String ch = "room:again";
+    int total = 300;
+    WsClient c = WsClient.authed(vertx, nodes.get(0).port(), TestNodes.token("gina", "*")).await();
+    c.request(1, subscribe(ch), 10_000).await();
+    Future<Void> publishing = publishRange(vertx, nodes.get(1), ch, "p", 0, total);
+    JsonObject first = c.next("message", 10_000).await();
+    String epoch = first.getString("epoch");
+    int rounds = 0;
+    while (!publishing.isComplete() && rounds < 40) {
+      rounds++;
+      JsonObject ack = c.request(1 + rounds, subscribe(ch).put("since", new JsonObject().put("offset", 0).put("epoch", epoch)),
+          10_000).await();
+      assertEquals("ack", ack.getString("type"), ack.encode());
+      assertTrue(ack.getBoolean("recovered"), ack.encode());
+    }
+    publishing.await();
+    int starts = 1 + rounds;
+    // Waits until the last round's stream has reached the last message (tested over all frames received).
+    c.next(f -> {
+      List<Long> offsets = messages(c, ch).stream().map(m -> m.getLong("offset")).toList();
+      return offsets.stream().filter(o -> o == 1L).count() == starts && offsets.get(offsets.size() - 1) == total;
+    }, 15_000).await();
+    assertTrue(rounds >= 3, "publishing outlasted only " + rounds + " recovery rounds");
+
+    // Every round replays from offset 1; from there the stream must run 1, 2, 3, ... with nothing missing
+    // or repeated until the next round's replay starts again at 1.
+    List<List<Long>> segments = new ArrayList<>();
+    for (JsonObject m : messages(c, ch)) {
+      long offset = m.getLong("offset");
+      if (offset == 1L) {
+        segments.add(new ArrayList<>());
+      }
+      assertFalse(segments.isEmpty(), "offset " + offset + " before any replay");
+      segments.get(segments.size() - 1).add(offset);
+    }
+    assertEquals(1 + rounds, segments.size(), "the first subscription and each round start at offset 1");
+    for (int i = 0; i < segments.size(); i++) {
+      List<Long> seg = segments.get(i);
+      for (int j = 0; j < seg.size(); j++) {
+        assertEquals(j + 1L, seg.get(j), "round " + i + " runs 1.." + seg.size() + " without a gap: " + seg);
+      }
+    }
+    assertEquals(total, segments.get(segments.size() - 1).size(), "the last round goes on to the last message");
+    c.close().await();
+  }
+
   @Test
   void aTrimmedHistoryOrAnotherEpochAnswersRecoveredFalse(Vertx vertx) {
     String ch = "topic:small";
