@@ -371,10 +371,11 @@ public final class SessionHub {
     // Pre-built frames are only written from the sockets' own loop, where the hub can flush them.
     ByteBuf wire = loop.inEventLoop() ? WireFrames.text(frame) : null;
     int n = 0;
-    Session[] all = e.snapshot();
-    SendGate[] gates = wire == null ? null : e.gates();
-    UringSender sender = gates == null ? null : UringSender.of(loop);
+    UringSender sender = null;
     try {
+      Session[] all = e.snapshot();
+      SendGate[] gates = wire == null ? null : e.gates();
+      sender = gates == null ? null : UringSender.of(loop);
       if (sender != null) {
         sender.prepay(wire, all.length);
       }
