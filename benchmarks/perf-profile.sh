@@ -13,7 +13,13 @@ java -jar "$JAR" bench -s fanout --target "$TARGET" --runs 1 --warmup 60s --dura
   --work-dir "/tmp/perf-$TARGET-work" "$@" > "$LOG" 2>&1 &
 BENCH=$!
 for _ in $(seq 1 600); do grep -q "steady 20 msg/s 5s" "$LOG" && break; sleep 1; done
-PID=$(pgrep -f "switchboard.jar dev.switchboard" | head -1)
+# The node runs from the same jar as the bench (JAR may name another build than target/switchboard.jar).
+PID=$(pgrep -f "$(basename "$JAR") dev.switchboard" | head -1 || true)
+if [ -z "$PID" ]; then
+  echo "no node process from $JAR found; the bench's log is $LOG" >&2
+  kill "$BENCH" 2>/dev/null || true
+  exit 1
+fi
 echo "node pid $PID: $(ps -o args= -p "$PID" | cut -c1-160)"
 perf record -g -p "$PID" -o "/tmp/perf-$TARGET.data" -- sleep 20 2>&1 | tail -1
 jcmd "$PID" Compiler.perfmap > /dev/null
