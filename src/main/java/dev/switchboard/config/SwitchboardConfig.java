@@ -20,7 +20,7 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param host interface to bind; default 127.0.0.1
    * @param port default 8080; 0 picks a free port (tests)
    * @param wsPath WebSocket endpoint; default /ws
-   * @param instances gateway verticle instances; 0 = one per event loop
+   * @param instances gateway verticle instances, each on its own event loop; 0 = one per CPU core
    * @param compression offer permessage-deflate when the client asks; default true
    * @param maxConnections per node; 0 = unlimited; over it upgrades get HTTP 503
    * @param allowedOrigins Origin allow-list for upgrades; empty = any origin

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * server.instances = 2: two gateway verticles, each with its own event loop, session index and channel
- * consumers. Clients that land on different instances still see each other's messages and presence.
+ * consumers. Clients that land on different instances still see each other's messages and presence. And the
+ * default, 0: one instance per core.
  */
 @ExtendWith(VertxExtension.class)
 class MultiInstanceTest {
@@ -59,6 +60,17 @@ class MultiInstanceTest {
       assertEquals(new JsonArray().add("ann").add("ben"), p.getJsonArray("users"));
       ann.close().await();
       ben.close().await();
+    } finally {
+      node.close().await();
+    }
+  }
+
+  /** The default: one gateway loop per core, not Vert.x's two per core (BENCHMARKS.md item 16). */
+  @Test
+  void zeroInstancesMeansOneGatewayPerCore() {
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("server", new JsonObject().put("instances", 0)));
+    try {
+      assertEquals(Runtime.getRuntime().availableProcessors(), gateways(node).size());
     } finally {
       node.close().await();
     }
