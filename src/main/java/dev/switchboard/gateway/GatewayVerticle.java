@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The HTTP server of one event loop: the {@code /ws} upgrade (Origin, admission and token are decided
  * before or right after the handshake), the HTTP API, health, metrics and the static client files.
- * Deploy one instance per event loop; each owns a {@link SessionHub} and one timer that drives every
- * session's heartbeat, idle, auth-timeout and expiry checks (no per-session timers).
+ * Each instance runs on its own event loop (one per core by default) and owns a {@link SessionHub} and one
+ * timer that drives every session's heartbeat, idle, auth-timeout and expiry checks (no per-session timers).
  */
 public final class GatewayVerticle extends VerticleBase {
 
