@@ -182,7 +182,7 @@ public final class SwitchboardNode {
    * cores, p99 10.6 → 8.8 ms). The pool keeps its default size: the other verticles use the spare loops.
    */
   static int defaultGatewayInstances() {
-    return Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE));
+    return Runtime.getRuntime().availableProcessors();
   }
 
   /** JWKS keys from auth.jwks_file or auth.jwks_url (fetched once at start), or null. */
