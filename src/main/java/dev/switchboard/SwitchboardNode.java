@@ -177,7 +177,7 @@ public final class SwitchboardNode {
 
   /**
    * One gateway event loop per core. Vert.x's default pool (two loops per core) allows for handlers that
-   * block; the gateway's never do, and each extra loop holding sessions of a channel is one more consumer to
+   * block; the gateway's never do, and each extra loop holding sessions of a channel is one more loop to
    * wake per publication, competing for the same cores (BENCHMARKS.md item 16: on a 3-node cluster sharing two
    * cores, p99 10.6 → 8.8 ms). The pool keeps its default size: the other verticles use the spare loops.
    */

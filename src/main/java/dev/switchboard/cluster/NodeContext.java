@@ -1,6 +1,7 @@
 package dev.switchboard.cluster;
 
 import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.gateway.ChannelFeeds;
 import dev.switchboard.gateway.NodeSessions;
 import dev.switchboard.history.HistoryStore;
 import dev.switchboard.metrics.SwitchboardMetrics;
@@ -25,6 +26,7 @@ public final class NodeContext {
   private final PrometheusMeterRegistry registry;
   private final SwitchboardMetrics metrics;
   private final NodeSessions sessions = new NodeSessions();
+  private final ChannelFeeds feeds;
   private final AtomicBoolean ready = new AtomicBoolean();
   private volatile HistoryStore history;
   private final AtomicBoolean draining = new AtomicBoolean();
@@ -36,6 +38,7 @@ public final class NodeContext {
     this.config = config;
     this.registry = registry;
     this.metrics = new SwitchboardMetrics(registry);
+    this.feeds = new ChannelFeeds(this);
     String id = nodeId();
     this.name = config.nodeId() != null ? config.nodeId() : "node-" + id.substring(0, Math.min(8, id.length()));
     metrics.gauges(sessions::connections, () -> members().size());
@@ -97,6 +100,11 @@ public final class NodeContext {
 
   public NodeSessions sessions() {
     return sessions;
+  }
+
+  /** The node's channel consumers, one per channel, shared by its gateway instances. */
+  public ChannelFeeds feeds() {
+    return feeds;
   }
 
   public boolean ready() {

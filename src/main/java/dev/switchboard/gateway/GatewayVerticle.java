@@ -35,6 +35,7 @@ import org.slf4j.LoggerFactory;
  * before or right after the handshake), the HTTP API, health, metrics and the static client files.
  * Each instance runs on its own event loop (one per core by default) and owns a {@link SessionHub} and one
  * timer that drives every session's heartbeat, idle, auth-timeout and expiry checks (no per-session timers).
+ * The instances of a node share its channel consumers ({@link ChannelFeeds}).
  */
 public final class GatewayVerticle extends VerticleBase {
 
@@ -61,7 +62,7 @@ public final class GatewayVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    hub = new SessionHub(vertx, context, node);
+    hub = new SessionHub(context, node);
     services = new SessionServices(node, hub, new ChannelRules(config.channels()), new ClusterView(node),
         new Glob(config.rpc().allowed()), new Fanout(node));
     Router router = Router.router(vertx);

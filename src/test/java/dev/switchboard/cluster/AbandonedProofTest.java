@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.bus.Addresses;
-import dev.switchboard.gateway.SessionHub;
+import dev.switchboard.gateway.ChannelFeeds;
 import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
@@ -52,7 +52,7 @@ class AbandonedProofTest {
       }
       ctx.next();
     });
-    try (LogCapture warnings = LogCapture.of(SessionHub.class)) {
+    try (LogCapture warnings = LogCapture.of(ChannelFeeds.class)) {
       WsClient dora = WsClient.connect(vertx, node.port(), "token=" + TestNodes.token("dora")).await();
       probeHeld.future().await();
       dora.close().await();
