@@ -315,14 +315,4 @@ public final class ChannelFeeds {
           }
         });
   }
-
-  /** Channels the node holds a consumer for, lingering ones included. */
-  public synchronized int channelCount() {
-    return feeds.size();
-  }
-
-  /** True while the node holds a consumer for the channel (tests). */
-  public synchronized boolean hasConsumer(String channel) {
-    return feeds.containsKey(channel);
-  }
 }
