@@ -219,12 +219,12 @@ public final class SessionHub {
     try {
       Session[] all = e.snapshot();
       SendGate[] gates = e.gates();
-      sender = gates == null ? null : UringSender.of(loop);
+      sender = UringSender.of(loop);
       if (sender != null) {
         sender.prepay(wire, all.length);
       }
       for (int i = 0; i < all.length; i++) {
-        SendGate g = gates == null ? null : gates[i];
+        SendGate g = gates[i];
         if ((g != null && g.deliver(wire)) || all[i].write(frame, wire, pub)) {
           n++;
         }
