@@ -14,7 +14,11 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Measures event-loop lag the cheap way: every {@value #INTERVAL_MS} ms each Netty event loop of the node
  * runs a tiny task scheduled on itself, and how late it ran is how long the loop was busy with something
- * else. A handler that blocks the loop shows up here within a second, with the loop it blocked.
+ * else. A handler that blocks the loop for {@value #INTERVAL_MS} ms or more shows up here within a second,
+ * with the loop it blocked; a shorter stall shows when a probe falls due during it.
+ *
+ * <p>Why not every 100 ms: each probe wakes a loop that would otherwise sleep, and at ten per second on each of
+ * the node's loops the probes were a third of an idle node's event-loop CPU (BENCHMARKS.md item 18).
  *
  * <p>Scheduled on the Netty executors directly rather than through verticle timers: Vert.x hands event
  * loops to contexts round-robin, so a set of verticles is not guaranteed to cover every loop.
@@ -24,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class EventLoopProbe {
 
-  static final long INTERVAL_MS = 100;
+  static final long INTERVAL_MS = 500;
 
   private final SwitchboardMetrics metrics;
   private final List<Loop> loops = new ArrayList<>();

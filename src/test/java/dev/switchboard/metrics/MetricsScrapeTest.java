@@ -116,7 +116,9 @@ class MetricsScrapeTest {
     assertTrue(after.count("jvm_gc_") > 0 && after.count("jvm_threads_live_threads") == 1, "JVM GC and thread metrics");
     assertTrue(after.count("process_cpu_usage") == 1, "process metrics");
     assertTrue(after.count("switchboard_event_loop_lag_seconds{loop=\"0\"}") == 1, "event-loop lag per loop");
-    assertTrue(after.value("switchboard_event_loop_delay_seconds_count") > 0, "event-loop probes ran");
+    // The probes run every 500 ms: a fast run scrapes before the first one.
+    Scrape probed = awaitScrape(vertx, port, s -> s.value("switchboard_event_loop_delay_seconds_count") > 0);
+    assertTrue(probed.value("switchboard_event_loop_delay_seconds_count") > 0, "event-loop probes ran");
     assertTrue(after.count("vertx_http_server_active_connections") > 0, "Vert.x HTTP server metrics");
     assertEquals(0, after.count("vertx_eventbus_"), "event-bus metrics are off (per-message cost)");
 
