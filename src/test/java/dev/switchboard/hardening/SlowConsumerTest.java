@@ -83,7 +83,7 @@ class SlowConsumerTest {
           peakHeap = Math.max(peakHeap, mem.getHeapMemoryUsage().getUsed());
           // The probe's windows are one second long: skip the one that saw the System.gc() above.
           if (System.nanoTime() - t0 > TimeUnit.MILLISECONDS.toNanos(1_200)) {
-            worstLagMs = Math.max(worstLagMs, worstLoopLagMs(node));
+            worstLagMs = Math.max(worstLagMs, TestNodes.worstLoopLagSeconds(node) * 1000);
           }
         }
         int s = seq;
@@ -153,12 +153,6 @@ class SlowConsumerTest {
       node.close().await();
       vertx.close().await();
     }
-  }
-
-  /** The worst lateness, over the node's event loops, of the metrics probe in its last one-second window. */
-  private static double worstLoopLagMs(SwitchboardNode node) {
-    return node.context().registry().find("switchboard.event.loop.lag").gauges().stream()
-        .mapToDouble(g -> g.value() * 1000).max().orElse(0);
   }
 
   /** Waits until every normal client has received more than target messages. */

@@ -106,6 +106,12 @@ public final class TestNodes {
     return nodes;
   }
 
+  /** The worst lateness, over the node's event loops, of the lag probe in its last one-second window, in seconds. */
+  public static double worstLoopLagSeconds(SwitchboardNode node) {
+    return node.context().registry().find("switchboard.event.loop.lag").gauges().stream()
+        .mapToDouble(io.micrometer.core.instrument.Gauge::value).max().orElse(0);
+  }
+
   public static void closeAll(List<SwitchboardNode> nodes) {
     List<Future<Void>> all = new ArrayList<>();
     for (SwitchboardNode n : nodes) {
