@@ -4,6 +4,7 @@ import dev.switchboard.SwitchboardNode;
 import dev.switchboard.auth.TokenIssuer;
 import dev.switchboard.config.ConfigLoader;
 import dev.switchboard.config.SwitchboardConfig;
+import io.micrometer.core.instrument.Gauge;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -109,7 +110,7 @@ public final class TestNodes {
   /** The worst lateness, over the node's event loops, of the lag probe in its last one-second window, in seconds. */
   public static double worstLoopLagSeconds(SwitchboardNode node) {
     return node.context().registry().find("switchboard.event.loop.lag").gauges().stream()
-        .mapToDouble(io.micrometer.core.instrument.Gauge::value).max().orElse(0);
+        .mapToDouble(Gauge::value).max().orElse(0);
   }
 
   public static void closeAll(List<SwitchboardNode> nodes) {
