@@ -130,6 +130,13 @@ public final class BenchCommand implements Callable<Integer> {
       description = "JVM options of every server process (default: ${DEFAULT-VALUE}).")
   String nodeJvmOpts;
 
+  @Option(names = "--node-cpus", defaultValue = "-1",
+      description = "CPUs each server JVM is told it has (-XX:ActiveProcessorCount). -1: several servers started "
+          + "together (cluster, bare's servers beside it) get cores / servers each, at least 1, as a container CPU "
+          + "limit would size them; one server keeps the JVM's own count. 0: always the JVM's own count "
+          + "(default: ${DEFAULT-VALUE}).")
+  int nodeCpus;
+
   @Option(names = "--no-memory", description = "Skip heap/RSS measurements (they force full GCs in the node).")
   boolean noMemory;
 
@@ -207,7 +214,8 @@ public final class BenchCommand implements Callable<Integer> {
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
         Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
-        transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)));
+        transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)),
+        Math.max(BenchSettings.AUTO_CPUS, nodeCpus));
 
     JsonObject machineStart = Machine.describe();
     err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "
@@ -305,7 +313,7 @@ public final class BenchCommand implements Callable<Integer> {
         .put("machine", machineStart.put("load_average_1m_end", machineEnd.getValue("load_average_1m")))
         .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts).put("transport", transport)
             .put("client_transport", clientTransport)
-            .put("instances", instances).put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
+            .put("instances", instances).put("node_cpus", nodeCpus).put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
             .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)
             .put("work_dir", dir.toString()))
         .put("scenarios", new JsonArray(reports.stream().map(ScenarioReport::json).toList()));

@@ -2,6 +2,7 @@ package dev.switchboard.bench;
 
 import dev.switchboard.config.SwitchboardConfig;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -13,19 +14,45 @@ import java.util.List;
  * @param profile record each node with JFR (profile settings) into the work directory
  * @param transport {@code server.transport} of the Switchboard nodes (auto, io_uring, epoll, nio)
  * @param clientTransport the load generator's own transport, resolved like {@code server.transport}
+ * @param nodeCpus CPUs each server JVM is told it has ({@code -XX:ActiveProcessorCount}); {@link #AUTO_CPUS}: a
+ *     group of several servers shares the machine's cores, one server keeps the JVM's own count; 0: always the
+ *     JVM's own count
  */
 record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, int instances, int clientLoops,
                      int sourceAddresses, int concurrency, Path workDir, boolean progress, boolean memory,
-                     boolean profile, String transport, SwitchboardConfig.Transport clientTransport) {
+                     boolean profile, String transport, SwitchboardConfig.Transport clientTransport, int nodeCpus) {
 
-  /** The node JVM options, plus a JFR recording per process (dumped on exit into the work dir) when profiling. */
-  List<String> jvmOptionsFor(String label) {
-    if (!profile) {
-      return nodeJvmOptions;
+  static final int AUTO_CPUS = -1;
+
+  /**
+   * What each of {@code groupSize} servers started together is told it has, 0 for the JVM's own count. Servers
+   * that share one machine are sized to their share of it, as a container's CPU limit sizes a JVM: told the
+   * whole machine, each node runs two event loops per core, GC and JIT threads and Hazelcast pools for cores
+   * it does not have, and their wake-ups queue behind each other on the real cores (BENCHMARKS.md item 19).
+   */
+  int cpusPerServer(int groupSize, int machineCores) {
+    if (nodeCpus != AUTO_CPUS) {
+      return nodeCpus;
     }
-    List<String> o = new java.util.ArrayList<>(nodeJvmOptions);
-    o.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
-        + workDir.resolve(label + "-" + System.nanoTime() + ".jfr"));
+    return groupSize > 1 ? Math.max(1, machineCores / groupSize) : 0;
+  }
+
+  /**
+   * The JVM options of one of {@code groupSize} servers: the processor count first, so an
+   * {@code -XX:ActiveProcessorCount} in {@code --node-jvm-opts} still wins, then the node options, then a JFR
+   * recording per process (dumped on exit into the work dir) when profiling.
+   */
+  List<String> jvmOptionsFor(String label, int groupSize, int machineCores) {
+    List<String> o = new ArrayList<>();
+    int cpus = cpusPerServer(groupSize, machineCores);
+    if (cpus > 0) {
+      o.add("-XX:ActiveProcessorCount=" + cpus);
+    }
+    o.addAll(nodeJvmOptions);
+    if (profile) {
+      o.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+          + workDir.resolve(label + "-" + System.nanoTime() + ".jfr"));
+    }
     return o;
   }
 }

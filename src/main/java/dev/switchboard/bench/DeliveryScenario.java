@@ -61,8 +61,12 @@ final class DeliveryScenario {
         ? String.format("%,d subscribers on %s, publisher %s", p.sessions(), ROOM,
             p.httpPublisher() ? "POST /api/publish" : "client broadcast frames")
         : String.format("%,d sessions on their user: channels, send frames between random pairs", p.sessions());
-    return String.format("%s; %d node(s); warm-up %d s, steady %,.0f msg/s for %d s, saturation %d s (window %d); "
-            + "payload ~%d B", who, nodes, p.warmupMs() / 1000, p.rate(), p.durationMs() / 1000,
+    int cores = CpuSampler.cores();
+    int cpus = s.cpusPerServer(nodes, cores);
+    String sizing = cpus > 0 ? String.format("; each server JVM sized to %d of the %d cores (-XX:ActiveProcessorCount)",
+        cpus, cores) : "";
+    return String.format("%s; %d node(s)%s; warm-up %d s, steady %,.0f msg/s for %d s, saturation %d s (window %d); "
+            + "payload ~%d B", who, nodes, sizing, p.warmupMs() / 1000, p.rate(), p.durationMs() / 1000,
         p.saturationMs() / 1000, p.window(), p.payloadBytes());
   }
 
@@ -159,6 +163,16 @@ final class DeliveryScenario {
         r.put("p99_ms", h.getValueAtPercentile(99) / 1000.0);
         r.put("p999_ms", h.getValueAtPercentile(99.9) / 1000.0);
         r.put("max_ms", h.getMaxValue() / 1000.0);
+        if (nodes.size() > 1) {
+          // Switchboard's publisher is on node 1, so the other nodes' tails include the hop between nodes;
+          // against bare servers the load generator publishes to each server itself.
+          for (int n = 0; n < Math.min(nodes.size(), LoadClient.MAX_NODES); n++) {
+            Histogram hn = client.steadyLatencyByNode[n].getIntervalHistogram();
+            if (hn.getTotalCount() > 0) {
+              r.put("p99_ms_node" + (n + 1), hn.getValueAtPercentile(99) / 1000.0);
+            }
+          }
+        }
         r.put("bench_loop", u.benchBusiestLoop());
         r.put("bench_cores", u.benchCores());
         r.put("other_cores", u.otherCores());

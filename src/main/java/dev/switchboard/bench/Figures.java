@@ -38,6 +38,9 @@ final class Figures {
     def("p99_ms", "steady: publish→receive p99 ms", "%.3f", true);
     def("p999_ms", "steady: publish→receive p99.9 ms", "%.3f", true);
     def("max_ms", "steady: publish→receive max ms", "%.3f", true);
+    for (int n = 1; n <= LoadClient.MAX_NODES; n++) {
+      def("p99_ms_node" + n, "steady: p99 ms, receivers on node " + n, "%.3f", true);
+    }
     def("bench_loop", "bench busiest loop, steady/ramp (core share)", "%.2f", null);
     def("sat_deliveries_per_s", "saturation: deliveries/s (closed loop)", "%,.0f", false);
     def("sat_node_cpu_s_per_m", "saturation: node CPU s per 1M deliveries", "%.2f", true);

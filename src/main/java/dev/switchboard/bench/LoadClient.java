@@ -52,6 +52,7 @@ final class LoadClient implements AutoCloseable {
   static final int PHASE_RATE = 2;
   static final int PHASE_EXTRA = 3;
   private static final long MAX_LATENCY_MICROS = 120_000_000L;
+  static final int MAX_NODES = 8;
   private static final int RING = 1 << 20;
   private static final byte[] SEQ = "\"seq\":".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] PHASE = "\"p\":".getBytes(StandardCharsets.US_ASCII);
@@ -68,6 +69,8 @@ final class LoadClient implements AutoCloseable {
 
   // per-phase accounting; receivers on several loops write, the bench thread reads after the phase
   final Recorder[] latency = new Recorder[PHASES];
+  /** The steady phase's latency by the receiver's node: in a cluster, what the hop between nodes adds. */
+  final Recorder[] steadyLatencyByNode = new Recorder[MAX_NODES];
   final LongAdder[] delivered = new LongAdder[PHASES];
   final long[] sent = new long[PHASES];
   final long[] expectedReceipts = new long[PHASES];
@@ -119,6 +122,9 @@ final class LoadClient implements AutoCloseable {
     for (int p = 0; p < PHASES; p++) {
       latency[p] = new Recorder(MAX_LATENCY_MICROS, 3);
       delivered[p] = new LongAdder();
+    }
+    for (int node = 0; node < MAX_NODES; node++) {
+      steadyLatencyByNode[node] = new Recorder(MAX_LATENCY_MICROS, 3);
     }
   }
 
@@ -233,7 +239,11 @@ final class LoadClient implements AutoCloseable {
       if (p < 0 || p >= PHASES) {
         p = PHASE_EXTRA;
       }
-      latency[p].recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, (now - t) / 1000)));
+      long micros = Math.min(MAX_LATENCY_MICROS, Math.max(0, (now - t) / 1000));
+      latency[p].recordValue(micros);
+      if (p == PHASE_RATE && c.node < MAX_NODES) {
+        steadyLatencyByNode[c.node].recordValue(micros);
+      }
       delivered[p].increment();
       deliveredTotal.increment();
       c.received++;
