@@ -99,6 +99,9 @@ public final class SwitchboardNode {
             .setDisabledMetricsCategories(Set.of(MetricsDomain.EVENT_BUS.toCategory(), MetricsDomain.HTTP_CLIENT.toCategory()))
             .setLabels(EnumSet.of(Label.HTTP_METHOD, Label.HTTP_CODE, Label.POOL_TYPE, Label.POOL_NAME)))
         .setEventBusOptions(ClusterSetup.eventBusOptions(c));
+    if (config.server().eventLoops() > 0) {
+      options.setEventLoopPoolSize(config.server().eventLoops());
+    }
     Transport transport;
     try {
       transport = NetTransport.choose(config.server().transport());
@@ -256,7 +259,8 @@ public final class SwitchboardNode {
   private static SwitchboardConfig withPort(SwitchboardConfig c, int port) {
     SwitchboardConfig.Server s = c.server();
     return new SwitchboardConfig(c.nodeId(), new SwitchboardConfig.Server(s.host(), port, s.wsPath(), s.instances(),
-        s.compression(), s.maxConnections(), s.allowedOrigins(), s.tlsCert(), s.tlsKey(), s.transport()), c.auth(), c.api(),
+        s.compression(), s.maxConnections(), s.allowedOrigins(), s.tlsCert(), s.tlsKey(), s.transport(),
+        s.eventLoops()), c.auth(), c.api(),
         c.session(), c.limits(), c.channels(), c.rpc(), c.cluster(), c.redis(), c.drain(), c.logging());
   }
 }

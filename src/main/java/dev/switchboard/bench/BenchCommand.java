@@ -126,6 +126,11 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Event loops of the node and the bare server (0 = Vert.x default, 2 × cores) (default: ${DEFAULT-VALUE}).")
   int instances;
 
+  @Option(names = "--event-loops", defaultValue = "0",
+      description = "Event-loop pool of each Switchboard node (server.event_loops; 0 = the node's default); bare keeps "
+          + "Vert.x's default (default: ${DEFAULT-VALUE}).")
+  int eventLoops;
+
   @Option(names = "--node-jvm-opts", defaultValue = "-Xmx2g -XX:+UseG1GC",
       description = "JVM options of every server process (default: ${DEFAULT-VALUE}).")
   String nodeJvmOpts;
@@ -215,7 +220,7 @@ public final class BenchCommand implements Callable<Integer> {
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
         Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
         transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)),
-        Math.max(BenchSettings.AUTO_CPUS, nodeCpus));
+        Math.max(BenchSettings.AUTO_CPUS, nodeCpus), Math.max(0, eventLoops));
 
     JsonObject machineStart = Machine.describe();
     err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "
@@ -313,7 +318,8 @@ public final class BenchCommand implements Callable<Integer> {
         .put("machine", machineStart.put("load_average_1m_end", machineEnd.getValue("load_average_1m")))
         .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts).put("transport", transport)
             .put("client_transport", clientTransport)
-            .put("instances", instances).put("node_cpus", nodeCpus).put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
+            .put("instances", instances).put("event_loops", s.eventLoops()).put("node_cpus", s.nodeCpus())
+            .put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
             .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)
             .put("work_dir", dir.toString()))
         .put("scenarios", new JsonArray(reports.stream().map(ScenarioReport::json).toList()));

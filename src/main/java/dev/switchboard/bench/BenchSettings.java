@@ -20,7 +20,8 @@ import java.util.List;
  */
 record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, int instances, int clientLoops,
                      int sourceAddresses, int concurrency, Path workDir, boolean progress, boolean memory,
-                     boolean profile, String transport, SwitchboardConfig.Transport clientTransport, int nodeCpus) {
+                     boolean profile, String transport, SwitchboardConfig.Transport clientTransport, int nodeCpus,
+                     int eventLoops) {
 
   static final int AUTO_CPUS = -1;
 

@@ -65,6 +65,9 @@ final class DeliveryScenario {
     int cpus = s.cpusPerServer(nodes, cores);
     String sizing = cpus > 0 ? String.format("; each server JVM sized to %d of the %d cores (-XX:ActiveProcessorCount)",
         cpus, cores) : "";
+    if (s.eventLoops() > 0) {
+      sizing += String.format("; Switchboard nodes with %d event loop(s) (server.event_loops)", s.eventLoops());
+    }
     return String.format("%s; %d node(s)%s; warm-up %d s, steady %,.0f msg/s for %d s, saturation %d s (window %d); "
             + "payload ~%d B", who, nodes, sizing, p.warmupMs() / 1000, p.rate(), p.durationMs() / 1000,
         p.saturationMs() / 1000, p.window(), p.payloadBytes());

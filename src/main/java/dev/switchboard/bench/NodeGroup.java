@@ -108,6 +108,9 @@ final class NodeGroup implements AutoCloseable {
     if (s.instances() > 0) {
       server.put("instances", s.instances());
     }
+    if (s.eventLoops() > 0) {
+      server.put("event_loops", s.eventLoops());
+    }
     JsonObject conf = new JsonObject()
         .put("server", server)
         .put("limits", new JsonObject()

@@ -27,10 +27,11 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param tlsCert PEM certificate path; with tlsKey turns on wss:// and https://
    * @param tlsKey PEM private key path
    * @param transport the network transport of the event loops; default {@code auto}
+   * @param eventLoops size of the node's event-loop pool; 0 = Vert.x's default, two per CPU core
    */
   public record Server(String host, int port, String wsPath, int instances, boolean compression,
                        int maxConnections, List<String> allowedOrigins, String tlsCert, String tlsKey,
-                       Transport transport) {
+                       Transport transport, int eventLoops) {
     public Server {
       if (!wsPath.startsWith("/")) {
         throw new ConfigException("server.ws_path", "must start with /");

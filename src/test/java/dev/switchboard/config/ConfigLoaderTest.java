@@ -37,6 +37,7 @@ class ConfigLoaderTest {
     assertEquals("/ws", c.server().wsPath());
     assertTrue(c.server().compression());
     assertEquals(SwitchboardConfig.Transport.AUTO, c.server().transport());
+    assertEquals(0, c.server().eventLoops());
     assertEquals(0, c.server().maxConnections());
     assertEquals(Duration.ofSeconds(10), c.auth().authTimeout());
     assertEquals(Duration.ofSeconds(25), c.auth().expiryGrace());
@@ -111,6 +112,13 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theEventLoopPoolIsSizedByFileOrEnv() {
+    assertEquals(3, ConfigLoader.load(null, Map.of("SWITCHBOARD_EVENT_LOOPS", "3"), Map.of()).server().eventLoops());
+    assertEquals(1,
+        ConfigLoader.fromJson(new JsonObject().put("server", new JsonObject().put("event_loops", 1))).server().eventLoops());
+  }
+
+  @Test
   void aPublicKeyFromEnvReplacesTheShippedDevSecret() {
     SwitchboardConfig c = ConfigLoader.load(null, Map.of("SWITCHBOARD_JWT_PUBLIC_KEY", "/etc/switchboard/jwt.pem"), Map.of());
     assertNull(c.auth().jwtSecret());
@@ -125,6 +133,8 @@ class ConfigLoaderTest {
       "{\"server\":{\"compression\":\"maybe\"}}                            | server.compression",
       "{\"server\":{\"ws_path\":\"ws\"}}                                   | server.ws_path",
       "{\"server\":{\"transport\":\"kqueue\"}}                            | server.transport",
+      "{\"server\":{\"event_loops\":-1}}                                | server.event_loops",
+      "{\"server\":{\"event_loops\":1000}}                              | server.event_loops",
       "{\"server\":{\"tls\":{\"cert\":\"/etc/cert.pem\"}}}                 | server.tls",
       "{\"session\":{\"heartbeat\":\"soon\"}}                              | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"500ms\"}}                             | session.heartbeat",

@@ -76,6 +76,43 @@ class MultiInstanceTest {
     }
   }
 
+  /**
+   * server.event_loops sizes the node's event-loop pool; 0 keeps Vert.x's two per core. Gateways beyond the
+   * pool share its loops and still serve their clients.
+   */
+  @Test
+  void eventLoopsSizesTheNodesPool(Vertx vertx) {
+    SwitchboardNode one = TestNodes.standalone(new JsonObject().put("server", new JsonObject()
+        .put("event_loops", 1).put("instances", 2)));
+    try {
+      assertEquals(1, loops(one));
+      assertEquals(2, gateways(one).size());
+      WsClient ann = WsClient.authed(vertx, one.port(), TestNodes.token("ann", "lobby")).await();
+      WsClient ben = WsClient.authed(vertx, one.port(), TestNodes.token("ben", "lobby")).await();
+      Frames.ack(ben, 1, Frames.subscribe("room:lobby"));
+      Frames.ack(ann, 1, Frames.publish("broadcast", "room:lobby", "one loop"));
+      assertEquals("one loop", ben.next("message", WAIT).await().getString("message"));
+      ann.close().await();
+      ben.close().await();
+    } finally {
+      one.close().await();
+    }
+    SwitchboardNode byDefault = TestNodes.standalone(new JsonObject());
+    try {
+      assertEquals(2 * Runtime.getRuntime().availableProcessors(), loops(byDefault));
+    } finally {
+      byDefault.close().await();
+    }
+  }
+
+  private static int loops(SwitchboardNode node) {
+    int n = 0;
+    for (var loop : ((VertxInternal) node.vertx()).nettyEventLoopGroup()) {
+      n++;
+    }
+    return n;
+  }
+
   static List<GatewayVerticle> gateways(SwitchboardNode node) {
     List<GatewayVerticle> out = new ArrayList<>();
     ((VertxInternal) node.vertx()).deploymentManager().deployments().forEach(d ->
