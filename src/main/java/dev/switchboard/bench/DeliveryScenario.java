@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -179,7 +180,12 @@ final class DeliveryScenario {
         r.put("bench_loop", u.benchBusiestLoop());
         r.put("bench_cores", u.benchCores());
         r.put("other_cores", u.otherCores());
+        r.put("steal_cores", u.stealCores());
         r.put("throttled", ph.throttled());
+        if (u.lostCoresToHost()) {
+          r.notes.add(String.format(Locale.ROOT, "steady phase lost %.2f cores to the hypervisor (steal time): its "
+              + "latency and CPU figures are disturbed", u.stealCores()));
+        }
         if (u.loadGeneratorBound()) {
           r.notes.add("steady phase bounded by the load generator (busiest bench loop "
               + Math.round(u.benchBusiestLoop() * 100) + "%)");

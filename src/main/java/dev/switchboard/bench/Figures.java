@@ -49,6 +49,7 @@ final class Figures {
     def("sat_bench_loop", "saturation: bench busiest loop (core share)", "%.2f", null);
     def("bench_cores", "steady: bench process CPU (cores)", "%.2f", null);
     def("other_cores", "steady: other load on the machine (cores)", "%.2f", null);
+    def("steal_cores", "steady: taken by the hypervisor (steal, cores)", "%.2f", null);
     def("lost", "deliveries missing", "%,.0f", true);
     def("out_of_order", "deliveries out of order", "%,.0f", true);
     def("throttled", "sends skipped (server behind)", "%,.0f", true);
