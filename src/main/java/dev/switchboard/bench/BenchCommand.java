@@ -123,7 +123,8 @@ public final class BenchCommand implements Callable<Integer> {
   int concurrency;
 
   @Option(names = "--instances", defaultValue = "0",
-      description = "Event loops of the node and the bare server (0 = Vert.x default, 2 × cores) (default: ${DEFAULT-VALUE}).")
+      description = "Gateway instances of each Switchboard node (server.instances; 0 = one per core) and verticle "
+          + "instances of the bare server (0 = Vert.x's default, 2 × cores) (default: ${DEFAULT-VALUE}).")
   int instances;
 
   @Option(names = "--event-loops", defaultValue = "0",
