@@ -10,17 +10,21 @@ import org.junit.jupiter.api.Test;
 /** How a phase's CPU is split between the node, the bench, other processes and the hypervisor. */
 class CpuSamplerTest {
 
-  private static CpuSampler.Sample sample(long wallNanos, long nodeNanos, long benchNanos, long busy, long total,
-                                          long steal) {
-    return new CpuSampler.Sample(wallNanos, nodeNanos, 0, new long[5], benchNanos, Map.of(), busy, total, steal);
+  /**
+   * One second in which the node used 0.5 cores and the bench 0.2, and the machine was busy {@code busy} and
+   * lost {@code steal} jiffies, at 100 jiffies a second on every core.
+   */
+  private static CpuSampler.Usage oneSecond(long busy, long steal) {
+    long total = 100L * CpuSampler.cores();
+    CpuSampler.Sample start = new CpuSampler.Sample(0, 0, 0, new long[5], 0, Map.of(), 0, 0, 0);
+    CpuSampler.Sample end = new CpuSampler.Sample(1_000_000_000L, 500_000_000L, 0, new long[5], 200_000_000L, Map.of(),
+        busy, total, steal);
+    return CpuSampler.between(start, end);
   }
 
   @Test
   void stealIsReportedApartFromOtherLoad() {
-    // One second on every core at 100 jiffies a second: the machine was busy 1.1 cores, 0.3 of them stolen.
-    long total = 100L * CpuSampler.cores();
-    CpuSampler.Usage u = CpuSampler.between(sample(0, 0, 0, 0, 0, 0),
-        sample(1_000_000_000L, 500_000_000L, 200_000_000L, 110, total, 30));
+    CpuSampler.Usage u = oneSecond(110, 30);
     assertEquals(0.5, u.nodeCores(), 1e-9);
     assertEquals(0.2, u.benchCores(), 1e-9);
     assertEquals(1.1, u.machineCores(), 1e-9);
@@ -31,9 +35,7 @@ class CpuSamplerTest {
 
   @Test
   void aMachineNobodyStoleFromSaysNothing() {
-    long total = 100L * CpuSampler.cores();
-    CpuSampler.Usage u = CpuSampler.between(sample(0, 0, 0, 0, 0, 0),
-        sample(1_000_000_000L, 500_000_000L, 200_000_000L, 70, total, 0));
+    CpuSampler.Usage u = oneSecond(70, 0);
     assertEquals(0.0, u.stealCores(), 1e-9);
     assertEquals(0.0, u.otherCores(), 1e-9);
     assertFalse(u.lostCoresToHost());
