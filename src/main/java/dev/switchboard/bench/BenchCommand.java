@@ -157,6 +157,12 @@ public final class BenchCommand implements Callable<Integer> {
           + "io_uring, epoll or nio (default: ${DEFAULT-VALUE}).")
   String clientTransport;
 
+  @Option(names = "--client-uring", defaultValue = "tuned",
+      description = "With --client-transport io_uring: tuned (multishot receives on provided buffers, deferred task "
+          + "work: a receipt costs the load generator less) or plain (Vert.x's own io_uring set-up) "
+          + "(default: ${DEFAULT-VALUE}).")
+  String clientUring;
+
   @Option(names = "--profile", description = "Record every server process with JFR into the work dir (for `jfr print`).")
   boolean profile;
 
@@ -216,17 +222,22 @@ public final class BenchCommand implements Callable<Integer> {
             + ", not " + opt[1]);
       }
     }
+    if (!List.of("tuned", "plain").contains(clientUring)) {
+      throw new ParameterException(spec.commandLine(), "--client-uring: tuned or plain, not " + clientUring);
+    }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
         Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
-        transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)),
+        transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)), clientUring.equals("tuned"),
         Math.max(BenchSettings.AUTO_CPUS, nodeCpus), Math.max(0, eventLoops));
 
+    String clientUringApplied = LoadTransport.uringSetup(LoadTransport.choose(s.clientTransport(), s.clientUringTuned()));
     JsonObject machineStart = Machine.describe();
     err.println("bench: work dir " + dir + "; machine " + machineStart.getInteger("cores") + " cores, load average "
         + machineStart.getValue("load_average_1m") + "; switchboard transport " + transport
-        + ", load generator transport " + clientTransport);
+        + ", load generator transport " + clientTransport
+        + (clientUringApplied != null ? " (" + clientUringApplied + ")" : ""));
     List<ScenarioReport> reports = new ArrayList<>();
     Instant started = Instant.now();
     for (String name : wanted) {
@@ -318,7 +329,7 @@ public final class BenchCommand implements Callable<Integer> {
         .put("seconds", Duration.between(started, Instant.now()).toSeconds())
         .put("machine", machineStart.put("load_average_1m_end", machineEnd.getValue("load_average_1m")))
         .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts).put("transport", transport)
-            .put("client_transport", clientTransport)
+            .put("client_transport", clientTransport).put("client_uring", clientUringApplied)
             .put("instances", instances).put("event_loops", s.eventLoops()).put("node_cpus", s.nodeCpus())
             .put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
             .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)

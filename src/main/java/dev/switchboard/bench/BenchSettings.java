@@ -14,14 +14,16 @@ import java.util.List;
  * @param profile record each node with JFR (profile settings) into the work directory
  * @param transport {@code server.transport} of the Switchboard nodes (auto, io_uring, epoll, nio)
  * @param clientTransport the load generator's own transport, resolved like {@code server.transport}
+ * @param clientUringTuned on io_uring, the load generator's rings read through multishot receives on provided
+ *     buffers with deferred task work ({@link LoadTransport}); false keeps Vert.x's own io_uring set-up
  * @param nodeCpus CPUs each server JVM is told it has ({@code -XX:ActiveProcessorCount}); {@link #AUTO_CPUS}: a
  *     group of several servers shares the machine's cores, one server keeps the JVM's own count; 0: always the
  *     JVM's own count
  */
 record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, int instances, int clientLoops,
                      int sourceAddresses, int concurrency, Path workDir, boolean progress, boolean memory,
-                     boolean profile, String transport, SwitchboardConfig.Transport clientTransport, int nodeCpus,
-                     int eventLoops) {
+                     boolean profile, String transport, SwitchboardConfig.Transport clientTransport,
+                     boolean clientUringTuned, int nodeCpus, int eventLoops) {
 
   static final int AUTO_CPUS = -1;
 

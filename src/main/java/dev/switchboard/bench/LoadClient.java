@@ -1,6 +1,5 @@
 package dev.switchboard.bench;
 
-import dev.switchboard.gateway.NetTransport;
 import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -90,7 +89,7 @@ final class LoadClient implements AutoCloseable {
     int sourceAddresses = s.sourceAddresses();
     VertxOptions vo = new VertxOptions().setEventLoopPoolSize(loops + 1)
         .setWorkerPoolSize(2).setInternalBlockingPoolSize(2);
-    vertx = Vertx.builder().with(vo).withTransport(NetTransport.choose(s.clientTransport())).build();
+    vertx = Vertx.builder().with(vo).withTransport(LoadTransport.choose(s.clientTransport(), s.clientUringTuned())).build();
     List<Context> ctxs = new ArrayList<>();
     vertx.deployVerticle(() -> new VerticleBase() {
       @Override

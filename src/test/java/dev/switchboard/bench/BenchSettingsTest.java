@@ -12,7 +12,7 @@ class BenchSettingsTest {
 
   private static BenchSettings settings(int nodeCpus) {
     return new BenchSettings("secret", "key", List.of("-Xmx2g", "-XX:+UseG1GC"), 0, 1, 0, 1, Path.of("."),
-        false, false, false, "auto", SwitchboardConfig.Transport.AUTO, nodeCpus, 0);
+        false, false, false, "auto", SwitchboardConfig.Transport.AUTO, true, nodeCpus, 0);
   }
 
   @Test

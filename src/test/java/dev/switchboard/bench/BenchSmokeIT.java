@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.json.JsonArray;
+import io.vertx.core.transport.Transport;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -121,34 +122,58 @@ class BenchSmokeIT {
     }
   }
 
-  /** --client-transport picks the load generator's own transport; a name it does not know is refused. */
+  /**
+   * --client-transport picks the load generator's own transport, and on io_uring --client-uring its set-up; a
+   * name either does not know is refused.
+   */
   @Test
   void theLoadGeneratorRunsOnTheTransportItIsGiven() throws Exception {
     String jar = Path.of(System.getProperty("switchboard.jar")).toAbsolutePath().toString();
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Path err = tmp.resolve("stderr-client-transport.txt");
-    Process p = new ProcessBuilder(java, "-jar", jar, "bench", "--scenario", "fanout", "--target", "bare", "--json",
-        "--client-transport", "nio", "--subscribers", "20", "--warmup", "1s", "--saturation", "0", "--duration", "1s",
-        "--node-jvm-opts", "-Xmx256m", "--work-dir", tmp.resolve("work-client").toString())
-        .redirectOutput(tmp.resolve("client.json").toFile()).redirectError(err.toFile()).start();
+    JsonObject nio = shortBareFanout(jar, java, "nio", "--client-transport", "nio");
+    assertEquals("nio", nio.getJsonObject("settings").getString("client_transport"));
+    assertTrue(Files.readString(tmp.resolve("stderr-nio.txt")).contains("load generator transport nio"));
+    if (Transport.IO_URING.available()) {
+      // on io_uring the load generator reads through multishot receives on provided buffers (LoadTransport)
+      JsonObject uring = shortBareFanout(jar, java, "uring", "--client-transport", "io_uring");
+      assertEquals("tuned", uring.getJsonObject("settings").getString("client_uring"));
+      assertTrue(Files.readString(tmp.resolve("stderr-uring.txt")).contains("load generator transport io_uring (tuned)"));
+    }
+
+    assertRefused(jar, java, "--client-transport: one of auto, io_uring, epoll, nio, not uring", "--client-transport", "uring");
+    assertRefused(jar, java, "--client-uring: tuned or plain, not fast", "--client-uring", "fast");
+  }
+
+  /** A one-second bare fanout with {@code args} added; its JSON result, after checking every message arrived. */
+  private JsonObject shortBareFanout(String jar, String java, String tag, String... args) throws Exception {
+    Path err = tmp.resolve("stderr-" + tag + ".txt");
+    Path out = tmp.resolve(tag + ".json");
+    List<String> cmd = new ArrayList<>(List.of(java, "-jar", jar, "bench", "--scenario", "fanout", "--target", "bare",
+        "--json", "--subscribers", "20", "--warmup", "1s", "--saturation", "1s", "--duration", "1s",
+        "--node-jvm-opts", "-Xmx256m", "--work-dir", tmp.resolve("work-" + tag).toString()));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
     try {
       assertTrue(p.waitFor(120, TimeUnit.SECONDS), "bench did not finish within 120 s:\n" + tail(err));
       assertEquals(0, p.exitValue(), "bench exit code; stderr:\n" + tail(err));
-      JsonObject result = new JsonObject(Files.readString(tmp.resolve("client.json"), StandardCharsets.UTF_8));
-      assertTrue(result.getBoolean("complete"), "every message delivered on the NIO load generator");
-      assertEquals("nio", result.getJsonObject("settings").getString("client_transport"));
-      assertTrue(Files.readString(err).contains("load generator transport nio"), tail(err));
+      JsonObject result = new JsonObject(Files.readString(out, StandardCharsets.UTF_8));
+      assertTrue(result.getBoolean("complete"), "every message delivered with " + String.join(" ", args));
+      return result;
     } finally {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
     }
+  }
 
-    Process bad = new ProcessBuilder(java, "-jar", jar, "bench", "--client-transport", "uring")
-        .redirectErrorStream(true).start();
+  /** The bench refuses {@code args} before starting anything, saying {@code why}. */
+  private static void assertRefused(String jar, String java, String why, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(java, "-jar", jar, "bench"));
+    cmd.addAll(List.of(args));
+    Process bad = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(bad.waitFor(60, TimeUnit.SECONDS));
-    assertTrue(bad.exitValue() != 0, "an unknown transport is refused:\n" + out);
-    assertTrue(out.contains("--client-transport: one of auto, io_uring, epoll, nio, not uring"), out);
+    assertTrue(bad.exitValue() != 0, String.join(" ", args) + " is refused:\n" + out);
+    assertTrue(out.contains(why), out);
   }
 
   private static String tail(Path file) throws IOException {
