@@ -30,7 +30,7 @@ final class LoadTransport {
 
   /** The provided-buffer group every load-generator connection reads from (one ring per event loop). */
   static final short BUFFER_GROUP = 1;
-  /** Buffers per loop: a burst of 1,000 receipts, several frames each at saturation, never drains it. */
+  /** Buffers per loop: four times a 1,000-socket burst's receipts, so refills keep ahead of the reads. */
   static final short RING_BUFFERS = 4096;
   /** Bytes per buffer: a delivery frame is ~200 B; a longer read spans buffers, as a stream may. */
   static final int BUFFER_BYTES = 2048;
