@@ -1,17 +1,14 @@
 package dev.switchboard.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.switchboard.config.SwitchboardConfig;
 import io.netty.channel.uring.IoUringChannelOption;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.impl.WebSocketImplBase;
@@ -37,6 +34,8 @@ class LoadTransportTest {
 
   Vertx server;
   Vertx client;
+  /** Held in a field: Vert.x closes a WebSocket client, and its connections, once it is garbage. */
+  WebSocketClient webSockets;
 
   @AfterEach
   void stop() {
@@ -73,15 +72,14 @@ class LoadTransportTest {
       ws.writeTextMessage("end");
     })).listen(0, "127.0.0.1").await();
     client = Vertx.builder().withTransport(tuned).build();
-    WebSocketClient webSockets = client.createWebSocketClient(new WebSocketClientOptions().setMaxFrameSize(BIG_FRAME * 2)
+    webSockets = client.createWebSocketClient(new WebSocketClientOptions().setMaxFrameSize(BIG_FRAME * 2)
         .setMaxMessageSize(BIG_FRAME * 2));
 
     VertxTestContext ctx = new VertxTestContext();
     var done = ctx.checkpoint(CONNECTIONS);
-    List<Future<WebSocket>> sockets = new ArrayList<>();
     for (int c = 0; c < CONNECTIONS; c++) {
       List<String> got = new ArrayList<>();
-      sockets.add(webSockets.connect(http.actualPort(), "127.0.0.1", "/").onSuccess(ws -> {
+      webSockets.connect(http.actualPort(), "127.0.0.1", "/").onSuccess(ws -> {
         ctx.verify(() -> assertEquals(LoadTransport.BUFFER_GROUP,
             ((WebSocketImplBase<?>) ws).channelHandlerContext().channel().config()
                 .getOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID),
@@ -100,12 +98,11 @@ class LoadTransportTest {
           }
         });
         ws.writeTextMessage("go");
-      }).onFailure(ctx::failNow));
+      }).onFailure(ctx::failNow);
     }
     assertTrue(ctx.awaitCompletion(30, TimeUnit.SECONDS), "every connection got its frames within 30 s");
     if (ctx.failed()) {
       throw new AssertionError(ctx.causeOfFailure());
     }
-    assertFalse(sockets.stream().anyMatch(Future::failed));
   }
 }
