@@ -112,7 +112,9 @@ public final class BenchCommand implements Callable<Integer> {
           + "io_uring (plain writes on the io_uring transport). Default: none.")
   List<String> bareVariants = new ArrayList<>();
 
-  @Option(names = "--client-loops", defaultValue = "1", description = "Bench receiver event loops (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--client-loops", defaultValue = "-1",
+      description = "Receiver event loops of the load generator. -1: one per core against a cluster (several servers "
+          + "started together), one against a single server (default: ${DEFAULT-VALUE}).")
   int clientLoops;
 
   @Option(names = "--source-ips", defaultValue = "16",
@@ -142,6 +144,11 @@ public final class BenchCommand implements Callable<Integer> {
           + "limit would size them; one server keeps the JVM's own count. 0: always the JVM's own count "
           + "(default: ${DEFAULT-VALUE}).")
   int nodeCpus;
+
+  @Option(names = "--node-nice", defaultValue = "0",
+      description = "Run every server process that much nicer than the bench (nice -n, 0-19), so the load generator, "
+          + "which stands for clients on other machines, gets the cores first (default: ${DEFAULT-VALUE}).")
+  int nodeNice;
 
   @Option(names = "--no-memory", description = "Skip heap/RSS measurements (they force full GCs in the node).")
   boolean noMemory;
@@ -222,15 +229,18 @@ public final class BenchCommand implements Callable<Integer> {
             + ", not " + opt[1]);
       }
     }
+    if (nodeNice < 0 || nodeNice > 19) {
+      throw new ParameterException(spec.commandLine(), "--node-nice: 0 to 19, not " + nodeNice);
+    }
     if (!List.of("tuned", "plain").contains(clientUring)) {
       throw new ParameterException(spec.commandLine(), "--client-uring: tuned or plain, not " + clientUring);
     }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
-        Math.max(1, clientLoops), Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
+        clientLoops < 1 ? BenchSettings.AUTO_LOOPS : clientLoops, Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
         transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)), clientUring.equals("tuned"),
-        Math.max(BenchSettings.AUTO_CPUS, nodeCpus), Math.max(0, eventLoops));
+        Math.max(BenchSettings.AUTO_CPUS, nodeCpus), nodeNice, Math.max(0, eventLoops));
 
     String clientUringApplied = LoadTransport.uringSetup(LoadTransport.choose(s.clientTransport(), s.clientUringTuned()));
     JsonObject machineStart = Machine.describe();
@@ -331,6 +341,7 @@ public final class BenchCommand implements Callable<Integer> {
         .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts).put("transport", transport)
             .put("client_transport", clientTransport).put("client_uring", clientUringApplied)
             .put("instances", instances).put("event_loops", s.eventLoops()).put("node_cpus", s.nodeCpus())
+            .put("node_nice", s.nodeNice())
             .put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
             .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)
             .put("work_dir", dir.toString()))

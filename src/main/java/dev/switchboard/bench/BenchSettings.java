@@ -9,7 +9,8 @@ import java.util.List;
  * Everything a scenario needs to know, fixed for the whole invocation.
  *
  * @param instances gateway event loops of the node under test and of the bare server (0 = each one's default)
- * @param clientLoops receiver event loops in the bench (the publisher has one more of its own)
+ * @param clientLoops receiver event loops in the bench (the publisher has one more of its own); {@link #AUTO_LOOPS}:
+ *     one per core against a group of several servers, one against a single server
  * @param sourceAddresses client sockets are spread over 127.0.0.2 … 127.0.0.(1+n); 0 = the default address
  * @param profile record each node with JFR (profile settings) into the work directory
  * @param transport {@code server.transport} of the Switchboard nodes (auto, io_uring, epoll, nio)
@@ -19,13 +20,15 @@ import java.util.List;
  * @param nodeCpus CPUs each server JVM is told it has ({@code -XX:ActiveProcessorCount}); {@link #AUTO_CPUS}: a
  *     group of several servers shares the machine's cores, one server keeps the JVM's own count; 0: always the
  *     JVM's own count
+ * @param nodeNice what {@code nice -n} adds to each server process's niceness (0–19; 0 runs it as the bench runs)
  */
 record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, int instances, int clientLoops,
                      int sourceAddresses, int concurrency, Path workDir, boolean progress, boolean memory,
                      boolean profile, String transport, SwitchboardConfig.Transport clientTransport,
-                     boolean clientUringTuned, int nodeCpus, int eventLoops) {
+                     boolean clientUringTuned, int nodeCpus, int nodeNice, int eventLoops) {
 
   static final int AUTO_CPUS = -1;
+  static final int AUTO_LOOPS = -1;
 
   /**
    * What each of {@code groupSize} servers started together is told it has, 0 for the JVM's own count. Servers
@@ -57,5 +60,27 @@ record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, 
           + workDir.resolve(label + "-" + System.nanoTime() + ".jfr"));
     }
     return o;
+  }
+
+  /**
+   * The receiver loops of the load generator against {@code groupSize} servers. Against a cluster, one loop
+   * would read each publication's 1,000 receipts one after the other, about 8 ms of one core per burst on
+   * this machine, inside the burst whose tail is measured. Clients on their own machines read in parallel, so
+   * the load generator splits them over one loop per core (BENCHMARKS.md items 21 and 22). Against one server
+   * the fanout figures keep their single loop, as measured since the first of them.
+   */
+  int clientLoopsFor(int groupSize, int machineCores) {
+    if (clientLoops != AUTO_LOOPS) {
+      return clientLoops;
+    }
+    return groupSize > 1 ? Math.max(1, machineCores) : 1;
+  }
+
+  /**
+   * What a server's command line starts with: {@code nice -n N} to run it below the load generator, which stands
+   * for clients on machines of their own (opt-in; item 22 found no gain in the cluster's tail).
+   */
+  List<String> launcher() {
+    return nodeNice > 0 ? List.of("nice", "-n", Integer.toString(nodeNice)) : List.of();
   }
 }

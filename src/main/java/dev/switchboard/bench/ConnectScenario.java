@@ -39,7 +39,8 @@ final class ConnectScenario {
 
   RunResult run(Variant v, int run, String prefix, PrintStream err) throws Exception {
     RunResult r = new RunResult(v.label(), run);
-    try (LoadClient client = new LoadClient(s, v.clientCompression());
+    try (LoadClient client = new LoadClient(s, s.clientLoopsFor(v.spec().count(), CpuSampler.cores()),
+        v.clientCompression());
          Progress progress = new Progress(prefix, client, err, s.progress())) {
       progress.phase("minting tokens", 0);
       TokenIssuer issuer = new TokenIssuer(client.vertx, s.secret());

@@ -66,6 +66,11 @@ final class DeliveryScenario {
     int cpus = s.cpusPerServer(nodes, cores);
     String sizing = cpus > 0 ? String.format("; each server JVM sized to %d of the %d cores (-XX:ActiveProcessorCount)",
         cpus, cores) : "";
+    if (s.nodeNice() > 0) {
+      sizing += String.format("; servers %d nicer than the load generator (nice -n)", s.nodeNice());
+    }
+    int loops = s.clientLoopsFor(nodes, cores);
+    sizing += String.format("; load generator with %d receiver loop%s", loops, loops == 1 ? "" : "s");
     if (s.eventLoops() > 0) {
       sizing += String.format("; Switchboard nodes with %d event loop(s) (server.event_loops)", s.eventLoops());
     }
@@ -76,7 +81,8 @@ final class DeliveryScenario {
 
   RunResult run(Variant v, int run, String prefix, PrintStream err) throws Exception {
     RunResult r = new RunResult(v.label(), run);
-    try (LoadClient client = new LoadClient(s, v.clientCompression());
+    try (LoadClient client = new LoadClient(s, s.clientLoopsFor(v.spec().count(), CpuSampler.cores()),
+        v.clientCompression());
          Progress progress = new Progress(prefix, client, err, s.progress())) {
       TokenIssuer issuer = new TokenIssuer(client.vertx, s.secret());
       String[] tokens = new String[p.sessions()];

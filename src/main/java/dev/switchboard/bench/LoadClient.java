@@ -84,8 +84,8 @@ final class LoadClient implements AutoCloseable {
   private volatile boolean closing;
   private volatile Runnable onComplete;
 
-  LoadClient(BenchSettings s, Compression compression) {
-    int loops = s.clientLoops();
+  /** @param loops receiver event loops ({@link BenchSettings#clientLoopsFor}); the publisher gets one more */
+  LoadClient(BenchSettings s, int loops, Compression compression) {
     int sourceAddresses = s.sourceAddresses();
     VertxOptions vo = new VertxOptions().setEventLoopPoolSize(loops + 1)
         .setWorkerPoolSize(2).setInternalBlockingPoolSize(2);

@@ -56,7 +56,7 @@ final class NodeGroup implements AutoCloseable {
             args.add(Integer.toString(s.instances()));
           }
           args.addAll(spec.extraArgs());
-          started.add(NodeProcess.start("bare-" + (i + 1), s.jvmOptionsFor("bare-" + (i + 1), spec.count(), CpuSampler.cores()), BareServer.class.getName(), args,
+          started.add(NodeProcess.start("bare-" + (i + 1), s.launcher(), s.jvmOptionsFor("bare-" + (i + 1), spec.count(), CpuSampler.cores()), BareServer.class.getName(), args,
               Map.of(), workDir, port, "bare ready", Duration.ofSeconds(60)));
         }
       } else {
@@ -87,7 +87,7 @@ final class NodeGroup implements AutoCloseable {
           } else {
             env.put("SWITCHBOARD_STANDALONE", "true");
           }
-          started.add(NodeProcess.start("switchboard-" + (i + 1), s.jvmOptionsFor("switchboard-" + (i + 1), spec.count(), CpuSampler.cores()), "dev.switchboard.Main",
+          started.add(NodeProcess.start("switchboard-" + (i + 1), s.launcher(), s.jvmOptionsFor("switchboard-" + (i + 1), spec.count(), CpuSampler.cores()), "dev.switchboard.Main",
               List.of("run"), env, workDir, port, "switchboard ready", Duration.ofSeconds(120)));
         }
         if (spec.count() > 1) {

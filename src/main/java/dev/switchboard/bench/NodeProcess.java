@@ -32,13 +32,15 @@ final class NodeProcess implements AutoCloseable {
   }
 
   /**
+   * @param launcher what the command starts with before {@code java} ({@code nice -n N}, or nothing); it must
+   *     exec java in its own process, so the PID measured is the JVM's
    * @param mainClass {@code dev.switchboard.Main} or {@link BareServer}
    * @param readyMarker a line prefix the process prints once it accepts connections
    */
-  static NodeProcess start(String label, List<String> jvmOptions, String mainClass, List<String> args,
+  static NodeProcess start(String label, List<String> launcher, List<String> jvmOptions, String mainClass, List<String> args,
                            Map<String, String> env, Path workDir, int port, String readyMarker, Duration timeout)
       throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>();
+    List<String> cmd = new ArrayList<>(launcher);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(jvmOptions);
     cmd.add("-cp");

@@ -11,8 +11,12 @@ import org.junit.jupiter.api.Test;
 class BenchSettingsTest {
 
   private static BenchSettings settings(int nodeCpus) {
-    return new BenchSettings("secret", "key", List.of("-Xmx2g", "-XX:+UseG1GC"), 0, 1, 0, 1, Path.of("."),
-        false, false, false, "auto", SwitchboardConfig.Transport.AUTO, true, nodeCpus, 0);
+    return settings(nodeCpus, BenchSettings.AUTO_LOOPS, 0);
+  }
+
+  private static BenchSettings settings(int nodeCpus, int clientLoops, int nodeNice) {
+    return new BenchSettings("secret", "key", List.of("-Xmx2g", "-XX:+UseG1GC"), 0, clientLoops, 0, 1, Path.of("."),
+        false, false, false, "auto", SwitchboardConfig.Transport.AUTO, true, nodeCpus, nodeNice, 0);
   }
 
   @Test
@@ -29,5 +33,20 @@ class BenchSettingsTest {
   void anExplicitCountAppliesToEveryGroupAndZeroToNone() {
     assertEquals(List.of("-XX:ActiveProcessorCount=2", "-Xmx2g", "-XX:+UseG1GC"), settings(2).jvmOptionsFor("n1", 1, 2));
     assertEquals(List.of("-Xmx2g", "-XX:+UseG1GC"), settings(0).jvmOptionsFor("n1", 3, 2));
+  }
+
+  @Test
+  void theLoadGeneratorReadsAClusterWithOneLoopPerCoreAndASingleServerWithOne() {
+    BenchSettings auto = settings(BenchSettings.AUTO_CPUS);
+    assertEquals(2, auto.clientLoopsFor(3, 2), "3 servers on 2 cores");
+    assertEquals(8, auto.clientLoopsFor(3, 8), "3 servers on 8 cores");
+    assertEquals(1, auto.clientLoopsFor(1, 2), "one server");
+    assertEquals(3, settings(BenchSettings.AUTO_CPUS, 3, 0).clientLoopsFor(1, 2), "--client-loops 3 applies to every group");
+  }
+
+  @Test
+  void serversRunAsTheBenchRunsUnlessToldToBeNicer() {
+    assertEquals(List.of(), settings(BenchSettings.AUTO_CPUS).launcher());
+    assertEquals(List.of("nice", "-n", "10"), settings(BenchSettings.AUTO_CPUS, BenchSettings.AUTO_LOOPS, 10).launcher());
   }
 }
