@@ -97,11 +97,19 @@ final class NodeProcess implements AutoCloseable {
     return process.isAlive();
   }
 
+  /**
+   * The fields of a {@code /proc/.../stat} line after the command name, which may itself hold spaces and
+   * parentheses: index 0 is field 3 (state), 11 and 12 are utime and stime, 16 is the niceness.
+   */
+  static String[] statFields(String stat) {
+    return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+  }
+
   /** User + system CPU time of the whole process (all threads: event loops, JIT, GC), in nanoseconds. */
   long cpuNanos() {
     try {
       String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      String[] f = statFields(stat);
       // fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the command name
       long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
       return ticks * (1_000_000_000L / ClockTicks.PER_SECOND);
@@ -129,7 +137,7 @@ final class NodeProcess implements AutoCloseable {
         try {
           String stat = Files.readString(t.resolve("stat"));
           String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          String[] f = statFields(stat);
           long ns = (Long.parseLong(f[11]) + Long.parseLong(f[12])) * (1_000_000_000L / ClockTicks.PER_SECOND);
           out[kind(comm)] += ns;
         } catch (IOException | RuntimeException e) {
@@ -162,7 +170,7 @@ final class NodeProcess implements AutoCloseable {
   long[] cpuUserSysNanos() {
     try {
       String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      String[] f = statFields(stat);
       long tick = 1_000_000_000L / ClockTicks.PER_SECOND;
       return new long[] {Long.parseLong(f[11]) * tick, Long.parseLong(f[12]) * tick};
     } catch (IOException | RuntimeException e) {

@@ -49,10 +49,8 @@ class NodeGroupNiceTest {
     }
   }
 
-  /** Field 19 of /proc/PID/stat, counted from after the command name in parentheses. */
+  /** Field 19 of /proc/PID/stat. */
   private static int nice(long pid) throws Exception {
-    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-    return Integer.parseInt(f[16]);
+    return Integer.parseInt(NodeProcess.statFields(Files.readString(Path.of("/proc", Long.toString(pid), "stat")))[16]);
   }
 }
