@@ -56,10 +56,11 @@ import org.slf4j.LoggerFactory;
  * {@link #usesEventBusTable()} says which mode is on. A failed lookup fails the future; callers then report
  * nothing.
  *
- * <p>Service addresses ({@link Addresses#INBOUND}, {@link Addresses#UNDELIVERED}) are the opposite case:
- * usually nobody consumes them, and Vert.x does not cache "no consumer", so each publish on them would read
- * Hazelcast. {@link #mayHaveConsumer} answers them from a flag per address, kept current by a Hazelcast entry
- * listener on that one key of the subscription MultiMap and re-read after each change: a consumer that
+ * <p>Service addresses ({@link Addresses#INBOUND}, {@link Addresses#UNDELIVERED}) and the admin stats feed
+ * ({@link Addresses#STATS}, published by every node each second) are the opposite case: usually nobody
+ * consumes them, and Vert.x does not cache "no consumer", so each publish on them would read Hazelcast.
+ * {@link #mayHaveConsumer} answers them from a flag per address, kept current by a Hazelcast entry listener
+ * on that one key of the subscription MultiMap and re-read after each change: a consumer that
  * registers is seen within Hazelcast's event delivery plus one read (milliseconds). Until the watch is set
  * up and has read once, or after a failed read, the answer is "maybe", so the publish goes out as before;
  * setting up and reading run on a worker thread, never on an event loop. Only
@@ -72,7 +73,7 @@ public final class ConsumerDirectory implements Shareable {
   private static final Logger log = LoggerFactory.getLogger(ConsumerDirectory.class);
   /** The name vertx-hazelcast's SubsMapHelper gives the event bus's subscription table. */
   static final String SUBS_MAP = "__vertx.subs";
-  private static final List<String> WATCHED = List.of(Addresses.INBOUND, Addresses.UNDELIVERED);
+  private static final List<String> WATCHED = List.of(Addresses.INBOUND, Addresses.UNDELIVERED, Addresses.STATS);
   /** Kept in its Vert.x's local shared data, so it lives and dies with that instance. */
   private static final String LOCAL_MAP = "switchboard.consumer-directory";
   /** The last one handed out: a node JVM has one Vert.x, so {@link #of} is a volatile read per publish. */
@@ -186,8 +187,9 @@ public final class ConsumerDirectory implements Shareable {
   }
 
   /**
-   * For a watched service address ({@link Addresses#INBOUND}, {@link Addresses#UNDELIVERED}): false only when
-   * this JVM knows that no member holds a clustered consumer for it, so a publish there would reach nobody.
+   * For a watched address ({@link Addresses#INBOUND}, {@link Addresses#UNDELIVERED}, {@link Addresses#STATS}):
+   * false only when this JVM knows that no member holds a clustered consumer for it, so a publish there would
+   * reach nobody.
    * True for any other address, until the watch's first read and after a failed one.
    */
   public boolean mayHaveConsumer(String address) {

@@ -2,6 +2,7 @@ package dev.switchboard.metrics;
 
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
+import dev.switchboard.cluster.ConsumerDirectory;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.protocol.Channel;
 import io.vertx.core.Future;
@@ -40,7 +41,7 @@ import org.HdrHistogram.HistogramIterationValue;
 public final class MetricsVerticle extends VerticleBase {
 
   /** The system channel of the stats feed; only admin sessions may subscribe (see {@link AdminAccess}). */
-  public static final String STATS_CHANNEL = Channel.SYSTEM + ":stats";
+  public static final String STATS_CHANNEL = Channel.SYSTEM_STATS;
   static final long INTERVAL_MS = 1000;
   static final int BUCKETS_PER_DECADE = 20;
 
@@ -49,6 +50,8 @@ public final class MetricsVerticle extends VerticleBase {
   private final long startedAt = System.currentTimeMillis();
   private EventLoopProbe probe;
   private long timer = -1;
+  /** Ticks of the stats timer; written by this verticle's loop only, read by tests. */
+  private volatile int ticks;
   private long lastNanos;
   private double lastIn;
   private double lastOut;
@@ -77,9 +80,23 @@ public final class MetricsVerticle extends VerticleBase {
     return Future.succeededFuture();
   }
 
+  /**
+   * Takes the snapshot every second either way, so the rates and the latency window always cover one
+   * interval, but publishes it only while some member may have an admin subscriber: on a cluster, a publish
+   * on an address nobody consumes is a read of Hazelcast's subscription table (Vert.x caches only addresses
+   * that have consumers), which every node would otherwise pay each second for a feed nobody reads.
+   */
   private void publish() {
-    Publication pub = Publication.now(STATS_CHANNEL, snapshot(), null);
-    vertx.eventBus().publish(Addresses.channel(STATS_CHANNEL), pub.toJson());
+    ticks++;
+    JsonObject stats = snapshot();
+    if (ConsumerDirectory.worthPublishing(vertx, Addresses.STATS)) {
+      vertx.eventBus().publish(Addresses.STATS, Publication.now(STATS_CHANNEL, stats, null).toJson());
+    }
+  }
+
+  /** How many times the stats timer has fired. */
+  int ticks() {
+    return ticks;
   }
 
   /** This node's stats since the previous call (the first call only primes the rates). */

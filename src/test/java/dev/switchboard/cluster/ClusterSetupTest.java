@@ -42,6 +42,8 @@ class ClusterSetupTest {
     // Hazelcast's own metrics are off: /metrics does not use them, and their collection logged a stack trace
     // when a node left while it waited for a backup replica.
     assertFalse(hz.getMetricsConfig().isEnabled());
+    // Nothing uses CRDTs: their replication round runs once a minute, not every second.
+    assertEquals(60_000, hz.getCRDTReplicationConfig().getReplicationPeriodMillis());
   }
 
   @Test

@@ -1,19 +1,27 @@
 package dev.switchboard.metrics;
 
+import static dev.switchboard.cluster.Tally.waitFor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.hazelcast.core.HazelcastInstance;
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.cluster.ConsumerDirectory;
 import dev.switchboard.cluster.Http;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryContext;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -142,6 +150,68 @@ class MetricsClusterTest {
     assertEquals("forbidden", denied.getString("code"), denied.encode());
     admin.close().await();
     user.close().await();
+  }
+
+  /**
+   * The stats feed is published by every node each second. On a cluster, a publish on an address nobody
+   * consumes reads Hazelcast's subscription table (Vert.x caches only addresses with consumers), so while no
+   * admin subscribes the feed must not be published at all; once one subscribes, it flows again.
+   */
+  @Test
+  void theStatsFeedReadsNothingFromHazelcastWhileNobodySubscribes(Vertx vertx) {
+    for (SwitchboardNode n : nodes) {
+      ConsumerDirectory d = ConsumerDirectory.of(n.vertx());
+      waitFor(() -> d.watches(Addresses.STATS) && !d.mayHaveConsumer(Addresses.STATS), 10_000,
+          () -> n.name() + " learns that nobody subscribes to " + MetricsVerticle.STATS_CHANNEL);
+    }
+    SwitchboardNode n1 = nodes.get(0);
+    AtomicInteger published = new AtomicInteger();
+    Handler<DeliveryContext<Object>> count = dc -> {
+      if (Addresses.STATS.equals(dc.message().address())) {
+        published.incrementAndGet();
+      }
+      dc.next();
+    };
+    n1.vertx().eventBus().addOutboundInterceptor(count);
+    // A feed of the test's own, to count its timer's ticks; the nodes' own feeds run beside it.
+    MetricsVerticle feed = new MetricsVerticle(n1.context());
+    String deployment = n1.vertx().deployVerticle(feed).await();
+    try {
+      // Two ticks first: an earlier test's channel consumer lingers for a second after its session left, and
+      // its removal makes each node re-read that channel's registrations once.
+      waitFor(() -> feed.ticks() >= 2, 10_000, () -> "two ticks of the stats timer");
+      long gets = subsMapGets();
+      int from = feed.ticks();
+      waitFor(() -> feed.ticks() >= from + 4, 10_000, () -> "four more ticks of the stats timer");
+      assertEquals(0, published.get(), "stats published on node 1 while nobody subscribes");
+      long reads = subsMapGets() - gets;
+      assertTrue(reads <= 1, "four seconds of stats on two idle nodes read the subscription table " + reads
+          + " times (each publish would read it once)");
+
+      WsClient admin = WsClient.connect(vertx, n1.port(), null).await();
+      admin.request("a", new JsonObject().put("type", "auth").put("api_key", TestNodes.API_KEY), 10_000).await();
+      JsonObject ack = admin.request("s", new JsonObject().put("type", "subscribe")
+          .put("channel", MetricsVerticle.STATS_CHANNEL), 10_000).await();
+      assertEquals("ack", ack.getString("type"), ack.encode());
+      JsonObject m = admin.next(f -> "message".equals(f.getString("type"))
+          && "n2".equals(f.getJsonObject("message").getString("node")), 10_000).await();
+      assertEquals(MetricsVerticle.STATS_CHANNEL, m.getString("channel"));
+      waitFor(() -> published.get() > 0, 5_000, () -> "node 1 publishes its stats once an admin subscribes");
+      admin.close().await();
+    } finally {
+      n1.vertx().eventBus().removeOutboundInterceptor(count);
+      n1.vertx().undeploy(deployment).await();
+    }
+  }
+
+  /** Get operations on the event bus's subscription MultiMap, summed over the nodes (each counts its keys). */
+  static long subsMapGets() {
+    long sum = 0;
+    for (SwitchboardNode n : nodes) {
+      HazelcastInstance hz = ((HazelcastClusterManager) n.context().clusterManager()).getHazelcastInstance();
+      sum += hz.getMultiMap("__vertx.subs").getLocalMultiMapStats().getGetOperationCount();
+    }
+    return sum;
   }
 
   @Test
