@@ -4,7 +4,6 @@ import static dev.switchboard.cluster.Tally.waitFor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.hazelcast.core.HazelcastInstance;
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.client.Publisher;
@@ -17,11 +16,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.junit5.VertxExtension;
-import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -99,14 +96,9 @@ class ConsumerDirectoryTest {
 
   /** Get operations on the subscription MultiMap, summed over every member (each counts the keys it owns). */
   static long subsMapGets() {
-    long sum = 0;
     List<Vertx> members = new ArrayList<>(List.of(backend));
     nodes.forEach(n -> members.add(n.vertx()));
-    for (Vertx v : members) {
-      HazelcastInstance hz = ((HazelcastClusterManager) ((VertxInternal) v).clusterManager()).getHazelcastInstance();
-      sum += hz.getMultiMap(ConsumerDirectory.SUBS_MAP).getLocalMultiMapStats().getGetOperationCount();
-    }
-    return sum;
+    return SubscriptionTable.gets(members);
   }
 
   /**

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.hazelcast.core.HazelcastInstance;
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ConsumerDirectory;
+import dev.switchboard.cluster.SubscriptionTable;
 import dev.switchboard.cluster.Http;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
@@ -17,7 +17,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryContext;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -204,14 +203,9 @@ class MetricsClusterTest {
     }
   }
 
-  /** Get operations on the event bus's subscription MultiMap, summed over the nodes (each counts its keys). */
+  /** Get operations on the event bus's subscription table, summed over the nodes. */
   static long subsMapGets() {
-    long sum = 0;
-    for (SwitchboardNode n : nodes) {
-      HazelcastInstance hz = ((HazelcastClusterManager) n.context().clusterManager()).getHazelcastInstance();
-      sum += hz.getMultiMap("__vertx.subs").getLocalMultiMapStats().getGetOperationCount();
-    }
-    return sum;
+    return SubscriptionTable.gets(nodes.stream().map(SwitchboardNode::vertx).toList());
   }
 
   @Test
