@@ -39,7 +39,7 @@ public final class Addresses {
    * The fan-out address of the admin stats feed ({@link Channel#SYSTEM_STATS}): every node publishes on it
    * once a second, and usually no node has a subscriber.
    */
-  public static final String STATS = CHANNEL_PREFIX + Channel.SYSTEM_STATS;
+  public static final String STATS = channel(Channel.SYSTEM_STATS);
 
   /** The fan-out address of a channel. */
   public static String channel(Channel ch) {
