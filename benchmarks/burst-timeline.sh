@@ -44,9 +44,9 @@ for line in open(out + '.threads'):
         procs.append(pid)
 bench, servers = procs[0], {p: str(i + 1) for i, p in enumerate(procs[1:])}
 bench_loops = {}
-def family(tid, comm):
+def family(tid):
     if tid not in threads:
-        return ('.', 'idle') if comm == '<idle>' else ('o', 'other processes')
+        return 'o', 'other processes'
     pid, name = threads[tid]
     if pid == bench:
         if name.startswith('vert.x-eventloo'):
@@ -65,17 +65,18 @@ for line in open(out + '.timehist'):
     m = re.match(r'\s*([\d.]+)\s+\[(\d+)\]\s+(<idle>|.*?\[(\d+)(?:/\d+)?\])\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)', line)
     if not m:
         continue
-    end, cpu, who, tid, ran = float(m.group(1)), int(m.group(2)), m.group(3), m.group(4), float(m.group(7)) / 1000
-    letter, fam = family(int(tid), '') if tid else ('.', 'idle')
+    end, cpu, tid, ran = float(m.group(1)), int(m.group(2)), m.group(4), float(m.group(7)) / 1000
+    letter, fam = family(int(tid)) if tid else ('.', 'idle')
     runs.append((end - ran, end, cpu, letter, fam))
 runs.sort()
 # a burst: event-loop work (servers' and load generator's) with no gap of 5 ms, in which the load generator read
 busy = [r for r in runs if r[4] in ('server event loops', 'load generator loops')]
-groups, cur = [], []
+groups, cur, cur_end = [], [], 0.0
 for r in busy:
-    if cur and r[0] - max(x[1] for x in cur) > 0.005:
+    if cur and r[0] - cur_end > 0.005:
         groups.append(cur); cur = []
     cur.append(r)
+    cur_end = max(cur_end, r[1]) if len(cur) > 1 else r[1]
 if cur:
     groups.append(cur)
 bursts = [(min(r[0] for r in g), max(r[1] for r in g)) for g in groups
