@@ -19,7 +19,7 @@ import org.HdrHistogram.HistogramIterationValue;
 
 /**
  * The live side of observability: once a second this node publishes its own stats as an ordinary
- * {@link Publication} on the {@value #STATS_CHANNEL} channel, so an admin session connected to any node
+ * {@link Publication} on the {@value Channel#SYSTEM_STATS} channel, so an admin session connected to any node
  * receives every node's stats through the normal fan-out (one consumer per node with admin subscribers,
  * nothing sent anywhere while no dashboard is open). It also runs the {@link EventLoopProbe}.
  *
@@ -40,8 +40,6 @@ import org.HdrHistogram.HistogramIterationValue;
  */
 public final class MetricsVerticle extends VerticleBase {
 
-  /** The system channel of the stats feed; only admin sessions may subscribe (see {@link AdminAccess}). */
-  public static final String STATS_CHANNEL = Channel.SYSTEM_STATS;
   static final long INTERVAL_MS = 1000;
   static final int BUCKETS_PER_DECADE = 20;
 
@@ -90,7 +88,7 @@ public final class MetricsVerticle extends VerticleBase {
     ticks++;
     JsonObject stats = snapshot();
     if (ConsumerDirectory.worthPublishing(vertx, Addresses.STATS)) {
-      vertx.eventBus().publish(Addresses.STATS, Publication.now(STATS_CHANNEL, stats, null).toJson());
+      vertx.eventBus().publish(Addresses.STATS, Publication.now(Channel.SYSTEM_STATS, stats, null).toJson());
     }
   }
 

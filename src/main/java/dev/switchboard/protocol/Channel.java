@@ -16,7 +16,7 @@ public record Channel(String namespace, String name) {
   public static final String SEGMENT = "segment";
   /** Internal channels (for example the admin feed); never subscribable by ordinary sessions. */
   public static final String SYSTEM = "$sys";
-  /** The admin dashboard's feed: every node's stats once a second. */
+  /** The admin dashboard's feed: every node's stats once a second; only admin sessions may subscribe. */
   public static final String SYSTEM_STATS = SYSTEM + ":stats";
 
   public static final Channel BROADCAST_CHANNEL = new Channel(BROADCAST, "");

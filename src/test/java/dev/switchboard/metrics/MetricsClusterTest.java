@@ -10,6 +10,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ConsumerDirectory;
 import dev.switchboard.cluster.SubscriptionTable;
 import dev.switchboard.cluster.Http;
+import dev.switchboard.protocol.Channel;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Handler;
@@ -112,14 +113,14 @@ class MetricsClusterTest {
     assertEquals("auth_success", ok.getString("type"), ok.encode());
     assertEquals(AdminAccess.ADMIN_USER, ok.getString("user_id"));
     assertEquals("n1", ok.getString("node"));
-    JsonObject ack = admin.request("s", new JsonObject().put("type", "subscribe").put("channel", MetricsVerticle.STATS_CHANNEL), 10_000).await();
+    JsonObject ack = admin.request("s", new JsonObject().put("type", "subscribe").put("channel", Channel.SYSTEM_STATS), 10_000).await();
     assertEquals("ack", ack.getString("type"), ack.encode());
 
     Map<String, JsonObject> byNode = new HashMap<>();
     long deadline = System.currentTimeMillis() + 10_000;
     while (byNode.size() < 2 && System.currentTimeMillis() < deadline) {
       JsonObject m = admin.next(f -> "message".equals(f.getString("type")), deadline - System.currentTimeMillis()).await();
-      assertEquals(MetricsVerticle.STATS_CHANNEL, m.getString("channel"));
+      assertEquals(Channel.SYSTEM_STATS, m.getString("channel"));
       JsonObject s = m.getJsonObject("message");
       byNode.put(s.getString("node"), s);
     }
@@ -145,7 +146,7 @@ class MetricsClusterTest {
     assertEquals("forbidden", room.getString("code"), room.encode());
 
     // and a token session may not read them at all
-    JsonObject denied = user.request("x", new JsonObject().put("type", "subscribe").put("channel", MetricsVerticle.STATS_CHANNEL), 10_000).await();
+    JsonObject denied = user.request("x", new JsonObject().put("type", "subscribe").put("channel", Channel.SYSTEM_STATS), 10_000).await();
     assertEquals("forbidden", denied.getString("code"), denied.encode());
     admin.close().await();
     user.close().await();
@@ -161,7 +162,7 @@ class MetricsClusterTest {
     for (SwitchboardNode n : nodes) {
       ConsumerDirectory d = ConsumerDirectory.of(n.vertx());
       waitFor(() -> d.watches(Addresses.STATS) && !d.mayHaveConsumer(Addresses.STATS), 10_000,
-          () -> n.name() + " learns that nobody subscribes to " + MetricsVerticle.STATS_CHANNEL);
+          () -> n.name() + " learns that nobody subscribes to " + Channel.SYSTEM_STATS);
     }
     SwitchboardNode n1 = nodes.get(0);
     AtomicInteger published = new AtomicInteger();
@@ -190,11 +191,11 @@ class MetricsClusterTest {
       WsClient admin = WsClient.connect(vertx, n1.port(), null).await();
       admin.request("a", new JsonObject().put("type", "auth").put("api_key", TestNodes.API_KEY), 10_000).await();
       JsonObject ack = admin.request("s", new JsonObject().put("type", "subscribe")
-          .put("channel", MetricsVerticle.STATS_CHANNEL), 10_000).await();
+          .put("channel", Channel.SYSTEM_STATS), 10_000).await();
       assertEquals("ack", ack.getString("type"), ack.encode());
       JsonObject m = admin.next(f -> "message".equals(f.getString("type"))
           && "n2".equals(f.getJsonObject("message").getString("node")), 10_000).await();
-      assertEquals(MetricsVerticle.STATS_CHANNEL, m.getString("channel"));
+      assertEquals(Channel.SYSTEM_STATS, m.getString("channel"));
       waitFor(() -> published.get() > 0, 5_000, () -> "node 1 publishes its stats once an admin subscribes");
       admin.close().await();
     } finally {
