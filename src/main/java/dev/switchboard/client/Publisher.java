@@ -4,6 +4,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.ConsumerDirectory;
 import dev.switchboard.protocol.Channel;
+import dev.switchboard.router.ChannelRules;
 import dev.switchboard.router.Undelivered;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -83,6 +84,9 @@ public final class Publisher {
     Channel.Result r = Channel.parse(channel);
     if (!r.ok()) {
       return Future.failedFuture(new IllegalArgumentException("bad channel name: " + r.error()));
+    }
+    if (Channel.SYSTEM.equals(r.channel().namespace())) {
+      return Future.failedFuture(new IllegalArgumentException(ChannelRules.SYSTEM_IS_READ_ONLY));
     }
     if (message == null) {
       return Future.failedFuture(new IllegalArgumentException("message is required"));

@@ -3,7 +3,10 @@ package dev.switchboard.gateway;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.metrics.AdminAccess;
 import dev.switchboard.protocol.Channel;
+import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
 import io.vertx.core.Future;
@@ -16,10 +19,9 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -36,17 +38,20 @@ public final class ApiRoutes {
   static final long MAX_BODY = 4L * 1024 * 1024;
   /** Publishes per request; each is one router round trip, in order. */
   static final int MAX_ITEMS = 1000;
+  /** The fixed routes and their method, for a 405 that says which method to use. */
+  private static final Map<String, String> ROUTES = Map.of(
+      "/api/publish", "POST", "/api/nodes", "GET", "/api/disconnect", "POST");
   private static final Pattern JSON_LOCATION = Pattern.compile("line: (\\d+), column: (\\d+)");
 
   private final NodeContext node;
-  private final List<byte[]> keys;
+  private final List<String> keys;
   private final ClusterView view;
   private final ChannelRules rules;
   private final int maxMessageSize;
 
   public ApiRoutes(NodeContext node) {
     this.node = node;
-    this.keys = node.config().api().keys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
+    this.keys = node.config().api().keys();
     this.view = new ClusterView(node);
     this.rules = new ChannelRules(node.config().channels());
     this.maxMessageSize = node.config().session().maxMessageSize();
@@ -55,33 +60,48 @@ public final class ApiRoutes {
   public void mount(Router router) {
     router.route("/api/*").failureHandler(ApiRoutes::failure);
     router.route("/api/*").handler(this::requireKey);
+    router.post("/api/*").handler(ApiRoutes::bodyIsJson);
     router.post("/api/*").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY));
     router.post("/api/publish").handler(this::publish);
     router.get("/api/presence/:channel").handler(this::presence);
     router.get("/api/nodes").handler(this::nodes);
     router.get("/api/history/:channel").handler(this::history);
     router.post("/api/disconnect").handler(this::disconnect);
+    router.route("/api/*").handler(ApiRoutes::noSuchRoute);
   }
 
   /**
-   * True when the request carries one of the configured API keys. Compared in constant time, every key
-   * checked, so response timing does not reveal how much of a key an attacker guessed right.
+   * Every body here is JSON, whatever its Content-Type says. {@code curl -d} labels it a form, and
+   * BodyHandler would then decode it as one: a body over 1,024 bytes got a bare 400 and never reached the
+   * checks that say what is wrong with it.
    */
-  static boolean hasKey(RoutingContext ctx, List<byte[]> keys) {
-    String auth = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
-    if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return false;
+  private static void bodyIsJson(RoutingContext ctx) {
+    String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    if (type != null && (type.regionMatches(true, 0, "application/x-www-form-urlencoded", 0, 33)
+        || type.regionMatches(true, 0, "multipart/", 0, 10))) {
+      ctx.request().headers().set(HttpHeaders.CONTENT_TYPE, "application/json");
     }
-    byte[] given = auth.substring(7).trim().getBytes(StandardCharsets.UTF_8);
-    boolean match = false;
-    for (byte[] k : keys) {
-      match |= MessageDigest.isEqual(k, given);
+    ctx.next();
+  }
+
+  /** Reached only when no route above answered: a JSON error naming the routes, like every other answer here. */
+  private static void noSuchRoute(RoutingContext ctx) {
+    String path = ctx.normalizedPath();
+    String method = ctx.request().method().name();
+    String allowed = path.startsWith("/api/presence/") || path.startsWith("/api/history/") ? "GET" : ROUTES.get(path);
+    if (allowed != null && !allowed.equals(method)) {
+      ctx.response().putHeader("Allow", allowed);
+      fail(ctx, 405, method + " " + path + " is not supported: use " + allowed);
+    } else if (allowed != null) {
+      fail(ctx, 400, "channel is missing: " + method + " " + path + "<channel>");
+    } else {
+      fail(ctx, 404, "no such API route: " + method + " " + path + " (routes: POST /api/publish, "
+          + "GET /api/presence/<channel>, GET /api/history/<channel>, GET /api/nodes, POST /api/disconnect)");
     }
-    return match;
   }
 
   private void requireKey(RoutingContext ctx) {
-    if (!hasKey(ctx, keys)) {
+    if (!AdminAccess.isBearerKey(ctx.request().getHeader(HttpHeaders.AUTHORIZATION), keys)) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer");
       if (!ctx.request().isEnded()) {
         // A body nobody will read would sit in the way of the next request on this keep-alive connection.
@@ -151,14 +171,12 @@ public final class ApiRoutes {
     // Validate every item before publishing any, so a bad array publishes nothing.
     boolean array = parsed instanceof JsonArray;
     for (int i = 0; i < items.size(); i++) {
-      String why = validate(items.get(i));
-      int status = 400;
-      if (why == null && Json.encode(items.get(i).getValue("message")).length() > maxMessageSize) {
-        why = "message is larger than max_message_size (" + maxMessageSize + " bytes)";
-        status = 413;
+      Refusal no = validate(items.get(i));
+      if (no == null && Json.encode(items.get(i).getValue("message")).length() > maxMessageSize) {
+        no = new Refusal(413, "message is larger than max_message_size (" + maxMessageSize + " bytes)");
       }
-      if (why != null) {
-        fail(ctx, status, array ? "item " + i + ": " + why : why);
+      if (no != null) {
+        fail(ctx, no.status(), array ? "item " + i + ": " + no.reason() : no.reason());
         return;
       }
     }
@@ -173,25 +191,32 @@ public final class ApiRoutes {
     });
   }
 
-  private String validate(JsonObject o) {
+  /** Why one publish cannot be made, and the status that says so. */
+  private record Refusal(int status, String reason) {
+    static Refusal bad(String reason) {
+      return new Refusal(400, reason);
+    }
+  }
+
+  private Refusal validate(JsonObject o) {
     Object ch = o.getValue("channel");
     if (!(ch instanceof String s)) {
-      return ch == null ? "missing field: channel" : "channel must be a string";
+      return Refusal.bad(ch == null ? "missing field: channel" : "channel must be a string");
     }
     Channel.Result r = Channel.parse(s);
     if (!r.ok()) {
-      return "bad channel name: " + r.error();
+      return Refusal.bad("bad channel name: " + r.error());
     }
     ProtocolError denied = rules.checkBackendPublish(r.channel());
     if (denied != null) {
-      return denied.message();
+      return new Refusal(denied.code() == ErrorCode.FORBIDDEN ? 403 : 400, denied.message());
     }
     if (!o.containsKey("message") || o.getValue("message") == null) {
-      return "missing field: message";
+      return Refusal.bad("missing field: message");
     }
     Object from = o.getValue("from_user");
     if (from != null && !(from instanceof String)) {
-      return "from_user must be a string";
+      return Refusal.bad("from_user must be a string");
     }
     return null;
   }
@@ -230,6 +255,11 @@ public final class ApiRoutes {
       fail(ctx, 400, "bad channel name: " + r.error());
       return;
     }
+    String off = presenceOff(r.channel());
+    if (off != null) {
+      fail(ctx, 400, off);
+      return;
+    }
     view.presence(r.channel().toString()).onComplete(ar -> {
       if (ar.failed()) {
         fail(ctx, 500, ar.cause().getMessage());
@@ -240,6 +270,20 @@ public final class ApiRoutes {
     });
   }
 
+  /** Why a channel has no presence to show, as the client's presence request would say; null when it has. */
+  private String presenceOff(Channel ch) {
+    SwitchboardConfig.NamespaceRules ns = rules.rules(ch);
+    boolean builtIn = ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace());
+    if (ns == null && !builtIn) {
+      return "unknown channel namespace: " + ch.namespace();
+    }
+    if (ns == null || !ns.presence()) {
+      return "presence is not enabled for " + ch.namespace() + ": channels"
+          + (ns == null ? "" : " (channels.namespaces." + ch.namespace() + ".presence is false)");
+    }
+    return null;
+  }
+
   /** {@code GET /api/history/<channel>?limit=n}: the newest kept messages, oldest first, and the position. */
   private void history(RoutingContext ctx) {
     Channel.Result r = Channel.parse(ctx.pathParam("channel"));
@@ -247,12 +291,12 @@ public final class ApiRoutes {
       fail(ctx, 400, "bad channel name: " + r.error());
       return;
     }
-    var rules = new dev.switchboard.router.ChannelRules(node.config().channels()).rules(r.channel());
-    if (rules == null || !rules.keepsHistory()) {
+    SwitchboardConfig.NamespaceRules ns = rules.rules(r.channel());
+    if (ns == null || !ns.keepsHistory()) {
       fail(ctx, 400, r.channel() + " keeps no history (channels.namespaces." + r.channel().namespace() + ".history_size is 0)");
       return;
     }
-    int limit = rules.historySize();
+    int limit = ns.historySize();
     String rawLimit = ctx.request().getParam("limit");
     if (rawLimit != null) {
       try {

@@ -72,6 +72,8 @@ public final class Session {
   private final String id;
   private final String ip;
   private final Set<String> subscriptions = new HashSet<>();
+  /** How many of {@link #subscriptions} are automatic (user:, broadcast, segments); they cannot be left. */
+  private int automaticChannels;
   private final TokenBucket bucket;
   private final long authDeadline;
   private Principal principal;
@@ -212,7 +214,7 @@ public final class Session {
         pendingWhileAuth = new ArrayDeque<>();
       }
       if (pendingWhileAuth.size() >= MAX_PENDING_WHILE_AUTH) {
-        send(ServerFrames.error(null, ErrorCode.RATE_LIMITED, "more than " + MAX_PENDING_WHILE_AUTH
+        send(ServerFrames.error(FrameDecoder.idOf(text), ErrorCode.RATE_LIMITED, "more than " + MAX_PENDING_WHILE_AUTH
             + " requests sent before authentication completed; message dropped"));
         return;
       }
@@ -360,7 +362,7 @@ public final class Session {
     }
     principal = p;
     log.info("event=renew session={} user={}", id, p.userId());
-    subscribeAll(a, requested(a, p, new ArrayList<>())).onComplete(done -> {
+    subscribeAll(List.of(), requested(a, p, List.of())).onComplete(done -> {
       if (!closed) {
         sendAuthSuccess(a.id());
       }
@@ -387,11 +389,11 @@ public final class Session {
       svc.hub().authenticated(this);
       svc.node().metrics().connect("ok");
       log.info("event=connect session={} user={} ip={}", id, p.userId(), ip);
-      List<String> wanted = new ArrayList<>();
-      wanted.add(Channel.user(p.userId()).toString());
-      wanted.add(Channel.BROADCAST);
-      p.segments().forEach((claim, value) -> wanted.add(Channel.segment(claim, value).toString()));
-      subscribeAll(a, requested(a, p, wanted)).onComplete(done -> {
+      List<String> automatic = new ArrayList<>();
+      automatic.add(Channel.user(p.userId()).toString());
+      automatic.add(Channel.BROADCAST);
+      p.segments().forEach((claim, value) -> automatic.add(Channel.segment(claim, value).toString()));
+      subscribeAll(automatic, requested(a, p, automatic)).onComplete(done -> {
         authInFlight = false;
         if (!closed) {
           sendAuthSuccess(a.id());
@@ -402,37 +404,54 @@ public final class Session {
   }
 
   /**
-   * Adds the channels the auth frame asked for to {@code into}. A refused channel gets its own error frame
-   * without the request id (the auth itself succeeds; its answer is the auth_success) but naming the channel.
+   * The channels the auth frame asked for, beyond the automatic ones. A refused channel gets its own error
+   * frame without the request id (the auth itself succeeds; its answer is the auth_success) but naming the
+   * channel.
    */
-  private List<String> requested(Frame.Auth a, Principal p, List<String> into) {
+  private List<String> requested(Frame.Auth a, Principal p, List<String> automatic) {
+    List<String> wanted = new ArrayList<>();
     for (String raw : a.channels()) {
       Channel.Result r = Channel.parse(raw);
       ProtocolError err = r.ok() ? svc.rules().checkSubscribe(p, r.channel())
           : ProtocolError.badRequest("bad channel name: " + r.error(), null);
       if (err != null) {
         send(ServerFrames.channelError(err.code(), raw, raw + ": " + err.message()));
-      } else if (!into.contains(r.channel().toString())) {
-        into.add(r.channel().toString());
+      } else if (!automatic.contains(r.channel().toString()) && !wanted.contains(r.channel().toString())) {
+        wanted.add(r.channel().toString());
       }
     }
-    return into;
+    return wanted;
   }
 
-  private Future<?> subscribeAll(Frame.Auth a, List<String> wanted) {
+  /**
+   * The automatic channels always (SPEC §3: every session is on its user:, broadcast and segment channels),
+   * then the requested ones up to the subscription limit, each one past it refused with its own error.
+   */
+  private Future<?> subscribeAll(List<String> automatic, List<String> requested) {
     List<Future<Void>> subs = new ArrayList<>();
-    for (String ch : wanted) {
+    for (String ch : automatic) {
+      if (!subscriptions.contains(ch)) {
+        automaticChannels++;
+        subs.add(svc.hub().subscribe(this, ch));
+      }
+    }
+    for (String ch : requested) {
       if (subscriptions.contains(ch)) {
         continue;
       }
-      if (subscriptions.size() >= config.session().maxSubscriptions()) {
+      if (atSubscriptionLimit()) {
         send(ServerFrames.channelError(ErrorCode.TOO_LARGE, ch, ch + ": subscription limit of "
             + config.session().maxSubscriptions() + " reached"));
-        break;
+        continue;
       }
       subs.add(svc.hub().subscribe(this, ch));
     }
     return Future.join(subs);
+  }
+
+  /** max_subscriptions counts what the client chose, not the channels every session is on automatically. */
+  private boolean atSubscriptionLimit() {
+    return subscriptions.size() - automaticChannels >= config.session().maxSubscriptions();
   }
 
   private void sendAuthSuccess(Object requestId) {
@@ -451,7 +470,7 @@ public final class Session {
       send(ServerFrames.error(err.withId(s.id())));
       return;
     }
-    if (!subscriptions.contains(ch) && subscriptions.size() >= config.session().maxSubscriptions()) {
+    if (!subscriptions.contains(ch) && atSubscriptionLimit()) {
       reply(s, ErrorCode.TOO_LARGE, "subscription limit of " + config.session().maxSubscriptions() + " reached");
       return;
     }

@@ -42,6 +42,8 @@ public final class InflationLimit {
 
   /** The pipeline name Vert.x gives the extension handler (HttpServerConnectionHandler). */
   static final String HANDLER = "webSocketExtensionHandler";
+  /** How far past max_message_size a frame may inflate before it is stopped (see {@link #install}). */
+  static final int INFLATE_SLACK = 4096;
 
   private InflationLimit() {}
 
@@ -54,15 +56,19 @@ public final class InflationLimit {
     if (pipeline.get(HANDLER) == null) {
       return;
     }
+    // Netty's inflater stops short of its bound (it keeps room in its output buffer: a message of 65,025
+    // bytes was refused under a 65,536 bound), so the bound gets slack; Session applies the exact limit
+    // to the inflated payload, the same with and without compression.
+    int bound = maxMessageSize + INFLATE_SLACK;
     List<WebSocketServerExtensionHandshaker> handshakers = new ArrayList<>();
     if (opts.getPerFrameWebSocketCompressionSupported()) {
       handshakers.add(new DeflateFrameServerExtensionHandshaker(opts.getWebSocketCompressionLevel(),
-          WebSocketExtensionFilterProvider.DEFAULT, maxMessageSize));
+          WebSocketExtensionFilterProvider.DEFAULT, bound));
     }
     if (opts.getPerMessageWebSocketCompressionSupported()) {
       handshakers.add(new PerMessageDeflateServerExtensionHandshaker(opts.getWebSocketCompressionLevel(),
           ZlibCodecFactory.isSupportingWindowSizeAndMemLevel(), 15, opts.getWebSocketAllowServerNoContext(),
-          opts.getWebSocketPreferredClientNoContext(), maxMessageSize));
+          opts.getWebSocketPreferredClientNoContext(), bound));
     }
     if (!handshakers.isEmpty()) {
       pipeline.replace(HANDLER, HANDLER,

@@ -29,17 +29,31 @@ public final class AdminAccess {
 
   private AdminAccess() {}
 
-  /** The admin principal when the key is one of the configured keys, else null. Constant-time per key. */
+  /** The admin principal when the key is one of the configured keys, else null. */
   public static Principal verify(String apiKey, List<String> keys) {
+    return isKey(apiKey, keys) ? ADMIN : null;
+  }
+
+  /**
+   * Whether the key is one of the configured keys. Compared in constant time, every key checked, so response
+   * timing does not reveal how much of a key an attacker guessed right.
+   */
+  public static boolean isKey(String apiKey, List<String> keys) {
     if (apiKey == null || apiKey.isEmpty() || keys == null) {
-      return null;
+      return false;
     }
     byte[] given = apiKey.getBytes(StandardCharsets.UTF_8);
     boolean ok = false;
     for (String k : keys) {
       ok |= MessageDigest.isEqual(given, k.getBytes(StandardCharsets.UTF_8));
     }
-    return ok ? ADMIN : null;
+    return ok;
+  }
+
+  /** Whether an HTTP {@code Authorization} header is {@code Bearer <one of the keys>}. */
+  public static boolean isBearerKey(String authorization, List<String> keys) {
+    return authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+        && isKey(authorization.substring(7).trim(), keys);
   }
 
   /** True only for the principal {@link #verify} hands out; a token can never produce it. */

@@ -6,11 +6,13 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
 
 /**
  * {@code GET /metrics} (Prometheus text format), {@code GET /health/live} (the process answers),
  * {@code GET /health/ready} (cluster joined, verticles deployed, accepting; 503 otherwise, and during a drain)
- * and {@code /admin} (the dashboard page; its data needs an API key, see {@link AdminAccess}).
+ * and {@code /admin} (the dashboard page: 401 and its sign-in form without {@code Authorization: Bearer <api key>},
+ * 200 with one; its data comes over /ws after an auth with the key, see {@link AdminAccess}).
  */
 public final class MetricsRoutes {
 
@@ -47,7 +49,30 @@ public final class MetricsRoutes {
           .putHeader("Referrer-Policy", "no-referrer")
           .putHeader("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; "
               + "style-src 'self' 'unsafe-inline'; img-src 'self' data:");
-      ctx.next();
+      if (ctx.normalizedPath().endsWith(".html")
+          && !AdminAccess.isBearerKey(ctx.request().getHeader(HttpHeaders.AUTHORIZATION), node.config().api().keys())) {
+        signInForm(ctx);
+      } else {
+        ctx.next();
+      }
+    });
+  }
+
+  /**
+   * Without a key the page is still its sign-in form, since a browser cannot send a header when it opens a
+   * URL, but the status says the dashboard needs a key. Nothing it shows is in the page itself.
+   */
+  private static void signInForm(RoutingContext ctx) {
+    ctx.vertx().fileSystem().readFile("webroot/admin.html").onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.fail(500, ar.cause());
+        return;
+      }
+      ctx.response().setStatusCode(401)
+          .putHeader("WWW-Authenticate", "Bearer realm=\"switchboard admin\"")
+          .putHeader(HttpHeaders.CONTENT_TYPE, "text/html; charset=utf-8")
+          .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+          .end(ctx.request().method() == HttpMethod.HEAD ? null : ar.result());
     });
   }
 

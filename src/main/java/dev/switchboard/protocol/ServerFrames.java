@@ -82,7 +82,7 @@ public final class ServerFrames {
   }
 
   public static String reply(Object id, Object message) {
-    return new JsonObject().put("type", "reply").put("id", id).put("message", message).encode();
+    return withId(new JsonObject().put("type", "reply"), id).put("message", message).encode();
   }
 
   public static String history(Object id, String channel, JsonArray messages, long offset, String epoch) {

@@ -11,9 +11,14 @@ import java.util.Map;
 
 /**
  * Who may subscribe, publish and see presence where (SPEC §3). Each check returns null when allowed, or
- * the error the client should get. Backends are trusted: they may publish to any valid channel.
+ * the error the client should get. Backends are trusted: they may publish to any valid channel but the
+ * system ones.
  */
 public final class ChannelRules {
+
+  /** Why a publish to {@code $sys:…} is refused, whoever sends it. */
+  public static final String SYSTEM_IS_READ_ONLY =
+      Channel.SYSTEM + ": channels are written by the nodes themselves; nobody may publish to them";
 
   private final SwitchboardConfig.Channels config;
   private final Map<String, NamespaceRules> namespaces;
@@ -27,10 +32,17 @@ public final class ChannelRules {
     return namespaces.get(ch.namespace());
   }
 
-  /** Whether a backend may publish here: any channel of a known namespace. */
+  /**
+   * Whether a backend may publish here: any channel of a known namespace, broadcast and segments, but not
+   * the system channels: what an admin page reads there must come from the nodes, not from anyone holding
+   * an API key or Redis access.
+   */
   public ProtocolError checkBackendPublish(Channel ch) {
-    if (ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace())) {
-      return ch.segmentClaim().isPresent() || !Channel.SEGMENT.equals(ch.namespace()) ? null
+    if (Channel.SYSTEM.equals(ch.namespace())) {
+      return forbidden(SYSTEM_IS_READ_ONLY);
+    }
+    if (ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace())) {
+      return ch.segmentClaim().isPresent() || ch.isBroadcast() ? null
           : new ProtocolError(ErrorCode.BAD_REQUEST, "segment channel must look like segment:<claim>=<value>", null);
     }
     if (!namespaces.containsKey(ch.namespace())) {

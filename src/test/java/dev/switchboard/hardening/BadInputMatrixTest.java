@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.auth.TestKeys;
+import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Future;
@@ -22,8 +23,10 @@ import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -377,19 +380,61 @@ class BadInputMatrixTest {
 
   // ---- subscriptions ------------------------------------------------------------------------------
 
+  /**
+   * Requests pipelined behind the auth frame are held up to 32; each one past that is refused with
+   * rate_limited and its own id, so the client knows which to send again.
+   */
+  @Test
+  void requestsPastThePipelineBoundAreRefusedWithTheirIds() throws Exception {
+    try (RawWsClient c = RawWsClient.connect(node.port(), "/ws", freshIp(), Map.of())) {
+      List<String> frames = new ArrayList<>();
+      frames.add(f("type", "auth", "id", "auth", "token", TestNodes.token("eager", "pipe")).encode());
+      for (int i = 1; i <= 36; i++) {
+        frames.add(f("type", "subscribe", "id", i, "channel", "room:pipe").encode());
+      }
+      c.sendTexts(frames);  // one write, read in one pass: all 37 arrive while the auth is in flight
+      List<Integer> refused = new ArrayList<>();
+      List<Integer> acked = new ArrayList<>();
+      while (refused.size() + acked.size() < 36) {
+        JsonObject x = new JsonObject(c.read(10_000).text());
+        if ("error".equals(x.getString("type"))) {
+          assertEquals("rate_limited", x.getString("code"), x.encode());
+          refused.add(x.getInteger("id"));
+        } else if ("ack".equals(x.getString("type"))) {
+          acked.add(x.getInteger("id"));
+        }
+      }
+      assertEquals(List.of(33, 34, 35, 36), refused, "refused, each with its id");
+      assertEquals(32, acked.size(), "held and answered after auth_success: " + acked);
+    }
+  }
+
+  /**
+   * max_subscriptions (128) bounds what the client chose: the automatic channels (user:, broadcast, and
+   * here three segments) come on top, and each requested channel past the limit gets its own error.
+   */
   @Test
   void tooManySubscriptionsAreRefusedWithTooLarge() {
     WsClient c = connectFrom(freshIp(), null, null).await();
     try {
       JsonArray rooms = new JsonArray();
-      for (int i = 0; i < 130; i++) {
+      for (int i = 0; i < 131; i++) {
         rooms.add("room:r" + i);
       }
-      c.send(f("type", "auth", "id", "a", "token", TestNodes.token("hoarder", "*"), "channels", rooms));
-      JsonObject err = c.next("error", 10_000).await();
-      assertEquals("too_large", err.getString("code"), err.encode());
+      String token = TestNodes.token("hoarder", List.of("*"), Map.of("dept", "d", "tenant", "t", "role", "r"),
+          Duration.ofHours(1));
+      c.send(f("type", "auth", "id", "a", "token", token, "channels", rooms));
+      for (String refused : List.of("room:r128", "room:r129", "room:r130")) {
+        JsonObject err = c.next("error", 10_000).await();
+        assertEquals("too_large", err.getString("code"), err.encode());
+        assertEquals(refused, err.getString("channel"), err.encode());
+      }
       JsonObject ok = c.next("auth_success", 10_000).await();
-      assertEquals(128, ok.getJsonArray("channels").size(), "user:, broadcast and 126 rooms");
+      JsonArray joined = ok.getJsonArray("channels");
+      assertEquals(133, joined.size(), "user:, broadcast, 3 segments and 128 rooms: " + joined);
+      for (String auto : List.of("user:hoarder", "broadcast", "segment:dept=d", "segment:tenant=t", "segment:role=r")) {
+        assertTrue(joined.contains(auto), auto + " in " + joined);
+      }
       JsonObject more = c.request("more", f("type", "subscribe", "channel", "room:one-more"), 5_000).await();
       assertEquals("too_large", more.getString("code"));
       assertStillServes(c);

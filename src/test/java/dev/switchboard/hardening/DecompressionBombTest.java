@@ -68,6 +68,20 @@ class DecompressionBombTest {
     }
   }
 
+  /** The limit is the same with and without compression: exactly max_message_size passes, one byte more does not. */
+  @Test
+  void compressedMessageAtTheLimitPassesAndOneByteMoreCloses1009() {
+    int max = node.context().config().session().maxMessageSize();
+    WsClient c = compressed("edge");
+    String head = "{\"type\":\"ping\",\"id\":\"edge\",\"pad\":\"";
+    String atLimit = head + "e".repeat(max - head.length() - 2) + "\"}";
+    assertEquals(max, atLimit.length());
+    c.sendText(atLimit);
+    assertEquals("pong", c.answer("edge", 5_000).await().getString("type"), "a compressed message of exactly the limit");
+    c.sendText(head + "e".repeat(max - head.length() - 1) + "\"}");
+    assertEquals((short) 1009, c.closed(5_000).await(), "a compressed message one byte over the limit");
+  }
+
   @Test
   void compressedTrafficWithinTheLimitWorksBothWays() {
     WsClient c = compressed("zipper");

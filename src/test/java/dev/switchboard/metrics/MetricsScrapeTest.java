@@ -10,8 +10,13 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import dev.switchboard.cluster.Http;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -158,14 +163,32 @@ class MetricsScrapeTest {
     assertTrue(used.contains("switchboard_publish_to_socket_seconds_bucket"), used.toString());
   }
 
+  /** SPEC §7: the page is API-key protected. Without the key it answers 401, with its sign-in form for a browser. */
   @Test
-  void adminPageIsServedAndAsksForAKey(Vertx vertx) {
-    Http.Answer page = Http.get(vertx, node.port(), "/admin");
-    assertEquals(200, page.status());
-    assertTrue(page.body().contains("id=\"key\"") && page.body().contains("/admin.js"), "sign-in form and script");
+  void adminPageIsServedAndAsksForAKey(Vertx vertx) throws Exception {
+    for (String path : List.of("/admin", "/admin.html")) {
+      HttpResponse<String> page = adminPage(path, null);
+      assertEquals(401, page.statusCode(), path + " without a key");
+      assertTrue(page.body().contains("id=\"key\"") && page.body().contains("/admin.js"), "sign-in form and script");
+      for (String wrong : List.of("Bearer nope", "Basic " + TestNodes.API_KEY)) {
+        assertEquals(401, adminPage(path, wrong).statusCode(), path + " with " + wrong);
+      }
+      HttpResponse<String> keyed = adminPage(path, "Bearer " + TestNodes.API_KEY);
+      assertEquals(200, keyed.statusCode(), path + " with the key");
+      assertTrue(keyed.body().contains("/admin.js"), keyed.body());
+    }
     Http.Answer js = Http.get(vertx, node.port(), "/admin.js");
     assertEquals(200, js.status());
     assertTrue(js.body().contains("api_key") && js.body().contains("$sys:stats"), "authenticates with the key, reads the feed");
+  }
+
+  private HttpResponse<String> adminPage(String path, String authorization) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
+        .timeout(Duration.ofSeconds(10));
+    if (authorization != null) {
+      b.header("Authorization", authorization);
+    }
+    return HttpClient.newHttpClient().send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private static final Pattern METRIC = Pattern.compile("\\b(switchboard|jvm|process|vertx)_[a-z_]+");

@@ -2,9 +2,12 @@ package dev.switchboard.redis;
 
 import static dev.switchboard.cluster.Tally.waitFor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.cluster.Tally;
+import dev.switchboard.protocol.Channel;
+import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Future;
@@ -134,6 +137,32 @@ class RedisBridgeTest {
       c.next(f -> "plain text".equals(f.getValue("message")), 5_000).await();
     }
     Future.join(subs.stream().map(WsClient::close).toList()).await();
+  }
+
+  /**
+   * The admin feed cannot be forged through Redis: a PUBLISH to {@code switchboard:$sys:stats} is refused
+   * and logged, and an admin session sees only the nodes' own stats. A room marker PUBLISHed after it on the
+   * same connection shows the bridge has handled the forged one by the time the marker arrives.
+   */
+  @Test
+  void aPublishToASystemChannelIsRefused(Vertx vertx) {
+    try (LogCapture logs = LogCapture.of(RedisBridgeVerticle.class)) {
+      String room = unique("sys");
+      WsClient admin = WsClient.connect(vertx, nodes.get(0).port(), null).await();
+      admin.request("a", new JsonObject().put("type", "auth").put("api_key", TestNodes.API_KEY), 10_000).await();
+      assertEquals("ack", admin.request("s", new JsonObject().put("type", "subscribe")
+          .put("channel", Channel.SYSTEM_STATS), 10_000).await().getString("type"));
+      WsClient member = WsClient.authed(vertx, nodes.get(0).port(), TestNodes.token(unique("m"), room)).await();
+      assertEquals("ack", member.request("s", new JsonObject().put("type", "subscribe").put("channel", "room:" + room),
+          10_000).await().getString("type"));
+      publish(vertx, Channel.SYSTEM_STATS, List.of(new JsonObject().put("node", "forged")), false);
+      publish(vertx, "room:" + room, List.of(new JsonObject().put("marker", true)), false);
+      member.next(f -> "message".equals(f.getString("type")), 10_000).await();
+      waitFor(() -> !logs.containing("redis_refused").isEmpty(), 5_000, () -> "the refusal is logged");
+      assertTrue(logs.containing("redis_refused").get(0).contains(Channel.SYSTEM_STATS), logs.containing("redis_refused").toString());
+      assertTrue(admin.received().stream().noneMatch(f -> f.encode().contains("forged")), "a forged stats frame reached the admin");
+      Future.join(admin.close(), member.close()).await();
+    }
   }
 
   static void publishRaw(Vertx vertx, String channel, String payload) {

@@ -13,6 +13,7 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -154,6 +155,22 @@ public final class RawWsClient implements AutoCloseable {
 
   /** Writes one masked frame as a client must. */
   public void sendFrame(int opcode, boolean fin, byte[] payload) throws IOException {
+    out.write(frame(opcode, fin, payload));
+    out.flush();
+  }
+
+  /** Several text frames in one write, so the server reads them in one pass. */
+  public void sendTexts(List<String> texts) throws IOException {
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
+    for (String t : texts) {
+      byte[] f = frame(TEXT, true, t.getBytes(StandardCharsets.UTF_8));
+      all.write(f, 0, f.length);
+    }
+    out.write(all.toByteArray());
+    out.flush();
+  }
+
+  private static byte[] frame(int opcode, boolean fin, byte[] payload) {
     ByteArrayOutputStream f = new ByteArrayOutputStream(payload.length + 14);
     f.write((fin ? 0x80 : 0) | opcode);
     int len = payload.length;
@@ -171,12 +188,11 @@ public final class RawWsClient implements AutoCloseable {
     }
     byte[] mask = new byte[4];
     ThreadLocalRandom.current().nextBytes(mask);
-    f.write(mask);
+    f.write(mask, 0, mask.length);
     for (int i = 0; i < len; i++) {
       f.write(payload[i] ^ mask[i & 3]);
     }
-    out.write(f.toByteArray());
-    out.flush();
+    return f.toByteArray();
   }
 
   /** The next frame, failing with SocketTimeoutException after timeoutMs. */
