@@ -360,9 +360,20 @@ public final class Session {
       reply(a, ErrorCode.FORBIDDEN, "a session renews with a token for the same user (" + principal.userId() + ")");
       return;
     }
+    // Segment channels follow the token's claims (SPEC §3): a renewal that changes a claim moves the session
+    // out of the old segment and into the new one, as a new connection with that token would be.
+    Set<String> was = segmentChannels(principal);
+    Set<String> now = segmentChannels(p);
     principal = p;
     log.info("event=renew session={} user={}", id, p.userId());
-    subscribeAll(List.of(), requested(a, p, List.of())).onComplete(done -> {
+    for (String ch : was) {
+      if (!now.contains(ch) && subscriptions.contains(ch)) {
+        svc.hub().unsubscribe(this, ch);
+        automaticChannels--;
+      }
+    }
+    now.removeAll(was);
+    subscribeAll(new ArrayList<>(now), requested(a, p, List.of())).onComplete(done -> {
       if (!closed) {
         sendAuthSuccess(a.id());
       }
@@ -586,6 +597,12 @@ public final class Session {
       updateDirect();
     }
     send(ServerFrames.ack(u.id()));
+  }
+
+  private static Set<String> segmentChannels(Principal p) {
+    Set<String> out = new LinkedHashSet<>();
+    p.segments().forEach((claim, value) -> out.add(Channel.segment(claim, value).toString()));
+    return out;
   }
 
   /** user:&lt;self&gt;, broadcast and the token's segments: what every session of this principal is in. */

@@ -11,8 +11,9 @@ import io.vertx.ext.web.RoutingContext;
 /**
  * {@code GET /metrics} (Prometheus text format), {@code GET /health/live} (the process answers),
  * {@code GET /health/ready} (cluster joined, verticles deployed, accepting; 503 otherwise, and during a drain)
- * and {@code /admin} (the dashboard page: 401 and its sign-in form without {@code Authorization: Bearer <api key>},
- * 200 with one; its data comes over /ws after an auth with the key, see {@link AdminAccess}).
+ * and {@code /admin} (the dashboard page: its sign-in form for a browser, 401 for any other client without
+ * {@code Authorization: Bearer <api key>}; its data comes over /ws after an auth with the key, see
+ * {@link AdminAccess}).
  */
 public final class MetricsRoutes {
 
@@ -49,9 +50,11 @@ public final class MetricsRoutes {
           .putHeader("Referrer-Policy", "no-referrer")
           .putHeader("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; "
               + "style-src 'self' 'unsafe-inline'; img-src 'self' data:");
-      if (ctx.normalizedPath().endsWith(".html")
-          && !AdminAccess.isBearerKey(ctx.request().getHeader(HttpHeaders.AUTHORIZATION), node.config().api().keys())) {
-        signInForm(ctx);
+      if (ctx.normalizedPath().endsWith(".html") && !mayOpenPage(ctx, node)) {
+        ctx.response().setStatusCode(401).putHeader("WWW-Authenticate", "Bearer realm=\"switchboard admin\"")
+            .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+            .end(new JsonObject().put("error", "the admin dashboard needs an API key: open it in a browser and "
+                + "enter the key, or send Authorization: Bearer <key>").encode());
       } else {
         ctx.next();
       }
@@ -59,21 +62,14 @@ public final class MetricsRoutes {
   }
 
   /**
-   * Without a key the page is still its sign-in form, since a browser cannot send a header when it opens a
-   * URL, but the status says the dashboard needs a key. Nothing it shows is in the page itself.
+   * A browser opening the page gets its sign-in form: it cannot send a header when it opens a URL, and the
+   * form is all the page holds (its data comes over /ws after an auth with the key). Any other client
+   * without the key gets a 401, so the page's protection is visible to tools too.
    */
-  private static void signInForm(RoutingContext ctx) {
-    ctx.vertx().fileSystem().readFile("webroot/admin.html").onComplete(ar -> {
-      if (ar.failed()) {
-        ctx.fail(500, ar.cause());
-        return;
-      }
-      ctx.response().setStatusCode(401)
-          .putHeader("WWW-Authenticate", "Bearer realm=\"switchboard admin\"")
-          .putHeader(HttpHeaders.CONTENT_TYPE, "text/html; charset=utf-8")
-          .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
-          .end(ctx.request().method() == HttpMethod.HEAD ? null : ar.result());
-    });
+  private static boolean mayOpenPage(RoutingContext ctx, NodeContext node) {
+    String accept = ctx.request().getHeader(HttpHeaders.ACCEPT);
+    return (accept != null && accept.contains("text/html"))
+        || AdminAccess.isBearerKey(ctx.request().getHeader(HttpHeaders.AUTHORIZATION), node.config().api().keys());
   }
 
   /** Standalone nodes count as joined; clustered ones while their cluster manager is active. */

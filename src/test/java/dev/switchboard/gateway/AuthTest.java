@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.auth.TokenIssuer;
+import dev.switchboard.bus.Addresses;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Future;
@@ -173,6 +174,27 @@ class AuthTest {
     JsonObject err = c.next("error", WAIT).await();
     assertEquals("forbidden", err.getString("code"));
     assertEquals("room:vault", err.getString("channel"));
+    c.close().await();
+  }
+
+  /** A renewal whose token names another segment moves the session: out of the old one, into the new one. */
+  @Test
+  void renewingWithAChangedSegmentClaimMovesTheSession(Vertx vertx) {
+    WsClient c = WsClient.authed(vertx, node.port(),
+        TestNodes.token("mover", List.of(), Map.of("dept", "sales"), Duration.ofHours(1))).await();
+    assertTrue(c.received().get(0).getJsonArray("channels").contains("segment:dept=sales"));
+    JsonObject renewed = c.request("r", Frames.auth(
+        TestNodes.token("mover", List.of(), Map.of("dept", "eng"), Duration.ofHours(1))), WAIT).await();
+    JsonArray channels = renewed.getJsonArray("channels");
+    assertTrue(channels.contains("segment:dept=eng") && !channels.contains("segment:dept=sales"), renewed.encode());
+    Frames.error(c, "u", new JsonObject().put("type", "unsubscribe").put("channel", "segment:dept=eng"), "forbidden");
+
+    for (String dept : List.of("sales", "eng")) {
+      node.vertx().eventBus().request(Addresses.PUBLISH, new JsonObject().put("channel", "segment:dept=" + dept)
+          .put("message", new JsonObject().put("dept", dept))).await();
+    }
+    JsonObject m = c.next("message", WAIT).await();
+    assertEquals("segment:dept=eng", m.getString("channel"), "the old segment's message arrived: " + m.encode());
     c.close().await();
   }
 

@@ -163,17 +163,22 @@ class MetricsScrapeTest {
     assertTrue(used.contains("switchboard_publish_to_socket_seconds_bucket"), used.toString());
   }
 
-  /** SPEC §7: the page is API-key protected. Without the key it answers 401, with its sign-in form for a browser. */
+  /**
+   * SPEC §7: the page is API-key protected. A client without the key gets 401; a browser (Accept: text/html)
+   * gets the sign-in form, which holds no data; with the key, the page.
+   */
   @Test
   void adminPageIsServedAndAsksForAKey(Vertx vertx) throws Exception {
     for (String path : List.of("/admin", "/admin.html")) {
-      HttpResponse<String> page = adminPage(path, null);
-      assertEquals(401, page.statusCode(), path + " without a key");
-      assertTrue(page.body().contains("id=\"key\"") && page.body().contains("/admin.js"), "sign-in form and script");
-      for (String wrong : List.of("Bearer nope", "Basic " + TestNodes.API_KEY)) {
-        assertEquals(401, adminPage(path, wrong).statusCode(), path + " with " + wrong);
+      for (String auth : new String[] {null, "Bearer nope", "Basic " + TestNodes.API_KEY}) {
+        HttpResponse<String> refused = adminPage(path, auth, null);
+        assertEquals(401, refused.statusCode(), path + " with " + auth);
+        assertTrue(refused.body().contains("API key"), refused.body());
       }
-      HttpResponse<String> keyed = adminPage(path, "Bearer " + TestNodes.API_KEY);
+      HttpResponse<String> browser = adminPage(path, null, "text/html,application/xhtml+xml,*/*;q=0.8");
+      assertEquals(200, browser.statusCode(), path + " opened by a browser");
+      assertTrue(browser.body().contains("id=\"key\"") && browser.body().contains("/admin.js"), "sign-in form and script");
+      HttpResponse<String> keyed = adminPage(path, "Bearer " + TestNodes.API_KEY, null);
       assertEquals(200, keyed.statusCode(), path + " with the key");
       assertTrue(keyed.body().contains("/admin.js"), keyed.body());
     }
@@ -182,11 +187,14 @@ class MetricsScrapeTest {
     assertTrue(js.body().contains("api_key") && js.body().contains("$sys:stats"), "authenticates with the key, reads the feed");
   }
 
-  private HttpResponse<String> adminPage(String path, String authorization) throws Exception {
+  private HttpResponse<String> adminPage(String path, String authorization, String accept) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
         .timeout(Duration.ofSeconds(10));
     if (authorization != null) {
       b.header("Authorization", authorization);
+    }
+    if (accept != null) {
+      b.header("Accept", accept);
     }
     return HttpClient.newHttpClient().send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
