@@ -403,7 +403,7 @@ public final class Session {
       List<String> automatic = new ArrayList<>();
       automatic.add(Channel.user(p.userId()).toString());
       automatic.add(Channel.BROADCAST);
-      p.segments().forEach((claim, value) -> automatic.add(Channel.segment(claim, value).toString()));
+      automatic.addAll(segmentChannels(p));
       subscribeAll(automatic, requested(a, p, automatic)).onComplete(done -> {
         authInFlight = false;
         if (!closed) {
@@ -607,15 +607,8 @@ public final class Session {
 
   /** user:&lt;self&gt;, broadcast and the token's segments: what every session of this principal is in. */
   private boolean isAutomatic(String ch) {
-    if (ch.equals(Channel.BROADCAST) || ch.equals(Channel.user(principal.userId()).toString())) {
-      return true;
-    }
-    for (var e : principal.segments().entrySet()) {
-      if (ch.equals(Channel.segment(e.getKey(), e.getValue()).toString())) {
-        return true;
-      }
-    }
-    return false;
+    return ch.equals(Channel.BROADCAST) || ch.equals(Channel.user(principal.userId()).toString())
+        || segmentChannels(principal).contains(ch);
   }
 
   private void publish(Frame.Publish p) {
