@@ -51,12 +51,12 @@ public final class RouterVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    return vertx.eventBus().<JsonObject>consumer(Addresses.PUBLISH, this::handle).completion();
+    return vertx.eventBus().<Object>consumer(Addresses.PUBLISH, this::handle).completion();
   }
 
-  private void handle(Message<JsonObject> msg) {
-    JsonObject body = msg.body();
-    if (body == null) {
+  /** Any body a backend may send gets an answer: a string, an array or a number is refused, not dropped. */
+  private void handle(Message<Object> msg) {
+    if (!(msg.body() instanceof JsonObject body)) {
       msg.fail(400, "body must be a JSON object {\"channel\":…,\"message\":…}");
       return;
     }
