@@ -76,6 +76,31 @@ test('failed attempts back off exponentially up to the cap, rotating through the
   client.close();
 });
 
+test('an error with no close event after it (Node 20 on a refused connection) still backs off and retries', async () => {
+  const { clock, sockets, events, client } = await setup();
+  sockets[0].readyState = 3;
+  sockets[0].onerror?.({});
+  await clock.advance(999);
+  assert.equal(reconnects(events).length, 0, 'the close event gets a moment to arrive');
+  await clock.advance(1);
+  const r = reconnects(events).at(-1);
+  assert.equal(r.delay, 250, 'backoff, not the 10 s connect timeout');
+  await clock.advance(250);
+  assert.equal(sockets.length, 2);
+  assert.equal(sockets[1].url, 'ws://b/ws');
+  client.close();
+});
+
+test('an error followed by its close event is handled once', async () => {
+  const { clock, sockets, events, client } = await setup();
+  sockets[0].onerror?.({});
+  sockets[0].serverClose(1006);
+  await clock.advance(2000);
+  assert.equal(events.filter((e) => e.name === 'disconnected').length, 1);
+  assert.equal(sockets.length, 2, 'one reconnect, not two');
+  client.close();
+});
+
 test('jitter draws a fresh random for every attempt', async () => {
   const draws = [0.1, 0.9, 0.3];
   const { sockets, events, clock, client } = await setup({ random: () => draws.shift() });

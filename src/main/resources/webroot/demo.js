@@ -1,6 +1,7 @@
 // The demo page at / : chat in rooms, direct messages and presence on /switchboard.js.
 // Query parameters (all optional): user=<name> joins at once; rooms=a,b (default lobby);
-// urls=ws://…/ws,ws://…/ws (default: this server); token=<jwt> (default: GET /demo/token when enabled).
+// urls=ws://…/ws,ws://…/ws (default: this server); token=<jwt> (default: GET /demo/token when /demo/config
+// says demo tokens are on; otherwise the page asks for a pasted token).
 import { connect } from '/switchboard.js';
 
 const $ = (id) => document.getElementById(id);
@@ -38,7 +39,19 @@ function tokenSource(user, initial) {
   };
 }
 
+/** Whether this server hands out demo tokens: asked once, so a server without them sees no token request. */
+let demoConfig = null;
+function demoTokensOn() {
+  demoConfig ??= fetch('/demo/config', { cache: 'no-store' })
+    .then((res) => (res.ok ? res.json() : { demo_tokens: false }))
+    .then((c) => c.demo_tokens === true, () => false);
+  return demoConfig;
+}
+
 async function fetchDemoToken(user) {
+  if (!(await demoTokensOn())) {
+    throw Object.assign(new Error('demo tokens are off on this server'), { noDemoTokens: true });
+  }
   const res = await fetch('/demo/token?user=' + encodeURIComponent(user), { cache: 'no-store' });
   if (res.status === 404) {
     throw Object.assign(new Error('demo tokens are off on this server'), { noDemoTokens: true });
@@ -278,6 +291,11 @@ window.addEventListener('beforeunload', () => {
 if (params.get('user')) {
   $('name').value = params.get('user');
   $('login').requestSubmit();
+} else if (!params.get('token')) {
+  // Without demo tokens the page needs a pasted one: show the box at once rather than after a failed join.
+  demoTokensOn().then((on) => {
+    $('token-box').hidden = on;
+  });
 }
 
 // For the browser tests and the curious: the live client.

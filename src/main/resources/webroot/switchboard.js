@@ -96,6 +96,8 @@ export function connect(options) {
 }
 
 const OPEN = 1;
+/** How long an error may go without its close event before the socket is given up. */
+const ERROR_CLOSE_GRACE_MS = 1000;
 // Server errors that mean a subscription can never succeed as asked; anything else is retried on reconnect.
 const FINAL_SUBSCRIBE_ERRORS = new Set(['forbidden', 'bad_request', 'too_large', 'unauthorized']);
 
@@ -356,7 +358,14 @@ export class SwitchboardClient {
       }
     };
     ws.onerror = () => {
-      // A close event always follows; it carries the code that decides what to do.
+      // Browsers follow an error with a close event, which carries the code that decides what to do. Some
+      // runtimes never send it (Node 20's WebSocket on a refused connection): after a moment, go on without
+      // it, or each attempt against a down node would wait out the whole connect timeout.
+      this._setTimeout(() => {
+        if (seq === this._socketSeq) {
+          this._abandon(CloseCodes.ABNORMAL, 'connection failed');
+        }
+      }, ERROR_CLOSE_GRACE_MS);
     };
     ws.onclose = (ev) => {
       if (seq === this._socketSeq) {

@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code GET /demo/token?user=alice}: a token for anyone who asks, so the demo page at {@code /} works
  * without a login system. Mounted only when {@code api.demo_tokens} (SWITCHBOARD_DEMO_TOKENS) is true and
- * tokens are HS256 with {@code auth.jwt_secret}; it hands out identities, so it is off by default.
+ * tokens are HS256 with {@code auth.jwt_secret}; it hands out identities, so it is off by default, and the page
+ * then asks for a pasted token.
  */
 public final class DemoRoutes {
 
@@ -25,18 +26,24 @@ public final class DemoRoutes {
 
   private DemoRoutes() {}
 
-  /** Mounts the route when config allows it; returns whether it did. */
+  /**
+   * Mounts the token route when config allows it, and always {@code GET /demo/config}
+   * ({@code {"demo_tokens":true|false}}), so the page knows whether to ask for a token or for a pasted one
+   * without a request that fails (a browser logs every 404 as a console error). Returns whether tokens are on.
+   */
   public static boolean mount(Router router, Vertx vertx, SwitchboardConfig config) {
-    if (!config.api().demoTokens()) {
-      return false;
-    }
-    if (config.auth().jwtSecret() == null) {
+    boolean on = config.api().demoTokens();
+    if (on && config.auth().jwtSecret() == null) {
       log.warn("event=demo_tokens_off reason=\"api.demo_tokens needs auth.jwt_secret (HS256) to sign tokens\"");
-      return false;
+      on = false;
     }
-    TokenIssuer issuer = new TokenIssuer(vertx, config.auth().jwtSecret());
-    router.get("/demo/token").handler(ctx -> token(ctx, issuer));
-    return true;
+    JsonObject demoConfig = new JsonObject().put("demo_tokens", on);
+    router.get("/demo/config").handler(ctx -> json(ctx, 200, demoConfig));
+    if (on) {
+      TokenIssuer issuer = new TokenIssuer(vertx, config.auth().jwtSecret());
+      router.get("/demo/token").handler(ctx -> token(ctx, issuer));
+    }
+    return on;
   }
 
   private static void token(RoutingContext ctx, TokenIssuer issuer) {

@@ -34,6 +34,9 @@ class DemoRoutesTest {
     SwitchboardNode node = TestNodes.standalone();
     try {
       assertEquals(404, get(node.port(), "/demo/token?user=alice").statusCode());
+      HttpResponse<String> config = get(node.port(), "/demo/config");
+      assertEquals(200, config.statusCode(), "the page asks this instead of a token request that fails");
+      assertEquals(false, new JsonObject(config.body()).getBoolean("demo_tokens"));
       HttpResponse<String> js = get(node.port(), "/switchboard.js");
       assertEquals(200, js.statusCode());
       assertTrue(js.headers().firstValue("content-type").orElse("").contains("javascript"), js.headers().toString());
@@ -52,6 +55,7 @@ class DemoRoutesTest {
   void whenEnabledItMintsATokenForTheNameThatOpensASession(Vertx vertx) throws Exception {
     SwitchboardNode node = TestNodes.standalone(new JsonObject().put("api", new JsonObject().put("demo_tokens", true)));
     try {
+      assertEquals(true, new JsonObject(get(node.port(), "/demo/config").body()).getBoolean("demo_tokens"));
       HttpResponse<String> r = get(node.port(), "/demo/token?user=alice");
       assertEquals(200, r.statusCode(), r.body());
       JsonObject body = new JsonObject(r.body());
