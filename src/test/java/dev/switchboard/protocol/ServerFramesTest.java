@@ -57,6 +57,8 @@ class ServerFramesTest {
         new JsonObject(ServerFrames.error("x", ErrorCode.FORBIDDEN, "no")));
     assertEquals(new JsonObject().put("type", "reply").put("id", 1).put("message", new JsonObject().put("ok", 1)),
         new JsonObject(ServerFrames.reply(1, new JsonObject().put("ok", 1))));
+    assertEquals(new JsonObject().put("type", "reply").put("message", "m"), new JsonObject(ServerFrames.reply(null, "m")),
+        "a request sent without an id gets a reply without one, not \"id\":null");
     assertEquals(new JsonObject().put("type", "presence").put("id", 2).put("channel", "room:a")
             .put("users", new JsonArray().add("u")).put("count", 1),
         new JsonObject(ServerFrames.presence(2, "room:a", new JsonArray().add("u"))));
