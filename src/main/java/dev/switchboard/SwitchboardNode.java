@@ -10,6 +10,7 @@ import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.GatewayVerticle;
 import dev.switchboard.gateway.NetTransport;
+import dev.switchboard.gateway.Session;
 import dev.switchboard.history.HazelcastHistoryStore;
 import dev.switchboard.history.HistorySettings;
 import dev.switchboard.history.HistoryStore;
@@ -232,15 +233,21 @@ public final class SwitchboardNode {
     vertx.eventBus().publish(Addresses.DRAIN, new JsonObject().put("period_ms", period),
         new DeliveryOptions().setLocalOnly(true));
     Promise<Void> drained = Promise.promise();
-    long deadline = System.currentTimeMillis() + period + 2000;
+    // The last session is closed by the end of the period; a peer that never answers its close frame is cut
+    // after the close grace, noticed on the gateway's next 1 s tick (2 s leaves room for a busy loop).
+    long deadline = System.currentTimeMillis() + period + Session.closeGraceMillis(context.config()) + 2000;
     vertx.setPeriodic(100, t -> {
-      if (context.sessions().connections() == 0 || System.currentTimeMillis() > deadline) {
+      // Until the sockets have closed too, not only the sessions: each socket's cleanup still gives its slots
+      // back to the limiter, which must still be deployed then.
+      boolean done = context.sessions().connections() == 0 && context.sessions().closingSockets() == 0;
+      if (done || System.currentTimeMillis() > deadline) {
         vertx.cancelTimer(t);
         drained.tryComplete();
       }
     });
     return drained.future().compose(v -> {
-      log.info("event=drain_done node={} remaining={}", name(), context.sessions().connections());
+      log.info("event=drain_done node={} remaining={} closing={}", name(), context.sessions().connections(),
+          context.sessions().closingSockets());
       return close();
     });
   }

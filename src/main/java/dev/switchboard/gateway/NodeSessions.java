@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class NodeSessions {
 
   private final AtomicInteger connections = new AtomicInteger();
+  private final AtomicInteger closingSockets = new AtomicInteger();
   private final LongAdder fanoutReceived = new LongAdder();
   private final ConcurrentMap<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
   /** channel → user → number of this node's sessions of that user subscribed. */
@@ -33,6 +34,22 @@ public final class NodeSessions {
 
   public int connections() {
     return connections.get();
+  }
+
+  public void socketClosing() {
+    closingSockets.incrementAndGet();
+  }
+
+  public void socketClosed() {
+    closingSockets.decrementAndGet();
+  }
+
+  /**
+   * Sockets whose session has ended (its close frame queued) but which have not closed yet: their cleanup,
+   * the limiter release and the disconnect line among it, is still to run.
+   */
+  public int closingSockets() {
+    return closingSockets.get();
   }
 
   /** A publication reached one of this node's channel consumers (one per consumer, probes excluded). */

@@ -934,6 +934,11 @@ public final class Session {
    * timeout), is long enough for any peer that still reads.
    */
   private long closeGraceMillis() {
+    return closeGraceMillis(config);
+  }
+
+  /** How long a session this side closed may wait for its peer's close frame before its socket is reset. */
+  public static long closeGraceMillis(SwitchboardConfig config) {
     return Math.min(config.session().heartbeat().toMillis(), 10_000);
   }
 

@@ -132,7 +132,9 @@ public final class SessionHub {
 
   /** The session has queued its close frame; it is watched until its socket closes. */
   void closing(Session s) {
-    closing.add(s);
+    if (closing.add(s)) {
+      node.sessions().socketClosing();
+    }
   }
 
   /**
@@ -140,7 +142,9 @@ public final class SessionHub {
    * puts it under the watch, {@link #closing(Session)}) and when its socket closes.
    */
   void remove(Session s) {
-    closing.remove(s);
+    if (closing.remove(s)) {
+      node.sessions().socketClosed();
+    }
     if (!sessions.remove(s)) {
       return;
     }

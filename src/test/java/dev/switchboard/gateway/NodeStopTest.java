@@ -12,6 +12,7 @@ import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -27,6 +28,45 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(VertxExtension.class)
 class NodeStopTest {
+
+  /**
+   * SPEC §2: a drain closes the sessions, then the node leaves. It ends once every socket has closed, the one
+   * whose peer never answers its close frame too (cut after the close grace), so each socket's cleanup (its
+   * limiter release, its disconnect line) runs while the node is still whole.
+   */
+  @Test
+  void aDrainEndsOnlyOnceEverySocketHasClosedAnsweredOrNot(Vertx vertx) throws IOException {
+    SwitchboardNode node = TestNodes.standalone(new JsonObject()
+        .put("drain", new JsonObject().put("period", "500ms"))
+        .put("session", new JsonObject().put("heartbeat", "1s")));
+    WsClient answering = WsClient.authed(vertx, node.port(), TestNodes.token("dan")).await();
+    try (RawWsClient silent = RawWsClient.connect(node.port(), "/ws?token=" + TestNodes.token("dot"));
+        LogCapture logs = LogCapture.of("dev.switchboard")) {
+      silent.next("auth_success", WAIT);
+
+      node.drain().await();
+
+      assertEquals((short) 1001, answering.closed(WAIT).await());
+      List<String> lines = logs.messages();
+      int done = indexOf(lines, "event=drain_done");
+      assertTrue(done >= 0, "no drain_done line: " + lines);
+      assertTrue(lines.get(done).contains("remaining=0 closing=0"), lines.get(done));
+      for (String user : List.of("dan", "dot")) {
+        int gone = indexOf(lines, "event=disconnect session=", "user=" + user + " ");
+        assertTrue(gone >= 0 && gone < done, user + "'s socket had not closed when the drain ended: " + lines);
+      }
+    }
+  }
+
+  private static int indexOf(List<String> lines, String... parts) {
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      if (java.util.Arrays.stream(parts).allMatch(line::contains)) {
+        return i;
+      }
+    }
+    return -1;
+  }
 
   @Test
   void aStoppingNodeSays1001AndClosesEverySocketAnsweredOrNot(Vertx vertx) throws IOException {

@@ -91,7 +91,9 @@ class MetricsScrapeTest {
     Scrape during = Scrape.of(vertx, port);
     assertEquals(4, during.delta(before, "switchboard_connections"), "4 sessions open");
     bob.close().await();
-    Scrape after = awaitScrape(vertx, port, s -> s.delta(before, "switchboard_connections") == 3);
+    // The gauge drops when bob's close frame arrives, the disconnect counter when his socket has closed.
+    Scrape after = awaitScrape(vertx, port, s -> s.delta(before, "switchboard_connections") == 3
+        && s.delta(before, "switchboard_disconnects_total{code=\"1000\"}") == 1);
 
     assertEquals(4, after.delta(before, "switchboard_connects_total{result=\"ok\"}"));
     assertEquals(1, after.delta(before, "switchboard_connects_total{result=\"unauthorized\"}"));
