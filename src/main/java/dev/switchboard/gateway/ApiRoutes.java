@@ -255,9 +255,9 @@ public final class ApiRoutes {
       fail(ctx, 400, "bad channel name: " + r.error());
       return;
     }
-    String off = presenceOff(r.channel());
+    ProtocolError off = rules.checkBackendPresence(r.channel());
     if (off != null) {
-      fail(ctx, 400, off);
+      fail(ctx, 400, off.message());
       return;
     }
     view.presence(r.channel().toString()).onComplete(ar -> {
@@ -268,20 +268,6 @@ public final class ApiRoutes {
       json(ctx, 200, new JsonObject().put("channel", r.channel().toString()).put("users", ar.result())
           .put("count", ar.result().size()));
     });
-  }
-
-  /** Why a channel has no presence to show, as the client's presence request would say; null when it has. */
-  private String presenceOff(Channel ch) {
-    SwitchboardConfig.NamespaceRules ns = rules.rules(ch);
-    boolean builtIn = ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace());
-    if (ns == null && !builtIn) {
-      return "unknown channel namespace: " + ch.namespace();
-    }
-    if (ns == null || !ns.presence()) {
-      return "presence is not enabled for " + ch.namespace() + ": channels"
-          + (ns == null ? "" : " (channels.namespaces." + ch.namespace() + ".presence is false)");
-    }
-    return null;
   }
 
   /** {@code GET /api/history/<channel>?limit=n}: the newest kept messages, oldest first, and the position. */

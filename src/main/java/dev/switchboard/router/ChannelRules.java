@@ -118,9 +118,22 @@ public final class ChannelRules {
     if (sub != null && !(Channel.USER.equals(ch.namespace()) && ch.name().equals(p.userId()))) {
       return sub;
     }
+    return checkBackendPresence(ch);
+  }
+
+  /**
+   * Whether presence may be read here by a backend (the HTTP API): a known namespace whose rules keep
+   * presence. The client's request adds its subscribe check in front of this one.
+   */
+  public ProtocolError checkBackendPresence(Channel ch) {
     NamespaceRules r = namespaces.get(ch.namespace());
+    boolean builtIn = ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace());
+    if (r == null && !builtIn) {
+      return unknownNamespace(ch);
+    }
     if (r == null || !r.presence()) {
-      return forbidden("presence is not enabled for " + ch.namespace() + ": channels");
+      return forbidden("presence is not enabled for " + ch.namespace() + ": channels"
+          + (r == null ? "" : " (channels.namespaces." + ch.namespace() + ".presence is false)"));
     }
     return null;
   }
