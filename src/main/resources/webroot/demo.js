@@ -53,9 +53,6 @@ async function fetchDemoToken(user) {
     throw Object.assign(new Error('demo tokens are off on this server'), { noDemoTokens: true });
   }
   const res = await fetch('/demo/token?user=' + encodeURIComponent(user), { cache: 'no-store' });
-  if (res.status === 404) {
-    throw Object.assign(new Error('demo tokens are off on this server'), { noDemoTokens: true });
-  }
   const body = await res.json();
   if (!res.ok) {
     throw new Error(body.error || 'token request failed: HTTP ' + res.status);
