@@ -12,7 +12,7 @@ import java.util.TreeSet;
 
 /**
  * Cluster-wide answers gathered from every member's {@link NodeDirectory}: presence, nodes, a user's
- * session count. The member list comes from the cluster manager, so a node that died stops being asked
+ * connection slots. The member list comes from the cluster manager, so a node that died stops being asked
  * (and stops being counted) as soon as Hazelcast drops it: no ghost users, and no shared state to clean.
  * A member that does not answer within the timeout is left out of the answer rather than failing it.
  */
@@ -46,16 +46,23 @@ public final class ClusterView {
     });
   }
 
-  /** Sessions of the user on every node. */
-  public Future<Integer> userSessions(String user) {
-    return gather("user-sessions", new JsonObject().put("user", user))
-        .map(replies -> replies.stream().mapToInt(r -> r.getInteger("sessions", 0)).sum());
+  /** Connection slots the user holds on every other node: its sessions there and its logins being admitted. */
+  public Future<Integer> userSlotsElsewhere(String user) {
+    return gather("user-slots", new JsonObject().put("user", user), false)
+        .map(replies -> replies.stream().mapToInt(r -> r.getInteger("slots", 0)).sum());
   }
 
   private Future<List<JsonObject>> gather(String op, JsonObject body) {
+    return gather(op, body, true);
+  }
+
+  private Future<List<JsonObject>> gather(String op, JsonObject body, boolean includingThisNode) {
     DeliveryOptions opts = new DeliveryOptions().setSendTimeout(TIMEOUT_MS);
     List<Future<JsonObject>> asks = new ArrayList<>();
     for (String member : node.members()) {
+      if (!includingThisNode && member.equals(node.nodeId())) {
+        continue;
+      }
       Future<JsonObject> ask = node.vertx().eventBus().<JsonObject>request(Addresses.node(member, op), body, opts)
           .map(Message::body)
           .otherwise((JsonObject) null);

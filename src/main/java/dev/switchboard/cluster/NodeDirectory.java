@@ -10,7 +10,7 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * Answers the directed questions other nodes ask this one (see {@link ClusterView}): presence of a channel,
- * node info, a user's session count; and the subscription probe that proves this node's event bus already
+ * node info, the connection slots a user holds here; and the subscription probe that proves this node's event bus already
  * routes a channel to a node that just subscribed ({@link ProbeResponder}).
  */
 public final class NodeDirectory extends VerticleBase {
@@ -36,8 +36,8 @@ public final class NodeDirectory extends VerticleBase {
             .put("users", sessions.users())
             .put("ready", node.ready())
             .put("draining", node.draining())));
-    var users = eb.<JsonObject>consumer(Addresses.node(id, "user-sessions"), msg ->
-        msg.reply(new JsonObject().put("sessions", sessions.sessionsOf(msg.body().getString("user")))));
+    var users = eb.<JsonObject>consumer(Addresses.node(id, "user-slots"), msg ->
+        msg.reply(new JsonObject().put("slots", sessions.userSlotsOf(msg.body().getString("user")))));
     var probe = ProbeResponder.register(vertx, id);
     return Future.all(presence.completion(), info.completion(), users.completion(), probe.completion());
   }

@@ -214,7 +214,10 @@ public final class GatewayVerticle extends VerticleBase {
           // The limiter logs refusals, summarised per address: a flood must not become a log flood.
           log.debug("event=connect_refused reason=limit ip={} detail=\"{}\"", ip, ar.cause().getMessage());
           // The client learns why from the close code, so accept and close at once.
-          accept(hs).onSuccess(ws -> ws.close(CloseCode.TOO_MANY_CONNECTIONS.code(), ar.cause().getMessage()));
+          accept(hs).onSuccess(ws -> {
+            node.metrics().disconnect(CloseCode.TOO_MANY_CONNECTIONS.code());
+            ws.close(CloseCode.TOO_MANY_CONNECTIONS.code(), ar.cause().getMessage());
+          });
         } else {
           node.metrics().connect("node_full");
           reject(hs, 503);
@@ -228,6 +231,7 @@ public final class GatewayVerticle extends VerticleBase {
         }
         var ws = accepted.result();
         UpgradeLeftovers.drop(ws);
+        FrameRules.install(ws);
         ws.setWriteQueueMaxSize(config.session().outboundQueueBytes());
         Session session = new Session(ws, services, ip, System.currentTimeMillis());
         hub.add(session);

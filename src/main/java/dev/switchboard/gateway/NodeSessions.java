@@ -21,6 +21,8 @@ public final class NodeSessions {
   private final AtomicInteger closingSockets = new AtomicInteger();
   private final LongAdder fanoutReceived = new LongAdder();
   private final ConcurrentMap<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
+  /** user → connection slots the limiter has reserved for the user here: authenticated or still admitting. */
+  private final ConcurrentMap<String, Integer> userSlots = new ConcurrentHashMap<>();
   /** channel → user → number of this node's sessions of that user subscribed. */
   private final ConcurrentMap<String, ConcurrentMap<String, Integer>> presence = new ConcurrentHashMap<>();
 
@@ -76,6 +78,24 @@ public final class NodeSessions {
   public int sessionsOf(String user) {
     AtomicInteger n = perUser.get(user);
     return n == null ? 0 : n.get();
+  }
+
+  /**
+   * Reserves a slot for one more session of the user on this node and returns how many it now holds.
+   * Only the limiter writes slots; other nodes read them, so a login still being admitted here is already
+   * counted when another node asks (a count of authenticated sessions alone lets simultaneous logins on
+   * two nodes both pass the cluster-wide cap).
+   */
+  public int reserveUserSlot(String user) {
+    return userSlots.merge(user, 1, Integer::sum);
+  }
+
+  public void releaseUserSlot(String user) {
+    userSlots.computeIfPresent(user, (u, n) -> n <= 1 ? null : n - 1);
+  }
+
+  public int userSlotsOf(String user) {
+    return userSlots.getOrDefault(user, 0);
   }
 
   public int users() {

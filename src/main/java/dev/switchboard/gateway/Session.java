@@ -381,7 +381,7 @@ public final class Session {
   }
 
   private void admit(Frame.Auth a, Principal p) {
-    eb.request(Addresses.LIMITER_ADMIT_USER, new JsonObject().put("user", p.userId()), LOCAL).onComplete(ar -> {
+    eb.request(Addresses.LIMITER_ADMIT_USER, new JsonObject().put("user", p.userId()).put("ip", ip), LOCAL).onComplete(ar -> {
       if (ar.succeeded()) {
         admittedUser = p.userId();
       }

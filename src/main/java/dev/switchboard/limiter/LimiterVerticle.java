@@ -4,8 +4,10 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.gateway.NodeSessions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
@@ -19,15 +21,15 @@ import org.slf4j.LoggerFactory;
  * ones are still being set up. The per-user cap is cluster-wide; other nodes are asked through
  * {@link ClusterView} only when this node's own count does not already decide.
  *
- * <p>Refusals are logged by address: the first one in each second in full, the rest as one summary line
+ * <p>Refusals are logged by address (the per-user cap by user): the first one in each second in full, the rest as one summary line
  * per second, so a connection flood cannot turn into a log flood.
  *
  * <p>Messages (all local):
  * <ul>
  *   <li>{@link Addresses#LIMITER_ADMIT} {@code {"ip"}}: reserves a connection slot, or fails with 503 (node
  *   draining or at {@code server.max_connections}) or 4029 (per-IP cap or connect rate).</li>
- *   <li>{@link Addresses#LIMITER_ADMIT_USER} {@code {"user"}}: reserves a session slot for the user, or
- *   fails with 4029.</li>
+ *   <li>{@link Addresses#LIMITER_ADMIT_USER} {@code {"user", "ip"}}: reserves a session slot for the user,
+ *   or fails with 4029.</li>
  *   <li>{@link Addresses#LIMITER_RELEASE} {@code {"ip"?, "user"?}}: gives back what was reserved; sent
  *   exactly once per reservation by the session that holds it.</li>
  * </ul>
@@ -41,9 +43,10 @@ public final class LimiterVerticle extends VerticleBase {
   private final int maxConnections;
   private final ClusterView view;
   private final Map<String, Integer> perIp = new HashMap<>();
-  private final Map<String, Integer> perUser = new HashMap<>();
+  /** Per-user slots live in NodeSessions, where this node's directory answers other nodes from them. */
+  private final NodeSessions slots;
   private final Map<String, Integer> connectRate = new HashMap<>();
-  /** Refusals per address since the last summary line: a flood is logged once a second, not per attempt. */
+  /** Refusals per address or user since the last summary line: a flood is logged once a second, not per attempt. */
   private final Map<String, int[]> refusedSinceSummary = new HashMap<>();
   private int connections;
   private long rateWindowSecond;
@@ -53,6 +56,7 @@ public final class LimiterVerticle extends VerticleBase {
     this.limits = node.config().limits();
     this.maxConnections = node.config().server().maxConnections();
     this.view = new ClusterView(node);
+    this.slots = node.sessions();
   }
 
   @Override
@@ -63,7 +67,7 @@ public final class LimiterVerticle extends VerticleBase {
       if (refusal == null) {
         msg.reply(new JsonObject().put("ok", true));
       } else {
-        logRefusal(ip, refusal);
+        logRefusal("ip=" + ip, "", refusal);
         msg.fail(refusal.code(), refusal.reason());
       }
     });
@@ -76,30 +80,29 @@ public final class LimiterVerticle extends VerticleBase {
       }
       String user = msg.body().getString("user");
       if (user != null) {
-        perUser.computeIfPresent(user, (k, n) -> n <= 1 ? null : n - 1);
+        slots.releaseUserSlot(user);
       }
     });
     var admitUser = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_ADMIT_USER, msg -> {
       String user = msg.body().getString("user");
       int cap = limits.connectionsPerUser();
-      int local = perUser.getOrDefault(user, 0);
-      if (local >= cap) {
-        msg.fail(4029, userRefusal(cap));
+      if (slots.userSlotsOf(user) >= cap) {
+        refuseUser(msg, user, cap);
         return;
       }
-      // Reserve before asking the cluster, so concurrent logins of the same user on this node see it.
-      perUser.put(user, local + 1);
+      // Reserve before asking the cluster: a node asking about this user from now on counts this login. Of
+      // two simultaneous logins on two nodes, each reserves and then asks the other, so at least one sees
+      // both and the cap holds (it may refuse both, when together they were over it).
+      slots.reserveUserSlot(user);
       if (!node.clustered() || node.members().size() <= 1) {
         msg.reply(new JsonObject().put("ok", true));
         return;
       }
-      int localAuthenticated = node.sessions().sessionsOf(user);
-      view.userSessions(user).onComplete(ar -> {
-        // The cluster total counts this node's authenticated sessions; add this node's reservations instead.
-        int elsewhere = ar.succeeded() ? Math.max(0, ar.result() - localAuthenticated) : 0;
-        if (elsewhere + perUser.getOrDefault(user, 0) > cap) {
-          perUser.computeIfPresent(user, (k, n) -> n <= 1 ? null : n - 1);
-          msg.fail(4029, userRefusal(cap));
+      view.userSlotsElsewhere(user).onComplete(ar -> {
+        int elsewhere = ar.succeeded() ? ar.result() : 0;
+        if (elsewhere + slots.userSlotsOf(user) > cap) {
+          slots.releaseUserSlot(user);
+          refuseUser(msg, user, cap);
         } else {
           msg.reply(new JsonObject().put("ok", true));
         }
@@ -139,11 +142,21 @@ public final class LimiterVerticle extends VerticleBase {
     return null;
   }
 
-  /** The first refusal of an address in a summary period is logged in full; the rest only counted. */
-  private void logRefusal(String ip, Refusal refusal) {
-    int[] n = refusedSinceSummary.computeIfAbsent(ip, k -> new int[1]);
+  private void refuseUser(Message<JsonObject> msg, String user, int cap) {
+    Refusal refusal = new Refusal(4029, "too many connections for this user (limit " + cap + ")");
+    logRefusal("user=" + user, " ip=" + msg.body().getString("ip"), refusal);
+    msg.fail(refusal.code(), refusal.reason());
+  }
+
+  /**
+   * The first refusal of an address (or a user) in a summary period is logged in full; the rest only
+   * counted. {@code subject} is that key as logged ({@code ip=…} or {@code user=…}), {@code more} any
+   * further fields.
+   */
+  private void logRefusal(String subject, String more, Refusal refusal) {
+    int[] n = refusedSinceSummary.computeIfAbsent(subject, k -> new int[1]);
     if (n[0]++ == 0) {
-      log.info("event=connect_refused ip={} status={} reason=\"{}\"", ip, refusal.code(), refusal.reason());
+      log.info("event=connect_refused {}{} status={} reason=\"{}\"", subject, more, refusal.code(), refusal.reason());
     }
   }
 
@@ -151,15 +164,12 @@ public final class LimiterVerticle extends VerticleBase {
     if (refusedSinceSummary.isEmpty()) {
       return;
     }
-    refusedSinceSummary.forEach((ip, n) -> {
+    refusedSinceSummary.forEach((subject, n) -> {
       if (n[0] > 1) {
-        log.info("event=connect_refused_summary ip={} refused={} period_ms=1000", ip, n[0]);
+        log.info("event=connect_refused_summary {} refused={} period_ms=1000", subject, n[0]);
       }
     });
     refusedSinceSummary.clear();
   }
 
-  private static String userRefusal(int cap) {
-    return "too many connections for this user (limit " + cap + ")";
-  }
 }

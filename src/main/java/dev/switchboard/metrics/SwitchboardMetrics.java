@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -39,6 +40,8 @@ public final class SwitchboardMetrics {
   static final String[] MESSAGE_TYPES = {"auth", "subscribe", "unsubscribe", "broadcast", "send", "presence",
       "request", "history", "ping", "invalid", "binary"};
   static final int[] CLOSE_CODES = {1000, 1001, 1006, 1008, 1009, 1011, 4008, 4009, 4010, 4029};
+  /** Codes a peer may close with besides those: RFC 6455 §7.4.1's. Any other counts as "other". */
+  private static final Set<Integer> PEER_CODES = Set.of(1002, 1003, 1005, 1007, 1010);
 
   /** One hour in microseconds: anything later than that is clamped, not lost. */
   private static final long MAX_LATENCY_MICROS = 3_600_000_000L;
@@ -88,7 +91,20 @@ public final class SwitchboardMetrics {
   }
 
   public void disconnect(int code) {
-    disconnectCounter(Integer.toString(code)).increment();
+    disconnectCounter(codeLabel(code)).increment();
+  }
+
+  /**
+   * A client chooses its own close code (3000–4999 are free for applications), so each code outside the
+   * known ones would otherwise become a series of its own: thousands of them, from one client.
+   */
+  static String codeLabel(int code) {
+    for (int known : CLOSE_CODES) {
+      if (known == code) {
+        return Integer.toString(code);
+      }
+    }
+    return PEER_CODES.contains(code) ? Integer.toString(code) : "other";
   }
 
   private Counter disconnectCounter(String code) {

@@ -438,6 +438,34 @@ class ClusterRoutingTest {
     closeAll(sessions);
   }
 
+  @Test
+  void simultaneousLoginsOnEveryNodeNeverPassTheCap(Vertx vertx) {
+    for (int round = 0; round < 5; round++) {
+      String user = unique("fred");
+      // All at once, spread over the nodes: each node admits before it knows of the others' logins.
+      List<WsClient> attempts = new ArrayList<>();
+      for (Future<WsClient> f : java.util.stream.IntStream.range(0, 3 * CAP).mapToObj(i ->
+          WsClient.connect(vertx, nodes.get(i % 3).port(), "token=" + TestNodes.token(user))).toList()) {
+        attempts.add(f.await());
+      }
+      List<WsClient> admitted = new ArrayList<>();
+      for (WsClient c : attempts) {
+        // Each attempt ends one way or the other: auth_success, or a close with 4029.
+        Future<Boolean> in = c.next("auth_success", 10_000).map(true);
+        Future<Boolean> out = c.closed(10_000).map(code -> {
+          assertEquals((short) 4029, code, c.closeReason());
+          return false;
+        });
+        if (Future.any(in, out).map(x -> in.succeeded() && in.result()).await()) {
+          admitted.add(c);
+        }
+      }
+      int n = admitted.size();
+      assertTrue(n >= 1 && n <= CAP, "round " + round + ": " + n + " of " + attempts.size() + " admitted, cap " + CAP);
+      closeAll(attempts);
+    }
+  }
+
   // ---- example backend ----------------------------------------------------------------------------
 
   @Test

@@ -173,15 +173,66 @@ class CloseCodesTest {
     for (int i = 0; i < 3; i++) {
       open.add(connect(vertx, ip, null).await());
     }
+    double closed4029 = disconnects("4029");
     WsClient fourth = connect(vertx, ip, null).await();
     assertEquals((short) 4029, fourth.closed(WAIT).await());
     assertTrue(fourth.closeReason().contains("IP"), fourth.closeReason());
+    // Refused after the upgrade, so it is a closed connection like any other, counted by its code.
+    assertEquals(closed4029 + 1, disconnects("4029"));
 
     // Another address is not affected; closing one frees a slot for this one.
     authed(vertx, "127.0.0.41", "other").close().await();
     open.remove(0).close().await();
     pollUntilAuthed(vertx, ip, "henry").close().await();
     open.forEach(c -> c.close().await());
+  }
+
+  static double disconnects(String code) {
+    var c = node.context().registry().find("switchboard.disconnects").tag("code", code).counter();
+    return c == null ? 0 : c.count();
+  }
+
+  @Test
+  void textThatIsNotUtf8ClosesWith1007() throws IOException {
+    try (RawWsClient c = rawAuthed("127.0.0.50", "ivan")) {
+      // A code point split over two fragments is fine: the check runs across the message, not per frame.
+      byte[] euro = "{\"type\":\"ping\",\"id\":\"\u20ac\"}".getBytes(StandardCharsets.UTF_8);
+      int cut = new String(euro, StandardCharsets.UTF_8).indexOf('\u20ac') + 1;
+      c.sendFrame(RawWsClient.TEXT, false, java.util.Arrays.copyOfRange(euro, 0, cut));
+      c.sendFrame(RawWsClient.CONTINUATION, true, java.util.Arrays.copyOfRange(euro, cut, euro.length));
+      assertEquals("\u20ac", c.next("pong", WAIT).getString("id"));
+
+      byte[] bad = "{\"type\":\"ping\",\"id\":\"x?\"}".getBytes(StandardCharsets.UTF_8);
+      bad[bad.length - 3] = (byte) 0xff;
+      c.sendFrame(RawWsClient.TEXT, true, bad);
+      RawWsClient.Frame close = c.awaitClose(WAIT);
+      assertEquals(1007, close.closeCode(), close.toString());
+    }
+  }
+
+  @Test
+  void rsvBitsNoExtensionTookCloseWith1002() throws IOException {
+    for (int rsv : new int[] {4, 2, 1}) {
+      try (RawWsClient c = rawAuthed("127.0.0.51", "judy" + rsv)) {
+        // No permessage-deflate was offered, so RSV1 means nothing here, and RSV2/RSV3 never do.
+        c.sendFrameWithRsv(RawWsClient.TEXT, rsv, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8));
+        RawWsClient.Frame close = c.awaitClose(WAIT);
+        assertEquals(1002, close.closeCode(), "rsv " + rsv + ": " + close);
+      }
+    }
+  }
+
+  @Test
+  void aCloseCodeOfTheClientsOwnIsCountedAsOther() throws IOException {
+    double other = disconnects("other");
+    try (RawWsClient c = rawAuthed("127.0.0.52", "kim")) {
+      // 4123 is free for applications: each such code a client picks must not become a series of its own.
+      c.sendFrame(RawWsClient.CLOSE, true, new byte[] {0x10, 0x1b});
+      c.awaitClose(WAIT);
+    }
+    dev.switchboard.cluster.Tally.waitFor(() -> disconnects("other") == other + 1, WAIT,
+        () -> "disconnects{code=other} is " + disconnects("other") + ", was " + other);
+    assertEquals(0, disconnects("4123"));
   }
 
   /** Retries until admitted: releasing a slot is asynchronous. Bounded by a deadline. */

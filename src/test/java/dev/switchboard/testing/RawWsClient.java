@@ -159,6 +159,14 @@ public final class RawWsClient implements AutoCloseable {
     out.flush();
   }
 
+  /** Writes one masked, final frame with the given RSV bits (0–7: RSV1 is 4) in its first byte. */
+  public void sendFrameWithRsv(int opcode, int rsv, byte[] payload) throws IOException {
+    byte[] f = frame(opcode, true, payload);
+    f[0] |= (byte) ((rsv & 7) << 4);
+    out.write(f);
+    out.flush();
+  }
+
   /** Several text frames in one write, so the server reads them in one pass. */
   public void sendTexts(List<String> texts) throws IOException {
     ByteArrayOutputStream all = new ByteArrayOutputStream();
