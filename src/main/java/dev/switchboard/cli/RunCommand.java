@@ -4,7 +4,10 @@ import dev.switchboard.SwitchboardNode;
 import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.ConfigLoader;
 import dev.switchboard.config.SwitchboardConfig;
+import io.vertx.core.json.JsonObject;
 import java.lang.management.ManagementFactory;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -78,13 +81,13 @@ public final class RunCommand implements Callable<Integer> {
           + cause.getMessage());
       return 1;
     }
-    System.out.println("switchboard ready: node=" + node.name() + " port=" + node.port()
-        + " jvm_uptime_ms=" + ManagementFactory.getRuntimeMXBean().getUptime());
+    System.out.println(banner("switchboard ready: node=" + node.name() + " port=" + node.port()
+        + " jvm_uptime_ms=" + ManagementFactory.getRuntimeMXBean().getUptime()));
     long drainMs = config.drain().period().toMillis();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.drain().toCompletionStage().toCompletableFuture().get(drainMs + 15_000, TimeUnit.MILLISECONDS);
-        System.out.println("switchboard stopped: node=" + node.name() + " drained and left the cluster");
+        System.out.println(banner("switchboard stopped: node=" + node.name() + " drained and left the cluster"));
       } catch (Exception e) {
         System.err.println("switchboard: drain did not finish cleanly: " + e);
       }
@@ -92,5 +95,15 @@ public final class RunCommand implements Callable<Integer> {
     // Vert.x event-loop threads keep the JVM alive; wait here so the exit code stays ours.
     Thread.currentThread().join();
     return 0;
+  }
+
+  /**
+   * The lines scripts wait for ("switchboard ready"): plain text, or with {@code SWITCHBOARD_LOG_FORMAT=json} a
+   * JSON line holding the same text, so that stdout stays all JSON lines for a log shipper.
+   */
+  static String banner(String text) {
+    return "json".equalsIgnoreCase(System.getenv("SWITCHBOARD_LOG_FORMAT"))
+        ? new JsonObject().put("ts", Instant.now().truncatedTo(ChronoUnit.MILLIS).toString()).put("message", text).encode()
+        : text;
   }
 }

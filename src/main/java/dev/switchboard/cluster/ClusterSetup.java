@@ -93,6 +93,11 @@ public final class ClusterSetup {
   }
 
   private static Config load(String path) {
+    // Hazelcast picks its logger when its first class logs, reading the file below, before the property set on
+    // the Config counts: without this its first lines go to java.util.logging, two lines each, not ours.
+    if (System.getProperty("hazelcast.logging.type") == null) {
+      System.setProperty("hazelcast.logging.type", "slf4j");
+    }
     try {
       if (path != null && Files.isRegularFile(Path.of(path))) {
         return new FileSystemXmlConfig(path);

@@ -41,7 +41,7 @@ public final class NodeContext {
     this.feeds = new ChannelFeeds(this);
     String id = nodeId();
     this.name = config.nodeId() != null ? config.nodeId() : "node-" + id.substring(0, Math.min(8, id.length()));
-    metrics.gauges(sessions::connections, () -> members().size());
+    metrics.gauges(sessions::openSockets, () -> members().size());
     metrics.preRegister();
   }
 

@@ -32,7 +32,7 @@ public final class NodeDirectory extends VerticleBase {
         msg.reply(new JsonObject()
             .put("node", node.name())
             .put("id", id)
-            .put("connections", sessions.connections())
+            .put("connections", sessions.openSockets())
             .put("users", sessions.users())
             .put("ready", node.ready())
             .put("draining", node.draining())));

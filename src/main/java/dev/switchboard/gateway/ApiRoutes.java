@@ -4,6 +4,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.limiter.RefusalLog;
 import dev.switchboard.metrics.AdminAccess;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ErrorCode;
@@ -24,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP API (SPEC §5.2), every route behind an API key: {@code Authorization: Bearer <key>}.
@@ -33,6 +36,7 @@ import java.util.regex.Pattern;
  */
 public final class ApiRoutes {
 
+  private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
   private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
   /** Room for an array of publishes of max_message_size each, within reason. */
   static final long MAX_BODY = 4L * 1024 * 1024;
@@ -48,6 +52,7 @@ public final class ApiRoutes {
   private final ClusterView view;
   private final ChannelRules rules;
   private final int maxMessageSize;
+  private RefusalLog keyFailures;
 
   public ApiRoutes(NodeContext node) {
     this.node = node;
@@ -57,7 +62,9 @@ public final class ApiRoutes {
     this.maxMessageSize = node.config().session().maxMessageSize();
   }
 
+  /** Mounts the routes; call on the event loop that serves them (the gateway verticle's). */
   public void mount(Router router) {
+    keyFailures = new RefusalLog(node.vertx(), LOG, "auth_failure");
     router.route("/api/*").failureHandler(ApiRoutes::failure);
     router.route("/api/*").handler(this::requireKey);
     router.post("/api/*").handler(ApiRoutes::bodyIsJson);
@@ -102,6 +109,7 @@ public final class ApiRoutes {
 
   private void requireKey(RoutingContext ctx) {
     if (!AdminAccess.isBearerKey(ctx.request().getHeader(HttpHeaders.AUTHORIZATION), keys)) {
+      AdminAccess.logKeyFailure(keyFailures, ctx);
       ctx.response().putHeader("WWW-Authenticate", "Bearer");
       if (!ctx.request().isEnded()) {
         // A body nobody will read would sit in the way of the next request on this keep-alive connection.

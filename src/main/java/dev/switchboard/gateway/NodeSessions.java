@@ -34,8 +34,18 @@ public final class NodeSessions {
     connections.decrementAndGet();
   }
 
+  /** Sessions not yet ended: open, or closed by their peer's close frame an instant ago. */
   public int connections() {
     return connections.get();
+  }
+
+  /**
+   * WebSocket connections this node holds: its sessions, and the sockets whose session ended but whose TCP
+   * connection has not closed yet (a peer that does not answer the close frame holds one until it is cut).
+   * What the connections gauge and {@code /api/nodes} report, and what {@code server.max_connections} counts.
+   */
+  public int openSockets() {
+    return connections.get() + closingSockets.get();
   }
 
   public void socketClosing() {

@@ -46,8 +46,7 @@ public final class LimiterVerticle extends VerticleBase {
   /** Per-user slots live in NodeSessions, where this node's directory answers other nodes from them. */
   private final NodeSessions slots;
   private final Map<String, Integer> connectRate = new HashMap<>();
-  /** Refusals per address or user since the last summary line: a flood is logged once a second, not per attempt. */
-  private final Map<String, int[]> refusedSinceSummary = new HashMap<>();
+  private RefusalLog refusals;
   private int connections;
   private long rateWindowSecond;
 
@@ -61,17 +60,17 @@ public final class LimiterVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    refusals = new RefusalLog(vertx, log, "connect_refused");
     var admit = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_ADMIT, msg -> {
       String ip = msg.body().getString("ip");
       Refusal refusal = admitConnection(ip);
       if (refusal == null) {
         msg.reply(new JsonObject().put("ok", true));
       } else {
-        logRefusal("ip=" + ip, "", refusal);
+        refusals.refused("ip=" + ip, " status=" + refusal.code() + " reason=\"" + refusal.reason() + "\"");
         msg.fail(refusal.code(), refusal.reason());
       }
     });
-    vertx.setPeriodic(1000, t -> logRefusalSummary());
     var release = vertx.eventBus().<JsonObject>localConsumer(Addresses.LIMITER_RELEASE, msg -> {
       String ip = msg.body().getString("ip");
       if (ip != null) {
@@ -144,32 +143,9 @@ public final class LimiterVerticle extends VerticleBase {
 
   private void refuseUser(Message<JsonObject> msg, String user, int cap) {
     Refusal refusal = new Refusal(4029, "too many connections for this user (limit " + cap + ")");
-    logRefusal("user=" + user, " ip=" + msg.body().getString("ip"), refusal);
+    refusals.refused("user=" + user, " ip=" + msg.body().getString("ip") + " status=" + refusal.code()
+        + " reason=\"" + refusal.reason() + "\"");
     msg.fail(refusal.code(), refusal.reason());
-  }
-
-  /**
-   * The first refusal of an address (or a user) in a summary period is logged in full; the rest only
-   * counted. {@code subject} is that key as logged ({@code ip=…} or {@code user=…}), {@code more} any
-   * further fields.
-   */
-  private void logRefusal(String subject, String more, Refusal refusal) {
-    int[] n = refusedSinceSummary.computeIfAbsent(subject, k -> new int[1]);
-    if (n[0]++ == 0) {
-      log.info("event=connect_refused {}{} status={} reason=\"{}\"", subject, more, refusal.code(), refusal.reason());
-    }
-  }
-
-  private void logRefusalSummary() {
-    if (refusedSinceSummary.isEmpty()) {
-      return;
-    }
-    refusedSinceSummary.forEach((subject, n) -> {
-      if (n[0] > 1) {
-        log.info("event=connect_refused_summary {} refused={} period_ms=1000", subject, n[0]);
-      }
-    });
-    refusedSinceSummary.clear();
   }
 
 }

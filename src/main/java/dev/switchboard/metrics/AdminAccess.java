@@ -1,8 +1,10 @@
 package dev.switchboard.metrics;
 
 import dev.switchboard.auth.Principal;
+import dev.switchboard.limiter.RefusalLog;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.Frame;
+import io.vertx.ext.web.RoutingContext;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
@@ -54,6 +56,24 @@ public final class AdminAccess {
   public static boolean isBearerKey(String authorization, List<String> keys) {
     return authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
         && isKey(authorization.substring(7).trim(), keys);
+  }
+
+  /** Why an HTTP {@code Authorization} header is not a key, for the log: never the header itself. */
+  public static String whyNotBearerKey(String authorization) {
+    if (authorization == null || authorization.isBlank()) {
+      return "missing api key";
+    }
+    return authorization.regionMatches(true, 0, "Bearer ", 0, 7) ? "invalid api key" : "not a Bearer authorization";
+  }
+
+  /**
+   * Logs a request refused for its key: who sent it and where, summarised per address so that guessing
+   * keys leaves a trace without flooding the log.
+   */
+  public static void logKeyFailure(RefusalLog log, RoutingContext ctx) {
+    var remote = ctx.request().remoteAddress();
+    log.refused("ip=" + (remote == null ? "unknown" : remote.hostAddress()), " route=\"" + ctx.request().method()
+        + " " + ctx.normalizedPath() + "\" reason=\"" + whyNotBearerKey(ctx.request().getHeader("Authorization")) + "\"");
   }
 
   /** True only for the principal {@link #verify} hands out; a token can never produce it. */

@@ -1,12 +1,14 @@
 package dev.switchboard.metrics;
 
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.limiter.RefusalLog;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code GET /metrics} (Prometheus text format), {@code GET /health/live} (the process answers),
@@ -19,7 +21,9 @@ public final class MetricsRoutes {
 
   private MetricsRoutes() {}
 
+  /** Mounts the routes; call on the event loop that serves them (the gateway verticle's). */
   public static void mount(Router router, NodeContext node) {
+    RefusalLog keyFailures = new RefusalLog(node.vertx(), LoggerFactory.getLogger(MetricsRoutes.class), "auth_failure");
     router.get("/metrics").handler(ctx -> ctx.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
         .end(node.registry().scrape()));
@@ -51,6 +55,7 @@ public final class MetricsRoutes {
           .putHeader("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; "
               + "style-src 'self' 'unsafe-inline'; img-src 'self' data:");
       if (ctx.normalizedPath().endsWith(".html") && !mayOpenPage(ctx, node)) {
+        AdminAccess.logKeyFailure(keyFailures, ctx);
         ctx.response().setStatusCode(401).putHeader("WWW-Authenticate", "Bearer realm=\"switchboard admin\"")
             .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
             .end(new JsonObject().put("error", "the admin dashboard needs an API key: open it in a browser and "

@@ -133,7 +133,7 @@ public final class MetricsVerticle extends VerticleBase {
         .put("ready", node.ready() && MetricsRoutes.clusterJoined(node))
         .put("draining", node.draining())
         .put("members", node.members().size())
-        .put("connections", node.sessions().connections())
+        .put("connections", node.sessions().openSockets())
         .put("users", node.sessions().users())
         .put("in", new JsonObject().put("total", (long) inTotal).put("rate", round(rate(inTotal, lastIn, seconds)))
             .put("by_type", inRates))

@@ -177,6 +177,46 @@ class ApiValidationTest {
     }
   }
 
+  /** A request with a wrong key, from its own loopback address, over a plain socket. */
+  static int requestFrom(String sourceIp, String authorization) throws Exception {
+    try (java.net.Socket sock = new java.net.Socket("127.0.0.1", node.port(), java.net.InetAddress.getByName(sourceIp), 0)) {
+      sock.setSoTimeout(10_000);
+      sock.getOutputStream().write(("POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + authorization
+          + "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      String status = new java.io.BufferedReader(new java.io.InputStreamReader(sock.getInputStream())).readLine();
+      return Integer.parseInt(status.split(" ")[1]);
+    }
+  }
+
+  /** Refusals of the address in the log: one per full line, plus the rest of each window from its summary. */
+  static int loggedRefusals(dev.switchboard.testing.LogCapture logs, String ip) {
+    int full = logs.containing("event=auth_failure ip=" + ip + " ").size();
+    int more = 0;
+    for (String summary : logs.containing("event=auth_failure_summary ip=" + ip + " ")) {
+      more += Integer.parseInt(summary.replaceAll(".* refused=(\\d+) .*", "$1")) - 1;
+    }
+    return full + more;
+  }
+
+  @Test
+  void aWrongKeyIsLoggedWithoutTheKeyAndAFloodAsOneLineASecond() throws Exception {
+    String guess = "guess-" + java.util.UUID.randomUUID();
+    try (dev.switchboard.testing.LogCapture logs = dev.switchboard.testing.LogCapture.of(dev.switchboard.gateway.ApiRoutes.class)) {
+      for (int i = 0; i < 3; i++) {
+        assertEquals(401, requestFrom("127.0.0.77", "Bearer " + guess));
+      }
+      // Each gateway instance keeps its own window, so the three may be one full line and a summary of 3, or
+      // a line per instance: either way every refusal is accounted for, in full or in a summary.
+      dev.switchboard.cluster.Tally.waitFor(() -> loggedRefusals(logs, "127.0.0.77") == 3, 10_000,
+          () -> "3 refusals in the log: " + logs.messages());
+      for (String line : logs.containing("event=auth_failure ip=127.0.0.77")) {
+        assertEquals("event=auth_failure ip=127.0.0.77 route=\"POST /api/publish\" reason=\"invalid api key\"", line);
+      }
+      assertTrue(logs.containing("event=auth_failure ip=127.0.0.77").size() < 3, "a flood is summarised: " + logs.messages());
+      assertTrue(logs.messages().stream().noneMatch(m -> m.contains(guess)), "the key is never logged");
+    }
+  }
+
   /**
    * {@code curl -d} labels a JSON body as a form. It is read as JSON all the same, at any size: a form
    * decoder refused such a body over 1,024 bytes with a bare 400, hiding even the 413s that say why.

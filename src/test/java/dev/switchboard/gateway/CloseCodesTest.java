@@ -223,6 +223,28 @@ class CloseCodesTest {
   }
 
   @Test
+  void aSocketIsCountedOpenUntilItClosesNotUntilItsCloseFrame() throws IOException {
+    // A node of its own: the gauge then counts this test's socket alone.
+    SwitchboardNode own = TestNodes.standalone(new JsonObject().put("session",
+        new JsonObject().put("heartbeat", "1s").put("idle_timeout", "2s")));
+    try (RawWsClient c = RawWsClient.connect(own.port(), "/ws?token=" + TestNodes.token("lena"))) {
+      c.next("auth_success", WAIT);
+      assertEquals(1.0, gauge(own));
+      // Never answers a ping: closed for idleness, and its close frame is not answered either.
+      RawWsClient.Frame close = c.awaitClose(WAIT);
+      assertEquals(1001, close.closeCode(), close.toString());
+      assertEquals(1.0, gauge(own), "the TCP connection is still open, and still holds its max_connections slot");
+      dev.switchboard.cluster.Tally.waitFor(() -> gauge(own) == 0.0, WAIT, () -> "gauge once the socket is cut: " + gauge(own));
+    } finally {
+      own.close().await();
+    }
+  }
+
+  static double gauge(SwitchboardNode n) {
+    return n.context().registry().get("switchboard.connections").gauge().value();
+  }
+
+  @Test
   void aCloseCodeOfTheClientsOwnIsCountedAsOther() throws IOException {
     double other = disconnects("other");
     try (RawWsClient c = rawAuthed("127.0.0.52", "kim")) {

@@ -32,7 +32,8 @@ class DrainIT {
 
   @Test
   void sigtermDrainsOverThePeriodAndPublishesMeanwhileStillArrive(Vertx vertx) throws Exception {
-    List<JarNode> nodes = JarNode.cluster(3, Map.of("SWITCHBOARD_DRAIN_PERIOD", "3s"));
+    // JSON logs: a log shipper reads the node's whole output, start to exit, as JSON lines.
+    List<JarNode> nodes = JarNode.cluster(3, Map.of("SWITCHBOARD_DRAIN_PERIOD", "3s", "SWITCHBOARD_LOG_FORMAT", "json"));
     try {
       JarNode draining = nodes.get(0);
       List<WsClient> leaving = new ArrayList<>();
@@ -90,6 +91,13 @@ class DrainIT {
       int exit = draining.awaitExit(20_000);
       assertTrue(exit >= 0, "the drained node exits:\n" + draining.tail());
       assertTrue(draining.tail().contains("drained and left the cluster"), draining.tail());
+      List<String> lines = java.nio.file.Files.readAllLines(draining.log);
+      for (String line : lines) {
+        // Hazelcast's own lines too (its logger is picked before its config is read), and the ready banner.
+        assertTrue(line.startsWith("{") && new JsonObject(line).containsKey("ts"), () -> "not a JSON line: " + line);
+      }
+      assertTrue(lines.stream().noneMatch(l -> l.contains("modular environment")),
+          "the jar's manifest opens what Hazelcast asks for");
       waitFor(() -> FailoverIT.nodeCount(nodes.get(1)) == 2, 10_000, () -> "left the cluster");
       JsonObject pong = staying.get(0).request("p", new JsonObject().put("type", "ping"), 5_000).await();
       assertEquals("pong", pong.getString("type"));
