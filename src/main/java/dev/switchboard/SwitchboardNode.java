@@ -117,6 +117,9 @@ public final class SwitchboardNode {
     } else {
       com.hazelcast.config.Config hz = ClusterSetup.hazelcastConfig(c);
       HistorySettings.apply(hz, config.channels());
+      if (config.redis().url() != null) {
+        RedisBridgeVerticle.markMember(hz);
+      }
       vertxFuture = builder.withClusterManager(new HazelcastClusterManager(hz)).buildClustered();
     }
     return vertxFuture.compose(vertx -> {

@@ -5,10 +5,10 @@ import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.ConsumerDirectory;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.router.ChannelRules;
+import dev.switchboard.router.MessageSize;
 import dev.switchboard.router.Undelivered;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.json.Json;
 
 /**
  * Publishes from a backend JVM that joined the cluster with Switchboard's {@code cluster.xml}. It applies the
@@ -91,7 +91,7 @@ public final class Publisher {
     if (message == null) {
       return Future.failedFuture(new IllegalArgumentException("message is required"));
     }
-    if (Json.encode(message).length() > maxMessageSize) {
+    if (MessageSize.over(message, maxMessageSize)) {
       return Future.failedFuture(new IllegalArgumentException("message is larger than " + maxMessageSize + " bytes"));
     }
     Publication pub = Publication.now(r.channel().toString(), message, fromUser);

@@ -10,6 +10,7 @@ import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
+import dev.switchboard.router.MessageSize;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.http.HttpHeaders;
@@ -180,8 +181,8 @@ public final class ApiRoutes {
     boolean array = parsed instanceof JsonArray;
     for (int i = 0; i < items.size(); i++) {
       Refusal no = validate(items.get(i));
-      if (no == null && Json.encode(items.get(i).getValue("message")).length() > maxMessageSize) {
-        no = new Refusal(413, "message is larger than max_message_size (" + maxMessageSize + " bytes)");
+      if (no == null && MessageSize.over(items.get(i).getValue("message"), maxMessageSize)) {
+        no = new Refusal(413, MessageSize.refusal(maxMessageSize));
       }
       if (no != null) {
         fail(ctx, no.status(), array ? "item " + i + ": " + no.reason() : no.reason());
@@ -285,11 +286,12 @@ public final class ApiRoutes {
       fail(ctx, 400, "bad channel name: " + r.error());
       return;
     }
-    SwitchboardConfig.NamespaceRules ns = rules.rules(r.channel());
-    if (ns == null || !ns.keepsHistory()) {
-      fail(ctx, 400, r.channel() + " keeps no history (channels.namespaces." + r.channel().namespace() + ".history_size is 0)");
+    ProtocolError none = rules.checkBackendHistory(r.channel());
+    if (none != null) {
+      fail(ctx, 400, none.message());
       return;
     }
+    SwitchboardConfig.NamespaceRules ns = rules.rules(r.channel());
     int limit = ns.historySize();
     String rawLimit = ctx.request().getParam("limit");
     if (rawLimit != null) {

@@ -505,6 +505,9 @@ public final class Session {
         reply(s, ErrorCode.INTERNAL, "subscription failed: " + ar.cause().getMessage());
       } else if (recover) {
         recover(s, ch);
+      } else if (s.since() != null) {
+        // Nothing is kept here to recover from: say so, so the client resyncs rather than trusting its gap-free state.
+        send(ServerFrames.ack(s.id(), new JsonObject().put("recovered", false)));
       } else {
         send(ServerFrames.ack(s.id()));
       }
@@ -695,6 +698,9 @@ public final class Session {
         reply(r, ErrorCode.TIMEOUT, "no reply from " + r.address() + " within " + config.rpc().timeout().toMillis() + " ms");
       } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
         reply(r, ErrorCode.TIMEOUT, "no service is listening on " + r.address());
+      } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+        // The service refused it: its code, read as the router's are (400, 403, 413, 429, …), tells the client why.
+        reply(r, ErrorCode.ofStatus(re.failureCode()), "service failed: " + re.getMessage());
       } else {
         reply(r, ErrorCode.INTERNAL, "service failed: " + ar.cause().getMessage());
       }
@@ -727,15 +733,8 @@ public final class Session {
   }
 
   private void replyFailure(Frame f, Throwable cause) {
-    ErrorCode code = ErrorCode.INTERNAL;
-    if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-      code = switch (re.failureCode()) {
-        case 400 -> ErrorCode.BAD_REQUEST;
-        case 403 -> ErrorCode.FORBIDDEN;
-        case 413 -> ErrorCode.TOO_LARGE;
-        default -> ErrorCode.INTERNAL;
-      };
-    }
+    ErrorCode code = cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE
+        ? ErrorCode.ofStatus(re.failureCode()) : ErrorCode.INTERNAL;
     reply(f, code, cause.getMessage());
   }
 

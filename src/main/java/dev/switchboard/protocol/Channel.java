@@ -38,6 +38,10 @@ public record Channel(String namespace, String name) {
     }
     String ns = raw.substring(0, colon);
     String name = raw.substring(colon + 1);
+    if (ns.equals(BROADCAST)) {
+      // Not a sub-channel of broadcast: a publisher who took it for one would reach every session.
+      return Result.error("broadcast takes no name: the channel is just \"broadcast\"");
+    }
     if (name.isEmpty()) {
       return Result.error("channel name is empty");
     }

@@ -26,6 +26,22 @@ public enum ErrorCode {
     this.wire = wire;
   }
 
+  /**
+   * The code for an HTTP-like status in an event-bus failure, as the router and backend services answer:
+   * 400, 401, 403, 408, 413, 429; anything else is internal.
+   */
+  public static ErrorCode ofStatus(int status) {
+    return switch (status) {
+      case 400 -> BAD_REQUEST;
+      case 401 -> UNAUTHORIZED;
+      case 403 -> FORBIDDEN;
+      case 408 -> TIMEOUT;
+      case 413 -> TOO_LARGE;
+      case 429 -> RATE_LIMITED;
+      default -> INTERNAL;
+    };
+  }
+
   /** The code as written on the wire. */
   public String wire() {
     return wire;

@@ -6,6 +6,8 @@ import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
+import com.hazelcast.cluster.Member;
+import com.hazelcast.config.Config;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -19,6 +21,7 @@ import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * address), so each subscribed session receives each Redis message exactly once however many nodes run.
  * The payload is {@code {"message":…, "from_user":…}} or any other JSON value, delivered as the message
  * (text that is not JSON is delivered as a string). The router's checks apply: a channel of an unknown
- * namespace or a payload over {@code max_message_size} is dropped with a warning. A {@code user:} message
+ * namespace, a payload over {@code max_message_size} bytes, a null message or a {@code from_user} that is
+ * not a string is dropped with a warning. Channels that keep history go through one node's router instead
+ * ({@link #publishWithHistory}), so their messages get offsets and stay in the history. A {@code user:} message
  * that reaches no session is not reported undelivered on this path (each node only sees its own sessions):
  * publish over the event bus or HTTP when you need that report.
  * When Redis goes away the bridge reconnects with backoff (0.5 s doubling to 10 s) and subscribes again;
@@ -39,6 +44,8 @@ public final class RedisBridgeVerticle extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(RedisBridgeVerticle.class);
   static final String PREFIX = "switchboard:";
   private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
+  static final String MEMBER_ATTRIBUTE = "switchboard.redis";
+  private static final String BRIDGE = "bridge";
 
   private final NodeContext node;
   private final ChannelRules rules;
@@ -126,27 +133,73 @@ public final class RedisBridgeVerticle extends VerticleBase {
       log.warn("event=redis_refused channel=\"{}\" reason=\"{}\"", redisChannel, refused.message());
       return;
     }
-    String payload = r.get(3).toString();
-    if (payload.length() > maxMessageSize) {
-      log.warn("event=redis_refused channel=\"{}\" reason=\"payload of {} chars is over max_message_size {}\"",
-          redisChannel, payload.length(), maxMessageSize);
+    int bytes = r.get(3).toBuffer().length();
+    if (bytes > maxMessageSize) {
+      log.warn("event=redis_refused channel=\"{}\" reason=\"payload of {} bytes is over max_message_size {}\"",
+          redisChannel, bytes, maxMessageSize);
       node.metrics().dropped("too_large");
       return;
     }
+    String payload = r.get(3).toString();
     Object message;
-    String fromUser = null;
+    Object fromUser = null;
     try {
       Object v = Json.decodeValue(payload);
       if (v instanceof JsonObject o && o.containsKey("message")) {
         message = o.getValue("message");
-        fromUser = o.getString("from_user");
+        fromUser = o.getValue("from_user");
       } else {
         message = v;
       }
     } catch (DecodeException | ClassCastException e) {
       message = payload;
     }
-    Publication pub = Publication.now(ch.channel().toString(), message, fromUser);
+    String refusal = message == null ? "message is null (a null message is refused on every path)"
+        : fromUser != null && !(fromUser instanceof String) ? "from_user must be a string or null" : null;
+    if (refusal != null) {
+      log.warn("event=redis_refused channel=\"{}\" reason=\"{}\"", redisChannel, refusal);
+      return;
+    }
+    if (rules.keepsHistory(ch.channel())) {
+      publishWithHistory(ch.channel(), message, (String) fromUser);
+      return;
+    }
+    Publication pub = Publication.now(ch.channel().toString(), message, (String) fromUser);
     vertx.eventBus().publish(Addresses.channel(ch.channel()), pub.toJson(), LOCAL);
+  }
+
+  /**
+   * A channel that keeps history needs one offset per message, but every node receives each Redis message:
+   * were each to append it, the history would hold it once per node. So one node takes those channels, the
+   * oldest member running the bridge: it publishes through its router, which appends the message (one offset
+   * and epoch) and sends it cluster-wide, one delivery per subscribed session; the other nodes leave them
+   * to it. While that node is gone and the cluster has not yet noticed, such messages are lost, as Redis
+   * pub/sub loses what it sends to nobody.
+   */
+  private void publishWithHistory(Channel channel, Object message, String fromUser) {
+    if (!writesHistory()) {
+      return;
+    }
+    JsonObject body = new JsonObject().put("channel", channel.toString()).put("message", message)
+        .put("from_user", fromUser);
+    vertx.eventBus().request(Addresses.PUBLISH, body, LOCAL).onFailure(e ->
+        log.warn("event=redis_refused channel=\"{}{}\" reason=\"{}\"", PREFIX, channel, e.getMessage()));
+  }
+
+  private boolean writesHistory() {
+    if (!(node.clusterManager() instanceof HazelcastClusterManager hcm)) {
+      return true;
+    }
+    for (Member m : hcm.getHazelcastInstance().getCluster().getMembers()) {
+      if (BRIDGE.equals(m.getAttribute(MEMBER_ATTRIBUTE))) {
+        return m.localMember();
+      }
+    }
+    return true;
+  }
+
+  /** Marks this node's Hazelcast member as one running the bridge, so the members can agree on who writes history. */
+  public static void markMember(Config hazelcast) {
+    hazelcast.getMemberAttributeConfig().setAttribute(MEMBER_ATTRIBUTE, BRIDGE);
   }
 }

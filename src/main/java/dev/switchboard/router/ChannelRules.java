@@ -127,8 +127,7 @@ public final class ChannelRules {
    */
   public ProtocolError checkBackendPresence(Channel ch) {
     NamespaceRules r = namespaces.get(ch.namespace());
-    boolean builtIn = ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace());
-    if (r == null && !builtIn) {
+    if (r == null && !builtIn(ch)) {
       return unknownNamespace(ch);
     }
     if (r == null || !r.presence()) {
@@ -140,12 +139,22 @@ public final class ChannelRules {
 
   public ProtocolError checkHistory(Principal p, Channel ch) {
     ProtocolError sub = checkSubscribe(p, ch);
-    if (sub != null) {
-      return sub;
-    }
+    return sub != null ? sub : checkBackendHistory(ch);
+  }
+
+  /**
+   * Whether the channel keeps a history to read, for the HTTP API and, after the right to subscribe, for a
+   * client: the same reason on both paths, {@code forbidden} to a client (the config does not allow it, as
+   * for presence) and 400 over HTTP.
+   */
+  public ProtocolError checkBackendHistory(Channel ch) {
     NamespaceRules r = namespaces.get(ch.namespace());
+    if (r == null && !builtIn(ch)) {
+      return unknownNamespace(ch);
+    }
     if (r == null || !r.keepsHistory()) {
-      return forbidden(ch.namespace() + ": channels keep no history");
+      return forbidden(ch + " keeps no history"
+          + (r == null ? "" : " (channels.namespaces." + ch.namespace() + ".history_size is 0)"));
     }
     return null;
   }
@@ -153,6 +162,11 @@ public final class ChannelRules {
   public boolean keepsHistory(Channel ch) {
     NamespaceRules r = namespaces.get(ch.namespace());
     return r != null && r.keepsHistory();
+  }
+
+  /** Channels of the gateway's own, which need no namespace in the config. */
+  private static boolean builtIn(Channel ch) {
+    return ch.isBroadcast() || Channel.SEGMENT.equals(ch.namespace()) || Channel.SYSTEM.equals(ch.namespace());
   }
 
   private static ProtocolError forbidden(String why) {

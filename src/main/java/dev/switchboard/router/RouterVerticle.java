@@ -9,7 +9,6 @@ import dev.switchboard.protocol.ProtocolError;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
-import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,8 +81,8 @@ public final class RouterVerticle extends VerticleBase {
     }
     Object message = body.getValue("message");
     boolean fromClient = body.getBoolean("client", false);
-    if (!fromClient && Json.encode(message).length() > maxMessageSize) {
-      msg.fail(413, "message is larger than max_message_size (" + maxMessageSize + " bytes)");
+    if (!fromClient && MessageSize.over(message, maxMessageSize)) {
+      msg.fail(413, MessageSize.refusal(maxMessageSize));
       return;
     }
     Object fromUser = body.getValue("from_user");

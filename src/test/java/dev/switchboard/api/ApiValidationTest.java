@@ -128,6 +128,7 @@ class ApiValidationTest {
         Arguments.of("message_null", "POST", "/api/publish", "k", "{\"channel\":\"room:api\",\"message\":null}", 400, "missing field: message"),
         Arguments.of("from_user_number", "POST", "/api/publish", "k", "{\"channel\":\"room:api\",\"message\":1,\"from_user\":7}", 400, "from_user"),
         Arguments.of("channel_with_space", "POST", "/api/publish", "k", item("room:a b", 1), 400, "bad channel name"),
+        Arguments.of("channel_broadcast_with_a_name", "POST", "/api/publish", "k", item("broadcast:x", 1), 400, "broadcast takes no name"),
         Arguments.of("channel_300_chars", "POST", "/api/publish", "k", item("room:" + "a".repeat(295), 1), 400, "longer than 255"),
         Arguments.of("channel_control_char", "POST", "/api/publish", "k", item("room:a\u0001", 1), 400, "bad channel name"),
         Arguments.of("channel_unknown_namespace", "POST", "/api/publish", "k", item("nope:x", 1), 400, "unknown channel namespace"),
@@ -140,10 +141,14 @@ class ApiValidationTest {
         Arguments.of("array_too_many_items", "POST", "/api/publish", "k", "[" + (ok + ",").repeat(1000) + ok + "]", 413, "at most 1000"),
         // sizes
         Arguments.of("message_over_max_message_size", "POST", "/api/publish", "k", item("room:api", big), 413, "max_message_size"),
+        // 40,000 characters, 80,000 bytes of UTF-8: the limit is in bytes.
+        Arguments.of("message_over_max_message_size_in_bytes", "POST", "/api/publish", "k", item("room:api", "\u00e9".repeat(40_000)), 413, "max_message_size"),
         Arguments.of("array_item_over_max_message_size", "POST", "/api/publish", "k", "[" + ok + "," + item("room:api", big) + "]", 413, "item 1"),
         Arguments.of("body_over_limit", "POST", "/api/publish", "k", "[" + ("\"" + "y".repeat(1_000_000) + "\",").repeat(5) + "1]", 413, "larger than"),
         // other routes
         Arguments.of("presence_bad_channel", "GET", "/api/presence/room:a%20b", "k", null, 400, "bad channel name"),
+        Arguments.of("history_unknown_namespace", "GET", "/api/history/nope:x", "k", null, 400, "unknown channel namespace: nope"),
+        Arguments.of("history_not_kept", "GET", "/api/history/room:x", "k", null, 400, "room:x keeps no history (channels.namespaces.room.history_size is 0)"),
         Arguments.of("presence_unknown_namespace", "GET", "/api/presence/nope:x", "k", null, 400, "unknown channel namespace: nope"),
         Arguments.of("presence_not_enabled", "GET", "/api/presence/topic:x", "k", null, 400, "presence is not enabled for topic"),
         Arguments.of("presence_of_broadcast", "GET", "/api/presence/broadcast", "k", null, 400, "presence is not enabled for broadcast"),

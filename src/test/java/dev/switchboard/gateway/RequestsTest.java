@@ -20,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** SPEC §4 "Client → server": every request type and its answer, on one standalone node. */
@@ -36,6 +37,8 @@ class RequestsTest {
             .put("allowed", new JsonArray().add("service.*").add("switchboard.*"))));
     node.vertx().eventBus().<JsonObject>consumer("service.echo", m -> m.reply(new JsonObject()
         .put("echo", m.body()).put("user_id", m.headers().get("user_id"))));
+    node.vertx().eventBus().<JsonObject>consumer("service.refuses", m -> m.fail(m.body().getInteger("status"),
+        "refused with " + m.body().getInteger("status")));
     node.vertx().eventBus().consumer("service.silent", m -> { /* never answers */ }).completion().await();
   }
 
@@ -216,7 +219,28 @@ class RequestsTest {
   void historyIsForbiddenWhereTheNamespaceKeepsNone(Vertx vertx) {
     WsClient c = client(vertx, "hal");
     JsonObject err = Frames.error(c, "h", Frames.history("room:lobby"), "forbidden");
-    assertTrue(err.getString("message").contains("history"), err.encode());
+    assertTrue(err.getString("message").contains("room:lobby keeps no history (channels.namespaces.room.history_size is 0)"),
+        err.encode());
+    c.close().await();
+  }
+
+  @Test
+  void aSubscribeWithSinceOnAChannelThatKeepsNoHistoryIsAckedRecoveredFalse(Vertx vertx) {
+    WsClient c = client(vertx, "ian");
+    JsonObject ack = c.request("s", Frames.subscribe("room:lobby").put("since", new JsonObject().put("offset", 3)), WAIT).await();
+    assertEquals(new JsonObject().put("type", "ack").put("id", "s").put("recovered", false), ack,
+        "nothing is kept to recover from: the client must resync");
+    JsonObject plain = c.request("p", Frames.subscribe("room:lobby"), WAIT).await();
+    assertEquals(new JsonObject().put("type", "ack").put("id", "p"), plain, "no since, no recovered");
+    c.close().await();
+  }
+
+  @ParameterizedTest
+  @CsvSource({"400,bad_request", "403,forbidden", "413,too_large", "429,rate_limited", "500,internal", "7,internal"})
+  void aServiceThatRefusesARequestIsAnsweredWithItsCode(int status, String code, Vertx vertx) {
+    WsClient c = client(vertx, "ray");
+    JsonObject err = Frames.error(c, "f", Frames.request("service.refuses", new JsonObject().put("status", status)), code);
+    assertTrue(err.getString("message").contains("refused with " + status), err.encode());
     c.close().await();
   }
 

@@ -22,7 +22,7 @@ class ChannelTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "lobby", ":lobby", "room:", "room:lob by", "room:lobby/1", "room:é", "room:<x>"})
+  @ValueSource(strings = {"", "lobby", ":lobby", "room:", "room:lob by", "room:lobby/1", "room:é", "room:<x>", "broadcast:x", "broadcast:"})
   void invalidNamesSayWhy(String raw) {
     Channel.Result r = Channel.parse(raw);
     assertNull(r.channel(), raw);

@@ -40,7 +40,11 @@ class RedisBridgeTest {
   @BeforeAll
   static void start() throws Exception {
     redis = new RedisServer(TestNodes.freePort()).start();
-    nodes = TestNodes.cluster(2, new JsonObject().put("redis", new JsonObject().put("url", redis.url())));
+    // topic: keeps history here, to show that Redis messages get their offsets like any other publish.
+    nodes = TestNodes.cluster(2, new JsonObject().put("redis", new JsonObject().put("url", redis.url()))
+        .put("channels", new JsonObject().put("namespaces", new JsonObject()
+            .put("topic", new JsonObject().put("subscribe", "authenticated").put("publish", "none")
+                .put("history_size", 100).put("history_ttl", "10m")))));
     waitFor(() -> redis.patternSubscribers() == 2, 10_000, () -> "both bridges subscribed");
   }
 
@@ -171,6 +175,63 @@ class RedisBridgeTest {
       client.send(Request.cmd(Command.PUBLISH).arg("switchboard:" + channel).arg(payload)).await();
     } finally {
       client.close();
+    }
+  }
+
+  @Test
+  void onAChannelThatKeepsHistoryEachRedisMessageGetsOneOffsetAndIsKept(Vertx vertx) {
+    String channel = "topic:" + unique("news");
+    List<WsClient> subs = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      WsClient c = WsClient.authed(vertx, nodes.get(i % 2).port(), TestNodes.token(unique("t"))).await();
+      assertEquals("ack", c.request("s", new JsonObject().put("type", "subscribe").put("channel", channel), 10_000)
+          .await().getString("type"));
+      subs.add(c);
+    }
+    String run = unique("run");
+    List<JsonObject> msgs = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      msgs.add(Tally.msg(run, i));
+    }
+    msgs.add(Tally.msg(run, -1));
+    publish(vertx, channel, msgs, true);
+    // Both nodes receive each Redis message; still each session gets it once, and the history holds it once.
+    Tally.assertExactlyOnce(subs, channel, run, 20);
+    for (WsClient c : subs) {
+      List<Long> offsets = c.received().stream().filter(f -> channel.equals(f.getString("channel")))
+          .map(f -> f.getLong("offset")).toList();
+      assertEquals(java.util.stream.LongStream.rangeClosed(1, 21).boxed().toList(), offsets, "offsets one by one, in order");
+    }
+    JsonObject history = subs.get(0).request("h", new JsonObject().put("type", "history").put("channel", channel)
+        .put("limit", 100), 10_000).await();
+    assertEquals(21, history.getJsonArray("messages").size(), history::encode);
+    assertEquals(21L, history.getLong("offset"));
+    Future.join(subs.stream().map(WsClient::close).toList()).await();
+  }
+
+  @Test
+  void aNullMessageAForeignFromUserAndAPayloadOverTheLimitInBytesAreRefused(Vertx vertx) {
+    try (LogCapture logs = LogCapture.of(RedisBridgeVerticle.class)) {
+      String room = unique("bad");
+      WsClient member = WsClient.authed(vertx, nodes.get(0).port(), TestNodes.token(unique("m"), room)).await();
+      assertEquals("ack", member.request("s", new JsonObject().put("type", "subscribe").put("channel", "room:" + room),
+          10_000).await().getString("type"));
+      publishRaw(vertx, "room:" + room, "null");
+      publishRaw(vertx, "room:" + room, "{\"message\":null}");
+      publishRaw(vertx, "room:" + room, "{\"message\":{\"a\":1},\"from_user\":{\"x\":1}}");
+      // 40,000 characters but 80,000 bytes: over the 64 KiB limit, which counts bytes.
+      publishRaw(vertx, "room:" + room, new JsonObject().put("message", "\u00e9".repeat(40_000)).encode());
+      publishRaw(vertx, "room:" + room, new JsonObject().put("marker", true).encode());
+      JsonObject first = member.next(f -> "message".equals(f.getString("type")), 10_000).await();
+      assertEquals(new JsonObject().put("marker", true), first.getValue("message"), "only the marker is delivered");
+      // Each node receives each Redis message and refuses it: two nodes in this JVM, two lines each.
+      waitFor(() -> logs.containing("redis_refused").size() == 8, 5_000, () -> "refusals logged: " + logs.messages());
+      List<String> why = logs.containing("redis_refused").stream().distinct().toList();
+      assertEquals(3, why.size(), why::toString);
+      assertTrue(why.get(0).contains("message is null"), why.get(0));
+      assertTrue(why.get(1).contains("from_user must be a string"), why.get(1));
+      assertTrue(why.get(2).contains("payload of 80014 bytes"), why.get(2));
+      member.close().await();
     }
   }
 }
