@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.auth.impl.jose.JWT;
 import io.vertx.ext.auth.JWTOptions;
 import io.vertx.ext.auth.NoSuchKeyIdException;
 import io.vertx.ext.auth.PubSecKeyOptions;
@@ -106,8 +107,24 @@ public final class JwtTokenVerifier implements TokenVerifier {
           // Signed with a key we have not seen: the provider may have rotated its keys since we last looked.
           return jwks.refreshForUnknownKid(kid).compose(changed -> changed ? authenticate(token) : Future.failedFuture(e));
         })
-        .recover(e -> Future.failedFuture(reason(e, kid)))
+        .recover(e -> Future.failedFuture(notYetValid(token, e) ? "token not valid yet (its nbf is in the future)" : reason(e, kid)))
         .compose(this::toPrincipal);
+  }
+
+  /**
+   * vertx-auth-jwt reports a token whose {@code nbf} is still ahead as "expired"; only a look at the claim
+   * (its signature was checked, or the token is refused anyway) tells the client the truth.
+   */
+  private static boolean notYetValid(String token, Throwable e) {
+    if (e.getMessage() == null || !e.getMessage().toLowerCase(java.util.Locale.ROOT).contains("expired")) {
+      return false;
+    }
+    try {
+      Object nbf = JWT.parse(token).getJsonObject("payload").getValue("nbf");
+      return nbf instanceof Number n && n.longValue() > System.currentTimeMillis() / 1000;
+    } catch (RuntimeException notAJwt) {
+      return false;
+    }
   }
 
   private Future<User> authenticate(String token) {
@@ -140,11 +157,15 @@ public final class JwtTokenVerifier implements TokenVerifier {
       claims = user.principal();
     }
     Object sub = claims.getValue("sub");
-    if (!(sub instanceof String s) || s.isEmpty()) {
+    if (sub == null || "".equals(sub)) {
       return Future.failedFuture("token has no sub claim");
     }
-    if (!Channel.isValidName(s)) {
-      return Future.failedFuture("sub claim has characters outside A-Z a-z 0-9 _ . : = @ -");
+    if (!(sub instanceof String s)) {
+      return Future.failedFuture("sub claim must be a string");
+    }
+    String problem = Channel.userIdProblem(s);
+    if (problem != null) {
+      return Future.failedFuture("sub claim " + problem);
     }
     Set<String> rooms = new LinkedHashSet<>(stringList(claims.getValue("rooms")));
     List<String> patterns = stringList(claims.getValue("channels"));

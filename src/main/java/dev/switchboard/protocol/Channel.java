@@ -79,15 +79,23 @@ public record Channel(String namespace, String name) {
 
   /** True if the user id can be used as a channel name (user:&lt;id&gt;). */
   public static boolean isValidName(String s) {
-    if (s == null || s.isEmpty() || s.length() > MAX_LENGTH - 5) {
-      return false;
+    return userIdProblem(s) == null;
+  }
+
+  /** Why the user id cannot name its {@code user:} channel ("is empty", …), or null when it can. */
+  public static String userIdProblem(String s) {
+    if (s == null || s.isEmpty()) {
+      return "is empty";
+    }
+    if (s.length() > MAX_LENGTH - 5) {
+      return "is longer than " + (MAX_LENGTH - 5) + " characters (user:<id> is at most " + MAX_LENGTH + ")";
     }
     for (int i = 0; i < s.length(); i++) {
       if (!isNameChar(s.charAt(i))) {
-        return false;
+        return "has a character outside A-Z a-z 0-9 _ . : = @ - at position " + i;
       }
     }
-    return true;
+    return null;
   }
 
   private static boolean isAlnum(char c) {

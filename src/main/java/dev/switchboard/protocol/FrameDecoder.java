@@ -152,8 +152,12 @@ public final class FrameDecoder {
     if (to == null) {
       return Decoded.fail("missing field: to", id);
     }
-    if (!(to instanceof String user) || !Channel.isValidName(user)) {
-      return Decoded.fail("to must be a user id (characters A-Z a-z 0-9 _ . : = @ -)", id);
+    if (!(to instanceof String user)) {
+      return Decoded.fail("to must be a user id (a string)", id);
+    }
+    String problem = Channel.userIdProblem(user);
+    if (problem != null) {
+      return Decoded.fail("to " + problem, id);
     }
     if (!obj.containsKey("message") || obj.getValue("message") == null) {
       return Decoded.fail("missing field: message", id);
@@ -183,11 +187,11 @@ public final class FrameDecoder {
     Object limit = obj.getValue("limit");
     Integer l = null;
     if (limit != null) {
-      if (!(limit instanceof Number n) || n.doubleValue() != Math.floor(n.doubleValue()) || n.longValue() < 0
-          || n.longValue() > Integer.MAX_VALUE) {
+      if (!(limit instanceof Number n) || n.doubleValue() != Math.floor(n.doubleValue()) || n.doubleValue() < 0) {
         return Decoded.fail("limit must be a non-negative integer", id);
       }
-      l = n.intValue();
+      // Any larger limit means "all that is kept", which history_size bounds anyway.
+      l = n.doubleValue() >= Integer.MAX_VALUE ? Integer.MAX_VALUE : n.intValue();
     }
     return Decoded.ok(new Frame.History(id, ch.channel, l));
   }
