@@ -84,8 +84,23 @@ public final class ConfigLoader {
         put(tree, k, v);
       }
     });
+    // Wherever the public key or JWKS came from (file, env, flag), the shipped dev secret must not stay on beside
+    // it: anyone can read that secret and mint tokens with it.
+    JsonObject auth = tree.getJsonObject("auth", new JsonObject());
+    boolean asymmetric = auth.getValue("jwt_public_key") != null || auth.getValue("jwks_url") != null
+        || auth.getValue("jwks_file") != null;
+    if (asymmetric && DEV_SECRET.equals(auth.getValue("jwt_secret"))) {
+      put(tree, "auth.jwt_secret", null);
+    }
     return build(tree);
   }
+
+  /** The development secret and API key in the shipped conf/switchboard.json: public, so never for production. */
+  static final String DEV_SECRET = defaults().getJsonObject("auth").getString("jwt_secret");
+  static final String DEV_API_KEY = defaults().getJsonObject("api").getJsonArray("keys").getString(0);
+
+  /** HS256 wants a key at least as long as its hash: 256 bits. */
+  static final int MIN_SECRET_BYTES = 32;
 
   /** The defaults shipped in the jar (a copy of conf/switchboard.json). */
   public static JsonObject defaults() {
@@ -160,7 +175,27 @@ public final class ConfigLoader {
     for (ConfigReader.Unread u : r.unread()) {
       log.warn("event=config_unknown_key key={} reason=\"not a Switchboard setting; ignored{}\"", u.key(), u.hint());
     }
+    warnings(config).forEach((key, why) -> log.warn("event=config_warning key={} reason=\"{}\"", key, why));
     return config;
+  }
+
+  /** Settings that start a node but are wrong for any deployment someone else can reach: key → why. */
+  public static Map<String, String> warnings(SwitchboardConfig config) {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    String secret = config.auth().jwtSecret();
+    if (DEV_SECRET.equals(secret)) {
+      out.put("auth.jwt_secret", "the shipped development secret, which anyone can read and mint tokens with; "
+          + "set SWITCHBOARD_JWT_SECRET (or SWITCHBOARD_JWT_PUBLIC_KEY)");
+    } else if (secret != null && secret.getBytes(StandardCharsets.UTF_8).length < MIN_SECRET_BYTES) {
+      out.put("auth.jwt_secret", "shorter than " + MIN_SECRET_BYTES + " bytes: HS256 wants a 256-bit key, and a short "
+          + "one can be guessed offline from any token");
+    }
+    if (config.api().keys().contains(DEV_API_KEY)) {
+      out.put("api.keys", "includes the shipped development key " + DEV_API_KEY + "; set SWITCHBOARD_API_KEYS");
+    } else if (config.api().keys().isEmpty()) {
+      out.put("api.keys", "empty: /api/* and /admin refuse every request");
+    }
+    return out;
   }
 
   /** Keys of {@code overrides} (merged over the defaults) that are not Switchboard settings, with the likely intended key. */

@@ -1,13 +1,13 @@
 package dev.switchboard.redis;
 
+import com.hazelcast.cluster.Member;
+import com.hazelcast.config.Config;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
-import com.hazelcast.cluster.Member;
-import com.hazelcast.config.Config;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;

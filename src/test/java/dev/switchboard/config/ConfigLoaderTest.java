@@ -125,6 +125,38 @@ class ConfigLoaderTest {
     assertEquals("/etc/switchboard/jwt.pem", c.auth().jwtPublicKey());
   }
 
+  @Test
+  void aPublicKeyInTheFileOrAFlagReplacesTheShippedDevSecretToo(@TempDir Path dir) throws IOException {
+    // The shipped file with only the key added: the dev secret it still holds must not verify tokens.
+    JsonObject file = ConfigLoader.defaults();
+    file.getJsonObject("auth").put("jwt_public_key", "/etc/switchboard/jwt.pem");
+    Path conf = dir.resolve("rs256.json");
+    Files.writeString(conf, file.encode());
+    assertNull(ConfigLoader.load(conf.toString(), Map.of(), Map.of()).auth().jwtSecret());
+    file.getJsonObject("auth").remove("jwt_public_key");
+    file.getJsonObject("auth").put("jwks_file", "/etc/switchboard/jwks.json");
+    Files.writeString(conf, file.encode());
+    assertNull(ConfigLoader.load(conf.toString(), Map.of(), Map.of()).auth().jwtSecret());
+    // A secret of the deployer's own stays beside a key: both verify, as configured.
+    file.getJsonObject("auth").put("jwt_secret", "a-secret-of-our-own-0123456789-0123456789");
+    Files.writeString(conf, file.encode());
+    assertEquals("a-secret-of-our-own-0123456789-0123456789",
+        ConfigLoader.load(conf.toString(), Map.of(), Map.of()).auth().jwtSecret());
+  }
+
+  @Test
+  void theDevSecretAWeakSecretAndTheDevOrNoApiKeyAreWarnedAbout() {
+    Map<String, String> shipped = ConfigLoader.warnings(ConfigLoader.load(null, Map.of(), Map.of()));
+    assertTrue(shipped.get("auth.jwt_secret").contains("development secret"), shipped.toString());
+    assertTrue(shipped.get("api.keys").contains("development key"), shipped.toString());
+    Map<String, String> weak = ConfigLoader.warnings(ConfigLoader.load(null,
+        Map.of("SWITCHBOARD_JWT_SECRET", "short", "SWITCHBOARD_API_KEYS", ","), Map.of()));
+    assertTrue(weak.get("auth.jwt_secret").contains("shorter than 32 bytes"), weak.toString());
+    assertTrue(weak.get("api.keys").contains("refuse every request"), weak.toString());
+    assertEquals(Map.of(), ConfigLoader.warnings(ConfigLoader.load(null,
+        Map.of("SWITCHBOARD_JWT_SECRET", "a-secret-of-our-own-0123456789-0123456789", "SWITCHBOARD_API_KEYS", "k1"), Map.of())));
+  }
+
   @ParameterizedTest(name = "{0} → {1}")
   @CsvSource(delimiter = '|', value = {
       "{\"server\":{\"port\":\"notaport\"}}                                | server.port",
