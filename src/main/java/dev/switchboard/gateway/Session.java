@@ -237,6 +237,13 @@ public final class Session {
       reply(f, ErrorCode.UNAUTHORIZED, "authenticate first: send {\"type\":\"auth\",\"token\":\"<jwt>\"}");
       return;
     }
+    if (principal != null && tokenExpired() && !(f instanceof Frame.Auth || f instanceof Frame.Ping
+        || f instanceof Frame.Unsubscribe)) {
+      // The grace is for renewing: deliveries go on meanwhile, but the expired token authorizes nothing new.
+      reply(f, ErrorCode.UNAUTHORIZED, "token expired: renew it with {\"type\":\"auth\",\"token\":\"<jwt>\"} within "
+          + config.auth().expiryGrace().toSeconds() + " s of its exp, or the session closes with 4010");
+      return;
+    }
     if (AdminAccess.isAdmin(principal) && !AdminAccess.allows(f)) {
       reply(f, ErrorCode.FORBIDDEN, "admin sessions may only subscribe to system channels");
       return;
@@ -355,6 +362,10 @@ public final class Session {
     sendAuthSuccess(a.id());
   }
 
+  private boolean tokenExpired() {
+    return principal.expiresAt() != null && System.currentTimeMillis() >= principal.expiresAt() * 1000;
+  }
+
   private void renew(Frame.Auth a, Principal p) {
     if (!p.userId().equals(principal.userId())) {
       reply(a, ErrorCode.FORBIDDEN, "a session renews with a token for the same user (" + principal.userId() + ")");
@@ -373,11 +384,35 @@ public final class Session {
       }
     }
     now.removeAll(was);
+    dropWhatTheTokenNoLongerAllows();
     subscribeAll(new ArrayList<>(now), requested(a, p, List.of())).onComplete(done -> {
       if (!closed) {
         sendAuthSuccess(a.id());
       }
     });
+  }
+
+  /**
+   * A renewed token may allow less (a room taken off its {@code rooms} claim): the session leaves what the
+   * new token would not let it subscribe to, as a new connection with that token could not have joined it,
+   * and is told, one error per channel (no id: the renewal's answer is its auth_success).
+   */
+  private void dropWhatTheTokenNoLongerAllows() {
+    for (String ch : new ArrayList<>(subscriptions)) {
+      if (isAutomatic(ch)) {
+        continue;
+      }
+      ProtocolError refused = svc.rules().checkSubscribe(principal, Channel.of(ch));
+      if (refused != null) {
+        svc.hub().unsubscribe(this, ch);
+        if (replayedUpTo != null) {
+          replayedUpTo.remove(ch);
+        }
+        send(ServerFrames.channelError(ErrorCode.FORBIDDEN, ch, "unsubscribed from " + ch
+            + ": the renewed token does not allow it (" + refused.message() + ")"));
+      }
+    }
+    updateDirect();
   }
 
   private void admit(Frame.Auth a, Principal p) {

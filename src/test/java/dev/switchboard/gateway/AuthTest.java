@@ -232,4 +232,65 @@ class AuthTest {
     assertEquals("pong", renewed.request("p", Frames.ping(), WAIT).await().getString("type"));
     renewed.close().await();
   }
+
+  @Test
+  void renewingWithFewerRoomsLeavesTheRoomsTheNewTokenDoesNotAllow(Vertx vertx) {
+    WsClient c = WsClient.authed(vertx, node.port(),
+        TestNodes.token("shrinker", List.of("lobby", "ops"), Map.of(), Duration.ofHours(1))).await();
+    Frames.ack(c, "s1", Frames.subscribe("room:lobby"));
+    Frames.ack(c, "s2", Frames.subscribe("room:ops"));
+    JsonObject renewed = c.request("r", Frames.auth(
+        TestNodes.token("shrinker", List.of("ops"), Map.of(), Duration.ofHours(1))), WAIT).await();
+    JsonArray channels = renewed.getJsonArray("channels");
+    assertTrue(channels.contains("room:ops") && !channels.contains("room:lobby"), renewed.encode());
+    JsonObject told = c.received().stream().filter(f -> "error".equals(f.getString("type"))
+        && "room:lobby".equals(f.getString("channel"))).findFirst().orElseThrow(() -> new AssertionError(c.received().toString()));
+    assertEquals("forbidden", told.getString("code"), told.encode());
+
+    for (String room : List.of("lobby", "ops")) {
+      node.vertx().eventBus().request(Addresses.PUBLISH, new JsonObject().put("channel", "room:" + room)
+          .put("message", new JsonObject().put("room", room))).await();
+    }
+    JsonObject m = c.next("message", WAIT).await();
+    assertEquals("room:ops", m.getString("channel"), "a room the token no longer lists still delivered: " + m.encode());
+    c.close().await();
+  }
+
+  @Test
+  void anExpiredTokenAuthorizesNothingNewWhileItsGraceRuns(Vertx vertx) {
+    SwitchboardNode graceful = TestNodes.standalone(new JsonObject().put("auth", new JsonObject().put("expiry_grace", "6s")));
+    try {
+      WsClient c = WsClient.authed(vertx, graceful.port(), token("lapsing", Duration.ofSeconds(2))).await();
+      long deadline = System.currentTimeMillis() + 10_000;
+      JsonObject answer;
+      int n = 0;
+      // Until exp passes a subscribe is acked; from then on it is refused, long before the close at exp + 6 s.
+      do {
+        assertTrue(System.currentTimeMillis() < deadline, "still acked 10 s after a 2 s token");
+        answer = c.request("s" + n, Frames.subscribe("room:lobby"), WAIT).await();
+        n++;
+      } while ("ack".equals(answer.getString("type")) && pause());
+      assertEquals("unauthorized", answer.getString("code"), answer.encode());
+      assertTrue(answer.getString("message").contains("token expired: renew it"), answer.encode());
+      assertEquals("unauthorized", Frames.error(c, "b", Frames.publish("broadcast", "room:lobby", "late"), "unauthorized").getString("code"));
+      assertEquals("pong", c.request("p", Frames.ping(), WAIT).await().getString("type"));
+      // A renewal is what the grace is for.
+      assertEquals("auth_success", c.request("r", Frames.auth(token("lapsing", Duration.ofHours(1))), WAIT).await()
+          .getString("type"));
+      Frames.ack(c, "again", Frames.subscribe("room:lobby"));
+      c.close().await();
+    } finally {
+      graceful.close().await();
+    }
+  }
+
+  /** Paces the polling above (the token's expiry is a moment, not an event a test can wait on), under the rate limit. */
+  private static boolean pause() {
+    try {
+      Thread.sleep(200);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return true;
+  }
 }
