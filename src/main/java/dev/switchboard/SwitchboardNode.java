@@ -7,6 +7,7 @@ import dev.switchboard.cluster.ClusterSetup;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.cluster.NodeDirectory;
 import dev.switchboard.config.ConfigException;
+import dev.switchboard.config.ConfigLoader;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.GatewayVerticle;
 import dev.switchboard.gateway.NetTransport;
@@ -103,6 +104,7 @@ public final class SwitchboardNode {
     if (config.server().eventLoops() > 0) {
       options.setEventLoopPoolSize(config.server().eventLoops());
     }
+    ConfigLoader.warnings(config).forEach((key, why) -> log.warn("event=config_warning key={} reason=\"{}\"", key, why));
     Transport transport;
     try {
       transport = NetTransport.choose(config.server().transport());

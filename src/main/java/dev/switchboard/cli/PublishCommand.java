@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** Publishes one message over the HTTP API ({@code POST /api/publish}). */
-@Command(name = "publish", description = "Publish a message over HTTP (POST /api/publish).")
+@Command(name = "publish", mixinStandardHelpOptions = true, description = "Publish a message over HTTP (POST /api/publish).")
 public final class PublishCommand implements Callable<Integer> {
 
   @Option(names = "--channel", required = true, description = "Channel, e.g. room:lobby or user:alice.")
@@ -65,14 +65,30 @@ public final class PublishCommand implements Callable<Integer> {
     try {
       value = Json.decodeValue(message);
     } catch (DecodeException e) {
+      String t = message.strip();
+      if (t.startsWith("{") || t.startsWith("[")) {
+        // Meant as JSON, surely: sending it on as a string would publish the typo to every subscriber.
+        System.err.println("switchboard publish: --message starts like JSON but is not valid JSON: " + e.getMessage());
+        return 2;
+      }
       value = message;
     }
     JsonObject body = new JsonObject().put("channel", channel).put("message", value);
     if (fromUser != null) {
       body.put("from_user", fromUser);
     }
+    URI target;
+    try {
+      target = URI.create(base.replaceAll("/+$", "") + "/api/publish");
+      if (target.getScheme() == null || !target.getScheme().matches("https?") || target.getHost() == null) {
+        throw new IllegalArgumentException("use http://host:port or https://host:port");
+      }
+    } catch (IllegalArgumentException e) {
+      System.err.println("switchboard publish: --url " + base + " is not a node's URL: " + e.getMessage());
+      return 2;
+    }
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    HttpRequest req = HttpRequest.newBuilder(URI.create(base.replaceAll("/+$", "") + "/api/publish"))
+    HttpRequest req = HttpRequest.newBuilder(target)
         .timeout(Duration.ofSeconds(10))
         .header("Authorization", "Bearer " + key)
         .header("Content-Type", "application/json")
@@ -82,7 +98,10 @@ public final class PublishCommand implements Callable<Integer> {
     try {
       resp = http.send(req, HttpResponse.BodyHandlers.ofString());
     } catch (java.io.IOException e) {
-      System.err.println("switchboard publish: cannot reach " + base + ": " + e.getMessage());
+      // The JDK's ConnectException for a refused connection has no message at all.
+      String why = e instanceof java.net.ConnectException ? "connection refused (is a node listening there?)"
+          : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+      System.err.println("switchboard publish: cannot reach " + base + ": " + why);
       return 1;
     }
     if (resp.statusCode() == 200) {

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
  * SIGTERM drains: readiness false, upgrades refused, sessions closed with 1001 over the drain period,
  * then the node leaves the cluster.
  */
-@Command(name = "run", description = "Start a Switchboard node (default command).")
+@Command(name = "run", mixinStandardHelpOptions = true, description = "Start a Switchboard node (default command).")
 public final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--conf", description = "Config file (default: SWITCHBOARD_CONF, then conf/switchboard.json).")

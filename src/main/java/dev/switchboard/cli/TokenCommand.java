@@ -2,6 +2,7 @@ package dev.switchboard.cli;
 
 import dev.switchboard.auth.TokenIssuer;
 import dev.switchboard.config.ConfigException;
+import dev.switchboard.protocol.Channel;
 import dev.switchboard.config.ConfigLoader;
 import dev.switchboard.config.SwitchboardConfig;
 import io.vertx.core.Vertx;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** Prints an HS256 JWT signed with the configured secret (SWITCHBOARD_JWT_SECRET or auth.jwt_secret). */
-@Command(name = "token", description = "Print a JWT signed with the configured HS256 secret.")
+@Command(name = "token", mixinStandardHelpOptions = true, description = "Print a JWT signed with the configured HS256 secret.")
 public final class TokenCommand implements Callable<Integer> {
 
   /** Claims the command sets from its own options; --claim would silently fight them. */
@@ -45,15 +46,21 @@ public final class TokenCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    String problem = Channel.userIdProblem(sub);
+    if (problem != null) {
+      System.err.println("switchboard token: --sub " + problem + "; a node refuses such a token");
+      return 2;
+    }
     String key = secret;
+    SwitchboardConfig config;
+    try {
+      config = ConfigLoader.load(conf, System.getenv(), Map.of());
+    } catch (ConfigException e) {
+      System.err.println("switchboard token: config error: " + e.getMessage());
+      return 2;
+    }
     if (key == null) {
-      try {
-        SwitchboardConfig config = ConfigLoader.load(conf, System.getenv(), Map.of());
-        key = config.auth().jwtSecret();
-      } catch (ConfigException e) {
-        System.err.println("switchboard token: config error: " + e.getMessage());
-        return 2;
-      }
+      key = config.auth().jwtSecret();
       if (key == null) {
         System.err.println("switchboard token: no HS256 secret configured; pass --secret or set SWITCHBOARD_JWT_SECRET");
         return 2;
@@ -80,6 +87,13 @@ public final class TokenCommand implements Callable<Integer> {
         return 2;
       }
       extra.put(name, c.substring(eq + 1));
+    }
+    // A node with auth.issuer / auth.audience refuses tokens without them: put them in, unless given.
+    if (config.auth().issuer() != null) {
+      extra.putIfAbsent("iss", config.auth().issuer());
+    }
+    if (config.auth().audience() != null) {
+      extra.putIfAbsent("aud", config.auth().audience());
     }
     Vertx vertx = Vertx.vertx();
     try {

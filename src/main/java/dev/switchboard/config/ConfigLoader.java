@@ -65,7 +65,9 @@ public final class ConfigLoader {
       file = "conf/switchboard.json";
     }
     if (file != null) {
-      deepMerge(tree, readFile(file));
+      // Named as the user named it, so the error points at what to fix.
+      deepMerge(tree, readFile(file, confFile != null ? "--conf" : env.containsKey("SWITCHBOARD_CONF")
+          ? "SWITCHBOARD_CONF" : "conf/switchboard.json"));
     }
     // A public key or JWKS given by env replaces the shipped dev secret rather than adding to it.
     if (env.containsKey("SWITCHBOARD_JWT_PUBLIC_KEY") || env.containsKey("SWITCHBOARD_JWKS_URL")) {
@@ -129,13 +131,13 @@ public final class ConfigLoader {
     return tree;
   }
 
-  private static JsonObject readFile(String file) {
+  private static JsonObject readFile(String file, String namedBy) {
     try {
       return new JsonObject(Files.readString(Path.of(file)));
     } catch (IOException e) {
-      throw new ConfigException("SWITCHBOARD_CONF", "cannot read " + file + ": " + e.getMessage());
+      throw new ConfigException(namedBy, "cannot read " + file + ": " + e.getMessage());
     } catch (DecodeException e) {
-      throw new ConfigException("SWITCHBOARD_CONF", file + " is not a JSON object: " + e.getMessage());
+      throw new ConfigException(namedBy, file + " is not a JSON object: " + e.getMessage());
     }
   }
 
@@ -175,11 +177,14 @@ public final class ConfigLoader {
     for (ConfigReader.Unread u : r.unread()) {
       log.warn("event=config_unknown_key key={} reason=\"not a Switchboard setting; ignored{}\"", u.key(), u.hint());
     }
-    warnings(config).forEach((key, why) -> log.warn("event=config_warning key={} reason=\"{}\"", key, why));
     return config;
   }
 
-  /** Settings that start a node but are wrong for any deployment someone else can reach: key → why. */
+  /**
+   * Settings that start a node but are wrong for any deployment someone else can reach: key → why. Logged by
+   * the node as it starts ({@code event=config_warning}), not by the commands that only read the config
+   * ({@code token}, {@code publish}), whose stdout a script captures.
+   */
   public static Map<String, String> warnings(SwitchboardConfig config) {
     Map<String, String> out = new java.util.LinkedHashMap<>();
     String secret = config.auth().jwtSecret();

@@ -71,6 +71,27 @@ class PublishCommandTest {
     Cli.Result nobody = Cli.run("publish", "--url", "http://127.0.0.1:" + TestNodes.freePort(), "--api-key", "k",
         "--channel", "room:lobby", "--message", "{}");
     assertEquals(1, nobody.code(), nobody.toString());
-    assertTrue(nobody.err().contains("cannot reach"), nobody.toString());
+    assertTrue(nobody.err().contains("cannot reach") && nobody.err().contains("connection refused"), nobody.toString());
+  }
+
+  @Test
+  void inputThatCannotBeMeantIsRefusedBeforeAnythingIsSent() {
+    Cli.Result typo = publish(TestNodes.API_KEY, "room:lobby", "{\"text\":\"hi\"");
+    assertEquals(2, typo.code(), typo.toString());
+    assertTrue(typo.err().contains("starts like JSON but is not valid JSON"), typo.toString());
+
+    Cli.Result badUrl = Cli.run("publish", "--url", "notaurl", "--api-key", "k", "--channel", "room:lobby", "--message", "{}");
+    assertEquals(2, badUrl.code(), badUrl.toString());
+    assertTrue(badUrl.err().contains("--url notaurl is not a node's URL"), badUrl.toString());
+    assertTrue(!badUrl.err().contains("Exception"), "no stack trace: " + badUrl);
+  }
+
+  @Test
+  void everyCommandAnswersHelpWithoutItsRequiredOptions() {
+    for (String command : new String[] {"run", "token", "publish"}) {
+      Cli.Result help = Cli.run(command, "--help");
+      assertEquals(0, help.code(), command + ": " + help);
+      assertTrue(help.out().contains("Usage: switchboard " + command), command + ": " + help);
+    }
   }
 }

@@ -75,6 +75,36 @@ class TokenCommandTest {
     assertTrue(left > 80 && left <= 90, "exp about 90 s ahead: " + left);
   }
 
+  @Test
+  void aNodeWithIssuerAndAudienceAcceptsItsTokens(Vertx vertx, @TempDir Path dir) throws IOException {
+    String secret = "issuer-and-audience-0123456789-0123456789";
+    JsonObject auth = new JsonObject().put("jwt_secret", secret).put("issuer", "https://id.example").put("audience", "push");
+    Path conf = dir.resolve("ia.json");
+    Files.writeString(conf, new JsonObject().put("auth", auth).encode());
+    String token = jwtIn(Cli.run("token", "--sub", "ivy", "--conf", conf.toString()));
+    Principal p = new JwtTokenVerifier(vertx, TestNodes.config(new JsonObject().put("auth", auth)).auth(), List.of(), null)
+        .verify(token).await();
+    assertEquals("ivy", p.userId());
+  }
+
+  @Test
+  void withTheShippedConfigStdoutIsTheTokenAlone() {
+    // TOKEN=$(switchboard token …) in README's walkthrough: no warning about the dev secret may land in it.
+    Cli.Result r = Cli.run("token", "--sub", "walker");
+    assertEquals(0, r.code(), r.toString());
+    assertTrue(r.out().strip().matches("[\\w-]+\\.[\\w-]+\\.[\\w-]+"), r.toString());
+  }
+
+  @Test
+  void anEmptySubIsRefusedAndAMissingFileNamesTheFlag() {
+    Cli.Result empty = Cli.run("token", "--sub", "", "--secret", TestNodes.SECRET);
+    assertEquals(2, empty.code(), empty.toString());
+    assertTrue(empty.err().contains("--sub is empty"), empty.toString());
+    Cli.Result missing = Cli.run("token", "--sub", "a", "--conf", "/nonexistent/switchboard.json");
+    assertEquals(2, missing.code(), missing.toString());
+    assertTrue(missing.err().contains("--conf: cannot read /nonexistent/switchboard.json"), missing.toString());
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {
       "--sub alice --ttl soon          | --ttl",
@@ -82,6 +112,7 @@ class TokenCommandTest {
       "--sub alice --claim dept        | --claim",
       "--sub alice --claim sub=root    | --claim cannot set sub",
       "--rooms lobby                   | --sub",
+      "--sub bob.smith! --rooms lobby  | --sub has a character outside",
   })
   void unusableArgumentsExitWith2AndSayWhich(String args, String named) {
     String[] argv = ("token " + args + " --secret " + TestNodes.SECRET).split(" +");

@@ -209,8 +209,11 @@ class ConfigLoaderTest {
   @Test
   void aFileThatCannotBeUsedNamesSwitchboardConfAndThePath() throws IOException {
     for (String path : List.of(dir.resolve("missing.json").toString(), file("{not json").toString(), file("[1,2]").toString())) {
-      ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(path, Map.of(), Map.of()));
-      assertTrue(e.getMessage().startsWith("SWITCHBOARD_CONF:") && e.getMessage().contains(path), e.getMessage());
+      ConfigException byEnv = assertThrows(ConfigException.class, () -> ConfigLoader.load(null, Map.of("SWITCHBOARD_CONF", path), Map.of()));
+      assertTrue(byEnv.getMessage().startsWith("SWITCHBOARD_CONF:") && byEnv.getMessage().contains(path), byEnv.getMessage());
+      // Named as the user named it: the flag when the flag did.
+      ConfigException byFlag = assertThrows(ConfigException.class, () -> ConfigLoader.load(path, Map.of(), Map.of()));
+      assertTrue(byFlag.getMessage().startsWith("--conf:") && byFlag.getMessage().contains(path), byFlag.getMessage());
     }
   }
 
