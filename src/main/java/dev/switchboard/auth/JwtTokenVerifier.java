@@ -238,7 +238,8 @@ public final class JwtTokenVerifier implements TokenVerifier {
 
     static String read(String valueOrPath) {
       if (valueOrPath.contains("-----BEGIN")) {
-        return valueOrPath;
+        // Pasted into an env var or a Kubernetes secret, a PEM often arrives with its line breaks as "\\n".
+        return valueOrPath.replace("\\n", "\n");
       }
       try {
         return java.nio.file.Files.readString(java.nio.file.Path.of(valueOrPath));
@@ -248,17 +249,29 @@ public final class JwtTokenVerifier implements TokenVerifier {
       }
     }
 
-    /** RS256 for an RSA key, ES256 for an EC key. */
+    /** RS256 for an RSA key; for an EC key the JWS algorithm of its curve: ES256, ES384 or ES512. */
     static String algorithmOf(String pem) {
-      String b64 = pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
-      byte[] der = Base64.getDecoder().decode(b64);
+      byte[] der;
+      try {
+        der = Base64.getMimeDecoder().decode(pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", ""));
+      } catch (IllegalArgumentException e) {
+        throw new dev.switchboard.config.ConfigException("auth.jwt_public_key", "is not valid PEM: " + e.getMessage());
+      }
       try {
         KeyFactory.getInstance("RSA").generatePublic(new X509EncodedKeySpec(der));
         return "RS256";
       } catch (Exception notRsa) {
         try {
-          KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(der));
-          return "ES256";
+          var ec = (java.security.interfaces.ECPublicKey) KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(der));
+          return switch (ec.getParams().getCurve().getField().getFieldSize()) {
+            case 256 -> "ES256";
+            case 384 -> "ES384";
+            case 521 -> "ES512";
+            default -> throw new dev.switchboard.config.ConfigException("auth.jwt_public_key", "is an EC key on a curve "
+                + "JWT does not use (" + ec.getParams().getCurve().getField().getFieldSize() + " bits; use P-256, P-384 or P-521)");
+          };
+        } catch (dev.switchboard.config.ConfigException e) {
+          throw e;
         } catch (Exception notEc) {
           throw new dev.switchboard.config.ConfigException("auth.jwt_public_key",
               "is not an RSA or EC public key in PEM (-----BEGIN PUBLIC KEY-----)");

@@ -75,10 +75,21 @@ public final class RunCommand implements Callable<Integer> {
     SwitchboardNode node;
     try {
       node = SwitchboardNode.start(config).toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
+    } catch (ConfigException e) {
+      System.err.println("switchboard: config error: " + e.getMessage());
+      return 2;
     } catch (java.util.concurrent.ExecutionException e) {
       Throwable cause = e.getCause();
-      System.err.println("switchboard: failed to start: " + (cause instanceof ConfigException ? "config error: " : "")
-          + cause.getMessage());
+      if (cause instanceof ConfigException) {
+        // A setting only start-up could judge (a key file, a cluster address): the same answer as any bad setting.
+        System.err.println("switchboard: config error: " + cause.getMessage());
+        return 2;
+      }
+      String why = String.valueOf(cause.getMessage());
+      if (why.contains("Address already in use")) {
+        why = "server.port: port " + config.server().port() + " is in use by another process (" + why + ")";
+      }
+      System.err.println("switchboard: failed to start: " + why);
       return 1;
     }
     System.out.println(banner("switchboard ready: node=" + node.name() + " port=" + node.port()

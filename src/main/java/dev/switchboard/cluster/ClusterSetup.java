@@ -11,6 +11,10 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.io.FileNotFoundException;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -53,7 +57,10 @@ public final class ClusterSetup {
     return o;
   }
 
+  static final String DEFAULT_FILE = "cluster.xml";
+
   public static Config hazelcastConfig(SwitchboardConfig.Cluster c) {
+    checkHost(c.host());
     Config hz = load(c.config());
     hz.setClusterName(c.name());
     hz.setProperty("hazelcast.phone.home.enabled", "false");
@@ -102,9 +109,28 @@ public final class ClusterSetup {
       if (path != null && Files.isRegularFile(Path.of(path))) {
         return new FileSystemXmlConfig(path);
       }
-      return new ClasspathXmlConfig("cluster.xml");
+      if (path != null && !DEFAULT_FILE.equals(path)) {
+        // Only the default may fall back to the jar's copy: a file named on purpose and missing is a mistake.
+        throw new ConfigException("cluster.config", path + " does not exist (leave it unset to use cluster.xml, "
+            + "or the copy in the jar)");
+      }
+      return new ClasspathXmlConfig(DEFAULT_FILE);
+    } catch (ConfigException e) {
+      throw e;
     } catch (FileNotFoundException | RuntimeException e) {
       throw new ConfigException("cluster.config", "cannot read " + path + ": " + e.getMessage());
+    }
+  }
+
+  /** Hazelcast binds only this machine's own addresses; anything else fails later with no key named. */
+  static void checkHost(String host) {
+    try {
+      InetAddress a = InetAddress.getByName(host);
+      if (!a.isLoopbackAddress() && NetworkInterface.getByInetAddress(a) == null) {
+        throw new ConfigException("cluster.host", host + " is not an address of this machine's network interfaces");
+      }
+    } catch (UnknownHostException | SocketException e) {
+      throw new ConfigException("cluster.host", "cannot resolve " + host + ": " + e.getMessage());
     }
   }
 }

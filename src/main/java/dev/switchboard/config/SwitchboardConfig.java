@@ -183,10 +183,49 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param busPort TCP port of the clustered event bus (the messages themselves) on {@code host}; 0 = any free
    */
   public record Cluster(boolean standalone, String host, int port, List<String> members, String config,
-                        String name, String kubernetesServiceDns, int busPort) {}
+                        String name, String kubernetesServiceDns, int busPort) {
+    public Cluster {
+      for (String m : members) {
+        int colon = m.lastIndexOf(':');
+        String memberHost = colon < 0 ? m : m.substring(0, colon);
+        boolean portOk = colon < 0;
+        if (colon >= 0) {
+          try {
+            int p = Integer.parseInt(m.substring(colon + 1));
+            portOk = p >= 1 && p <= 65535;
+          } catch (NumberFormatException e) {
+            portOk = false;
+          }
+        }
+        if (memberHost.isBlank() || !portOk) {
+          throw new ConfigException("cluster.members", "each member is host:port with a port from 1 to 65535, was '" + m + "'");
+        }
+      }
+    }
+  }
 
-  /** @param url redis://host:port; null = no Redis bridge */
-  public record Redis(String url) {}
+  /** @param url redis://host:port (or rediss://, unix://); null = no Redis bridge */
+  public record Redis(String url) {
+    public Redis {
+      if (url != null) {
+        java.net.URI u;
+        try {
+          u = new java.net.URI(url);
+        } catch (java.net.URISyntaxException e) {
+          throw new ConfigException("redis.url", "is not a URL: " + e.getMessage());
+        }
+        String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
+        boolean ok = switch (scheme) {
+          case "redis", "rediss" -> u.getHost() != null;
+          case "unix" -> u.getPath() != null && !u.getPath().isEmpty();
+          default -> false;
+        };
+        if (!ok) {
+          throw new ConfigException("redis.url", "must look like redis://host:6379 (or rediss://, unix:///path), was '" + url + "'");
+        }
+      }
+    }
+  }
 
   /** @param period sessions are closed with 1001 spread over this period on SIGTERM; default 10 s */
   public record Drain(Duration period) {}

@@ -75,6 +75,23 @@ class JwtKeysTest {
   }
 
   @Test
+  void es384AndEs512KeysVerifyTheirTokensAndAnEscapedPemIsRead() {
+    JsonObject eve = new JsonObject().put("sub", "eve");
+    for (String[] curveAlg : new String[][] {{"secp384r1", "ES384"}, {"secp521r1", "ES512"}}) {
+      KeyPair ec = TestKeys.ec(curveAlg[0]);
+      // As pasted into an env var or a Kubernetes secret: the line breaks written as \n.
+      String escaped = TestKeys.publicPem(ec).replace("\n", "\\n");
+      SwitchboardNode node = TestNodes.standalone(publicKeyOnly(escaped));
+      try {
+        assertEquals("eve", outcome(node, TestKeys.sign(vertx, curveAlg[1], ec, null, eve)), curveAlg[1]);
+        assertTrue(outcome(node, TestKeys.sign(vertx, "ES256", TestKeys.ec(), null, eve)).startsWith("unauthorized/1008"));
+      } finally {
+        node.close().await();
+      }
+    }
+  }
+
+  @Test
   void rs256FromAPemFile() throws Exception {
     KeyPair rsa = TestKeys.rsa();
     Path pem = Files.createTempFile("sb-rsa", ".pem");

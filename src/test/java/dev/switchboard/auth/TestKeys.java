@@ -39,9 +39,14 @@ public final class TestKeys {
 
   /** A P-256 key pair, for ES256. */
   public static KeyPair ec() {
+    return ec("secp256r1");
+  }
+
+  /** An EC key pair on the named curve: secp256r1 (ES256), secp384r1 (ES384), secp521r1 (ES512). */
+  public static KeyPair ec(String curve) {
     try {
       KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-      g.initialize(new ECGenParameterSpec("secp256r1"));
+      g.initialize(new ECGenParameterSpec(curve));
       return g.generateKeyPair();
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(e);

@@ -40,6 +40,24 @@ class StartupConfigErrorTest {
   }
 
   @Test
+  void settingsOnlyStartUpCanJudgeExitWith2NamingTheKeyToo() throws IOException {
+    Path missingXml = dir.resolve("cluster.json");
+    Files.writeString(missingXml, "{\"cluster\":{\"config\":\"" + dir.resolve("nope.xml") + "\"}}");
+    for (var c : List.of(
+        Map.entry(new String[] {"run", "--standalone", "--redis-url", "notaurl"}, "redis.url"),
+        Map.entry(new String[] {"run", "--standalone", "--redis-url", "http://x"}, "redis.url"),
+        Map.entry(new String[] {"run", "--cluster-members", "127.0.0.1:abc"}, "cluster.members"),
+        Map.entry(new String[] {"run", "--cluster-members", "127.0.0.1:99999"}, "cluster.members"),
+        Map.entry(new String[] {"run", "--cluster-host", "192.0.2.77"}, "cluster.host"),
+        Map.entry(new String[] {"run", "--conf", missingXml.toString()}, "cluster.config"))) {
+      Cli.Result r = Cli.run(c.getKey());
+      assertEquals(2, r.code(), String.join(" ", c.getKey()) + ": " + r);
+      assertTrue(r.err().contains("switchboard: config error: " + c.getValue()), String.join(" ", c.getKey()) + ": " + r);
+      assertTrue(!r.err().contains("\tat "), "no stack trace: " + r);
+    }
+  }
+
+  @Test
   void badEnvVarsExitWith2NamingTheKey() throws Exception {
     Path bad = dir.resolve("bad.json");
     Files.writeString(bad, "{\"server\":{\"port\":0},\"limits\":{\"burst\":-1}}");
