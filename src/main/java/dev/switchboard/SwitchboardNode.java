@@ -5,6 +5,7 @@ import dev.switchboard.auth.JwtTokenVerifier;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterSetup;
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.cluster.Seniority;
 import dev.switchboard.cluster.NodeDirectory;
 import dev.switchboard.config.ConfigException;
 import dev.switchboard.config.ConfigLoader;
@@ -117,6 +118,7 @@ public final class SwitchboardNode {
     if (c.standalone()) {
       vertxFuture = Future.succeededFuture(builder.build());
     } else {
+      ClusterSetup.checkHost(c.host());
       com.hazelcast.config.Config hz = ClusterSetup.hazelcastConfig(c);
       HistorySettings.apply(hz, config.channels());
       if (config.redis().url() != null) {
@@ -152,10 +154,9 @@ public final class SwitchboardNode {
     ChannelRules rules = new ChannelRules(ctx.config().channels());
     if (ctx.clusterManager() instanceof HazelcastClusterManager hcm) {
       HazelcastHistoryStore store = new HazelcastHistoryStore(vertx, hcm.getHazelcastInstance());
-      // The oldest member reclaims histories whose items all expired, so idle channels cost nothing.
+      // The oldest node reclaims histories whose items all expired, so idle channels cost nothing.
       vertx.setPeriodic(60_000, t -> {
-        List<String> members = ctx.members();
-        if (!members.isEmpty() && members.get(0).equals(ctx.nodeId())) {
+        if (Seniority.isOldest(hcm, Seniority::isNode)) {
           store.reclaimIdle().onFailure(e -> log.warn("event=history_reclaim_failed reason=\"{}\"", e.getMessage()));
         }
       });

@@ -35,8 +35,14 @@ public final class ClusterSetup {
 
   private ClusterSetup() {}
 
+  /**
+   * For a backend JVM: a Hazelcast lite member, which holds no cluster data. As a data member it would own
+   * partitions of the nodes' channel histories without their ringbuffer settings (no TTL), and its
+   * departure would move data; as a lite member it reads and writes the same structures remotely.
+   */
   public static HazelcastClusterManager clusterManager(SwitchboardConfig.Cluster c) {
-    return new HazelcastClusterManager(hazelcastConfig(c));
+    checkHost(c.host());
+    return new HazelcastClusterManager(hazelcastConfig(c).setLiteMember(true));
   }
 
   /**
@@ -60,7 +66,6 @@ public final class ClusterSetup {
   static final String DEFAULT_FILE = "cluster.xml";
 
   public static Config hazelcastConfig(SwitchboardConfig.Cluster c) {
-    checkHost(c.host());
     Config hz = load(c.config());
     hz.setClusterName(c.name());
     hz.setProperty("hazelcast.phone.home.enabled", "false");
@@ -123,7 +128,7 @@ public final class ClusterSetup {
   }
 
   /** Hazelcast binds only this machine's own addresses; anything else fails later with no key named. */
-  static void checkHost(String host) {
+  public static void checkHost(String host) {
     try {
       InetAddress a = InetAddress.getByName(host);
       if (!a.isLoopbackAddress() && NetworkInterface.getByInetAddress(a) == null) {

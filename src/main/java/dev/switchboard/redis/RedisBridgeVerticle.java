@@ -1,10 +1,10 @@
 package dev.switchboard.redis;
 
-import com.hazelcast.cluster.Member;
 import com.hazelcast.config.Config;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.cluster.Seniority;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
@@ -21,7 +21,6 @@ import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -187,15 +186,7 @@ public final class RedisBridgeVerticle extends VerticleBase {
   }
 
   private boolean writesHistory() {
-    if (!(node.clusterManager() instanceof HazelcastClusterManager hcm)) {
-      return true;
-    }
-    for (Member m : hcm.getHazelcastInstance().getCluster().getMembers()) {
-      if (BRIDGE.equals(m.getAttribute(MEMBER_ATTRIBUTE))) {
-        return m.localMember();
-      }
-    }
-    return true;
+    return Seniority.isOldest(node.clusterManager(), m -> BRIDGE.equals(m.getAttribute(MEMBER_ATTRIBUTE)));
   }
 
   /** Marks this node's Hazelcast member as one running the bridge, so the members can agree on who writes history. */

@@ -469,6 +469,19 @@ class ClusterRoutingTest {
   // ---- example backend ----------------------------------------------------------------------------
 
   @Test
+  void theBackendJoinsAsALiteMemberAndOwnsNoPartitionOfTheNodesData() {
+    var hz = ((io.vertx.spi.cluster.hazelcast.HazelcastClusterManager) ((VertxInternal) backend).clusterManager())
+        .getHazelcastInstance();
+    assertTrue(hz.getCluster().getLocalMember().isLiteMember(), "the backend is a lite member");
+    // Histories live in partitions: none may sit on a JVM that lacks the nodes' ringbuffer settings (TTL).
+    for (var partition : hz.getPartitionService().getPartitions()) {
+      var owner = partition.getOwner();
+      assertTrue(owner == null || !owner.isLiteMember(), "partition " + partition.getPartitionId() + " owned by a lite member");
+    }
+    assertEquals(3, hz.getCluster().getMembers().stream().filter(m -> !m.isLiteMember()).count(), "the three nodes hold the data");
+  }
+
+  @Test
   void exampleBackendAnswersRequestsAndPushesToTheUser(Vertx vertx) {
     String user = unique("rita");
     WsClient c = client(vertx, 2, user);
