@@ -139,6 +139,7 @@ public final class SwitchboardNode {
       SwitchboardNode node = new SwitchboardNode(vertx, ctx, port);
       return node.deploy()
           .map(v -> {
+            node.watchForRejoins();
             ctx.markReady();
             log.info("event=node_ready node={} port={} clustered={} members={} transport={} start_ms={}", ctx.name(),
                 port, ctx.clustered(), ctx.members().size(), NetTransport.name(transport),
@@ -256,6 +257,27 @@ public final class SwitchboardNode {
           context.sessions().closingSockets());
       return close();
     });
+  }
+
+  /**
+   * A node cut off from the others (a long GC or VM pause, a network partition) goes on as a cluster of its
+   * own: messages published on the other side never reach its sessions. When Hazelcast merges it back, its
+   * sessions reconnect (1001, spread over the drain period) and so recover what they missed with {@code since}
+   * where the channel keeps history; a client that stayed would never learn there was a gap.
+   */
+  void watchForRejoins() {
+    if (context.clusterManager() instanceof HazelcastClusterManager hcm) {
+      hcm.getHazelcastInstance().getLifecycleService().addLifecycleListener(e -> {
+        if (e.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED && !context.draining()) {
+          long period = context.config().drain().period().toMillis();
+          log.info("event=cluster_rejoined node={} sessions={} period_ms={} reason=\"merged back after a split: "
+              + "sessions reconnect to recover what they missed\"", name(), context.sessions().connections(), period);
+          context.scheduleCloses();
+          vertx.eventBus().publish(Addresses.DRAIN, new JsonObject().put("period_ms", period)
+              .put("reason", "rejoined the cluster after a split: reconnect and recover"), new DeliveryOptions().setLocalOnly(true));
+        }
+      });
+    }
   }
 
   /** Stops at once: undeploys everything and leaves the cluster. */

@@ -30,7 +30,10 @@ public final class Addresses {
   public static final String LIMITER_RELEASE = "switchboard.limiter.release";
   /** Close every session of a user; published cluster-wide, each gateway instance consumes it. */
   public static final String DISCONNECT_USER = "switchboard.control.disconnect";
-  /** Drain this node: gateway instances close their sessions with 1001 over the drain period. Local. */
+  /**
+   * Gateway instances close their sessions with 1001 over {@code period_ms}, with {@code reason}: on a drain, and
+   * after the node rejoined the cluster from a split. Local.
+   */
   public static final String DRAIN = "switchboard.control.drain";
 
   private static final String CHANNEL_PREFIX = "switchboard.ch.";

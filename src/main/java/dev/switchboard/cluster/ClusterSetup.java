@@ -73,6 +73,14 @@ public final class ClusterSetup {
     // Switchboard drains on SIGTERM and then leaves; Hazelcast's own hook would leave first.
     hz.setProperty("hazelcast.shutdownhook.enabled", "false");
     hz.setProperty("hazelcast.socket.bind.any", "false");
+    // A member cut off for longer than the heartbeat timeout (a long pause, a partition) forms a cluster of its
+    // own until Hazelcast merges the two; its default first look after 300 s, then every 120 s, leaves that
+    // node's sessions missing messages for minutes. Unless cluster.xml says otherwise, look every 10 s.
+    for (String merge : new String[] {"hazelcast.merge.first.run.delay.seconds", "hazelcast.merge.next.run.delay.seconds"}) {
+      if (hz.getProperty(merge) == null) {
+        hz.setProperty(merge, "10");
+      }
+    }
     NetworkConfig net = hz.getNetworkConfig();
     net.setPort(c.port()).setPortAutoIncrement(false);
     net.getInterfaces().setEnabled(true).clear().addInterface(c.host());

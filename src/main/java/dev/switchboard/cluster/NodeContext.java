@@ -124,8 +124,17 @@ public final class NodeContext {
     if (!draining.compareAndSet(false, true)) {
       return false;
     }
-    drainTotal = sessions.connections();
+    scheduleCloses();
     return true;
+  }
+
+  /**
+   * Starts a new schedule for closing every session over a period ({@link #nextDrainDelay}): for a drain,
+   * and for the sessions of a node that rejoined the cluster after a split.
+   */
+  public void scheduleCloses() {
+    drainSlots.set(0);
+    drainTotal = sessions.connections();
   }
 
   /**

@@ -113,7 +113,7 @@ public final class GatewayVerticle extends VerticleBase {
       }
     });
     var drain = vertx.eventBus().<JsonObject>localConsumer(Addresses.DRAIN, msg -> {
-      drain(msg.body().getLong("period_ms", 10_000L));
+      drain(msg.body().getLong("period_ms", 10_000L), msg.body().getString("reason", "node going away"));
       msg.reply(new JsonObject().put("sessions", hub.sessions().size()));
     });
     return Future.all(server.listen(), disconnect.completion(), drain.completion());
@@ -286,16 +286,16 @@ public final class GatewayVerticle extends VerticleBase {
   }
 
   /**
-   * Closes every session with 1001, spread evenly over the period so clients reconnect elsewhere
-   * without a herd.
+   * Closes every session with 1001, spread evenly over the period so clients reconnect (elsewhere, on a
+   * drain) without a herd.
    */
-  private void drain(long periodMs) {
+  private void drain(long periodMs, String reason) {
     List<Session> all = new ArrayList<>(hub.sessions());
     int n = all.size();
     for (int i = 0; i < n; i++) {
       Session s = all.get(i);
       long delay = Math.max(1, node.nextDrainDelay(periodMs));
-      vertx.setTimer(delay, t -> s.close(CloseCode.GOING_AWAY, "node going away"));
+      vertx.setTimer(delay, t -> s.close(CloseCode.GOING_AWAY, reason));
     }
   }
 
