@@ -92,6 +92,7 @@ public final class GatewayVerticle extends VerticleBase {
         // thread fails with IllegalStateException instead of racing.
         .setStrictThreadMode(true);
     if (s.tls()) {
+      TlsFiles.check(s.tlsCert(), s.tlsKey());
       opts.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tlsCert()).setKeyPath(s.tlsKey()));
     }
     int maxMessage = config.session().maxMessageSize();

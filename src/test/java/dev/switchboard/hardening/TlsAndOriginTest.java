@@ -110,6 +110,31 @@ class TlsAndOriginTest {
   }
 
   @Test
+  void aKeyThatIsNotTheCertificatesOrAFileThatIsMissingStopsStartUpNamingTheKey() throws Exception {
+    Path otherCert = dir.resolve("other-cert.pem");
+    Path otherKey = dir.resolve("other-key.pem");
+    Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=other",
+        "-days", "1", "-keyout", otherKey.toString(), "-out", otherCert.toString()).redirectErrorStream(true).start();
+    try {
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "openssl did not finish");
+    } finally {
+      p.destroyForcibly();
+    }
+    for (var c : java.util.List.of(
+        java.util.Map.entry(new String[] {cert.toString(), otherKey.toString()}, "server.tls.key: " + otherKey + " does not belong"),
+        java.util.Map.entry(new String[] {dir.resolve("nope.pem").toString(), otherKey.toString()}, "server.tls.cert: cannot read"),
+        java.util.Map.entry(new String[] {otherKey.toString(), otherCert.toString()}, "server.tls.cert:"))) {
+      JsonObject server = new JsonObject().put("tls", new JsonObject().put("cert", c.getKey()[0]).put("key", c.getKey()[1]));
+      Throwable e = assertThrows(Throwable.class, () -> TestNodes.standalone(new JsonObject().put("server", server)));
+      Throwable cause = e;
+      while (!(cause instanceof dev.switchboard.config.ConfigException) && cause.getCause() != null) {
+        cause = cause.getCause();
+      }
+      assertTrue(cause.getMessage() != null && cause.getMessage().startsWith(c.getValue()), c.getValue() + " ← " + e);
+    }
+  }
+
+  @Test
   void plainWebSocketIsNotServedOnTheTlsPort() {
     Throwable e = assertThrows(Throwable.class, () -> WsClient.connect(vertx, tls.port(), "token=" + TestNodes.token("tina")).await());
     assertTrue(!(e instanceof UpgradeRejectedException), "a plain-text upgrade must not get an HTTP answer: " + e);
