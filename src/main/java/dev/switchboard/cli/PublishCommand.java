@@ -6,13 +6,23 @@ import dev.switchboard.config.SwitchboardConfig;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -38,6 +48,10 @@ public final class PublishCommand implements Callable<Integer> {
   @Option(names = "--conf", description = "Config file to read the port and API key from.")
   String conf;
 
+  @Option(names = "--cacert", description = "PEM certificate(s) to trust for https, e.g. a self-signed node's "
+      + "(default when the URL comes from the config: the node's own server.tls.cert).")
+  String cacert;
+
   @Override
   public Integer call() throws Exception {
     String base = url;
@@ -52,6 +66,9 @@ public final class PublishCommand implements Callable<Integer> {
       }
       if (base == null) {
         base = (config.server().tls() ? "https" : "http") + "://127.0.0.1:" + config.server().port();
+        if (config.server().tls() && cacert == null) {
+          cacert = config.server().tlsCert();
+        }
       }
       if (key == null) {
         if (config.api().keys().isEmpty()) {
@@ -87,7 +104,16 @@ public final class PublishCommand implements Callable<Integer> {
       System.err.println("switchboard publish: --url " + base + " is not a node's URL: " + e.getMessage());
       return 2;
     }
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+    if (cacert != null) {
+      try {
+        client.sslContext(trusting(Path.of(cacert)));
+      } catch (IOException | GeneralSecurityException e) {
+        System.err.println("switchboard publish: --cacert " + cacert + " is not a readable PEM certificate: " + e.getMessage());
+        return 2;
+      }
+    }
+    HttpClient http = client.build();
     HttpRequest req = HttpRequest.newBuilder(target)
         .timeout(Duration.ofSeconds(10))
         .header("Authorization", "Bearer " + key)
@@ -97,7 +123,7 @@ public final class PublishCommand implements Callable<Integer> {
     HttpResponse<String> resp;
     try {
       resp = http.send(req, HttpResponse.BodyHandlers.ofString());
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       // The JDK's ConnectException for a refused connection has no message at all.
       String why = e instanceof java.net.ConnectException ? "connection refused (is a node listening there?)"
           : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
@@ -110,5 +136,25 @@ public final class PublishCommand implements Callable<Integer> {
     }
     System.err.println("switchboard publish: HTTP " + resp.statusCode() + ": " + resp.body());
     return 1;
+  }
+
+  /** A TLS context that trusts the certificates in the PEM file (and nothing else). */
+  static SSLContext trusting(Path pem) throws IOException, GeneralSecurityException {
+    KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+    trusted.load(null, null);
+    try (InputStream in = Files.newInputStream(pem)) {
+      int i = 0;
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        trusted.setCertificateEntry("ca-" + i++, c);
+      }
+      if (i == 0) {
+        throw new GeneralSecurityException("no certificate in it");
+      }
+    }
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trusted);
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(null, tmf.getTrustManagers(), null);
+    return ctx;
   }
 }

@@ -52,7 +52,7 @@ class TlsAndOriginTest {
     cert = dir.resolve("cert.pem");
     Path key = dir.resolve("key.pem");
     Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-        "-days", "1", "-keyout", key.toString(), "-out", cert.toString())
+        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1", "-keyout", key.toString(), "-out", cert.toString())
         .redirectErrorStream(true).start();
     try {
       assertTrue(p.waitFor(60, TimeUnit.SECONDS), "openssl did not finish");
@@ -132,6 +132,20 @@ class TlsAndOriginTest {
       }
       assertTrue(cause.getMessage() != null && cause.getMessage().startsWith(c.getValue()), c.getValue() + " ← " + e);
     }
+  }
+
+  @Test
+  void publishReachesANodeWithASelfSignedCertificateItIsToldToTrust() {
+    String url = "https://127.0.0.1:" + tls.port();
+    String[] base = {"publish", "--url", url, "--api-key", TestNodes.API_KEY, "--channel", "room:secure", "--message", "{}"};
+    dev.switchboard.testing.Cli.Result untrusted = dev.switchboard.testing.Cli.run(base);
+    assertEquals(1, untrusted.code(), untrusted.toString());
+    String[] trusted = java.util.Arrays.copyOf(base, base.length + 2);
+    trusted[base.length] = "--cacert";
+    trusted[base.length + 1] = cert.toString();
+    dev.switchboard.testing.Cli.Result ok = dev.switchboard.testing.Cli.run(trusted);
+    assertEquals(0, ok.code(), ok.toString());
+    assertTrue(ok.out().contains("\"ok\":true"), ok.toString());
   }
 
   @Test
