@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
  * ones are still being set up. The per-user cap is cluster-wide; other nodes are asked through
  * {@link ClusterView} only when this node's own count does not already decide.
  *
- * <p>Refusals are logged by address (the per-user cap by user): the first one in each second in full, the rest as one summary line
- * per second, so a connection flood cannot turn into a log flood.
+ * <p>Refusals are logged by address (the per-user cap by user): the first one in each second in full, the
+ * rest as one summary line per second ({@link RefusalLog}), so a connection flood cannot turn into a log flood.
  *
  * <p>Messages (all local):
  * <ul>
