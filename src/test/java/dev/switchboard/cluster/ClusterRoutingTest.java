@@ -461,8 +461,17 @@ class ClusterRoutingTest {
         }
       }
       int n = admitted.size();
-      assertTrue(n >= 1 && n <= CAP, "round " + round + ": " + n + " of " + attempts.size() + " admitted, cap " + CAP);
+      // Never more than the cap. A burst over the cap may be refused whole (racing logins can each see the
+      // others' reservations, README "Limits and protection"); what must hold then is that the user gets in
+      // once the burst is over.
+      assertTrue(n <= CAP, "round " + round + ": " + n + " of " + attempts.size() + " admitted, cap " + CAP);
       closeAll(attempts);
+      if (n == 0) {
+        String u = user;
+        waitFor(() -> nodes.stream().allMatch(node -> node.context().sessions().userSlotsOf(u) == 0), 10_000,
+            () -> "slots of the refused burst released");
+        WsClient.authed(vertx, nodes.get(round % 3).port(), TestNodes.token(user)).await().close().await();
+      }
     }
   }
 
