@@ -85,11 +85,6 @@ public final class NodeSessions {
     perUser.computeIfPresent(user, (u, n) -> n.decrementAndGet() <= 0 ? null : n);
   }
 
-  public int sessionsOf(String user) {
-    AtomicInteger n = perUser.get(user);
-    return n == null ? 0 : n.get();
-  }
-
   /**
    * Reserves a slot for one more session of the user on this node and returns how many it now holds.
    * Only the limiter writes slots; other nodes read them, so a login still being admitted here is already

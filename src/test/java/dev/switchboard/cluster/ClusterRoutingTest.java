@@ -433,7 +433,7 @@ class ClusterRoutingTest {
     assertEquals((short) 4029, over.closed(10_000).await());
     // One leaves anywhere, and a new one fits again.
     sessions.get(1).close().await();
-    waitFor(() -> nodes.get(1).context().sessions().sessionsOf(user) == 0, 5_000, () -> "session released");
+    waitFor(() -> nodes.get(1).context().sessions().userSlotsOf(user) == 0, 5_000, () -> "session's slot released");
     sessions.set(1, client(vertx, 2, user));
     closeAll(sessions);
   }
