@@ -544,9 +544,32 @@ public final class Session {
       } else if (s.since() != null) {
         // Nothing is kept here to recover from: say so, so the client resyncs rather than trusting its gap-free state.
         send(ServerFrames.ack(s.id(), new JsonObject().put("recovered", false)));
+      } else if (svc.rules().keepsHistory(s.channel())) {
+        ackWithPosition(s, ch);
       } else {
         send(ServerFrames.ack(s.id()));
       }
+    });
+  }
+
+  /**
+   * The ack of a plain subscribe on a channel that keeps history carries the channel's position, read after the
+   * subscription went live: a client that has not seen a message yet still has a {@code since} to resume from
+   * after a reconnect. Read after the subscription went live, it misses nothing: what is above it arrives live
+   * (possibly before the ack, so a client keeps the higher of the two), what is at or below it was published
+   * before. If the position cannot be read the ack goes without it, as on a channel without history.
+   */
+  private void ackWithPosition(Frame.Subscribe s, String ch) {
+    svc.node().history().read(ch, -1, 0).onComplete(ar -> {
+      if (closed) {
+        return;
+      }
+      if (ar.failed()) {
+        log.warn("event=history_position_failed channel={} reason=\"{}\"", ch, ar.cause().toString());
+        send(ServerFrames.ack(s.id()));
+        return;
+      }
+      send(ServerFrames.ack(s.id(), new JsonObject().put("offset", ar.result().offset()).put("epoch", ar.result().epoch())));
     });
   }
 

@@ -33,7 +33,8 @@ public interface HistoryStore {
 
     /** Whether a client at (sinceOffset, sinceEpoch) can be brought up to date from this store. */
     public boolean covers(long sinceOffset, String sinceEpoch) {
-      if (sinceEpoch != null && !sinceEpoch.equals(epoch)) {
+      // At offset 0 the client has seen nothing of any epoch, so all that is kept is what it missed.
+      if (sinceOffset > 0 && sinceEpoch != null && !sinceEpoch.equals(epoch)) {
         return false;
       }
       return sinceOffset <= offset && sinceOffset + 1 >= oldestOffset;

@@ -234,6 +234,37 @@ class HistoryRecoveryTest {
   }
 
   @Test
+  void aPlainSubscribeIsAckedWithThePositionAResumeRecoversFrom(Vertx vertx) {
+    String quiet = "topic:quiet-until-later";
+    String busy = "topic:busy-before";
+    publishRange(vertx, nodes.get(0), busy, "old", 0, 4).await();
+
+    WsClient c = WsClient.authed(vertx, nodes.get(1).port(), TestNodes.token("gina")).await();
+    JsonObject quietAck = c.request(1, subscribe(quiet), 10_000).await();
+    JsonObject busyAck = c.request(2, subscribe(busy), 10_000).await();
+    assertEquals(0, quietAck.getLong("offset"), "nothing published there yet: " + quietAck);
+    assertEquals(4, busyAck.getLong("offset"), busyAck.encode());
+    assertTrue(busyAck.getString("epoch") != null && !busyAck.getString("epoch").isEmpty(), busyAck.encode());
+    c.close().await();
+
+    // Missed while away, on a channel the client never saw a message on, and on one it had a position for.
+    publishRange(vertx, nodes.get(2), quiet, "q", 0, 2).await();
+    publishRange(vertx, nodes.get(2), busy, "b", 0, 3).await();
+
+    WsClient d = WsClient.authed(vertx, nodes.get(0).port(), TestNodes.token("gina")).await();
+    JsonObject quietResume = d.request(1, subscribe(quiet).put("since", new JsonObject()
+        .put("offset", quietAck.getLong("offset")).put("epoch", quietAck.getString("epoch"))), 10_000).await();
+    JsonObject busyResume = d.request(2, subscribe(busy).put("since", new JsonObject()
+        .put("offset", busyAck.getLong("offset")).put("epoch", busyAck.getString("epoch"))), 10_000).await();
+    assertTrue(quietResume.getBoolean("recovered"), quietResume.encode());
+    assertTrue(busyResume.getBoolean("recovered"), busyResume.encode());
+    assertEquals(List.of("q-0", "q-1"), messages(d, quiet).stream()
+        .map(f -> f.getJsonObject("message").getString("n")).toList());
+    assertEquals(List.of(5L, 6L, 7L), messages(d, busy).stream().map(f -> f.getLong("offset")).toList());
+    d.close().await();
+  }
+
+  @Test
   void historyRequestAndHttpApiReturnTheNewestMessagesOldestFirst(Vertx vertx) {
     String ch = "room:hist";
     publishRange(vertx, nodes.get(2), ch, "h", 0, 5).await();

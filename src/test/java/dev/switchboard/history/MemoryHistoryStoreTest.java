@@ -45,6 +45,20 @@ class MemoryHistoryStoreTest {
   }
 
   @Test
+  void offsetZeroOfAnyEpochIsCoveredWhileNothingWasTrimmed() {
+    for (int i = 1; i <= 3; i++) {
+      store.append(Publication.now("room:e", i, null));
+    }
+    HistoryStore.Page page = store.read("room:e", 0, 10).result();
+    assertTrue(page.covers(0, "an-epoch-reclaimed-since"), "a client that saw nothing missed all that is kept");
+    store.append(Publication.now("room:e", 4, null));
+    store.append(Publication.now("room:e", 5, null));
+    store.append(Publication.now("room:e", 6, null));
+    HistoryStore.Page trimmed = store.read("room:e", 0, 10).result();
+    assertFalse(trimmed.covers(0, trimmed.epoch()), "offset 1 is gone: " + trimmed.oldestOffset());
+  }
+
+  @Test
   void channelsHaveIndependentStreams() {
     store.append(Publication.now("room:c", 1, null));
     assertEquals(1, store.append(Publication.now("room:d", 1, null)).result().offset());
