@@ -167,7 +167,10 @@ function tick() {
 
   const sum = (f) => live.reduce((a, n) => a + (f(n.stats) || 0), 0);
   const conns = sum((s) => s.connections);
-  const users = sum((s) => s.users);
+  // Each node counts its own users; one user on two nodes is in both counts. The cluster's distinct users lie
+  // between the largest node's count and the sum, so the tile shows that range rather than a sum posing as exact.
+  const usersAtLeast = Math.max(0, ...live.map((n) => n.stats.users || 0));
+  const usersAtMost = sum((s) => s.users);
   const inRate = sum((s) => s.in.rate);
   const outRate = sum((s) => s.out.rate);
   const dropRate = sum((s) => s.dropped.rate);
@@ -209,7 +212,8 @@ function tick() {
   kpi('kpi-nodes', live.length, fmtInt(live.length),
     members > live.length ? `${members} members, ${members - live.length} silent` : `${ready} ready`,
     members > live.length || ready < live.length ? 'warn' : '');
-  kpi('kpi-conn', conns, fmtInt(conns), `${fmtInt(users)} users`);
+  kpi('kpi-conn', conns, fmtInt(conns), usersAtLeast === usersAtMost ? `${fmtInt(usersAtMost)} users`
+    : `${fmtInt(usersAtLeast)}–${fmtInt(usersAtMost)} users (a user on several nodes counts on each)`);
   kpi('kpi-in', inRate, fmtRate(inRate) + '<small>/s</small>', topOf(live, (s) => s.in.by_type, 'client frames'));
   kpi('kpi-out', outRate, fmtRate(outRate) + '<small>/s</small>', 'deliveries to sockets');
   const topDrop = Object.entries(dropsByReason).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])[0];
