@@ -77,7 +77,7 @@ try {
   if (consoleErrors.length) throw new Error('page errors: ' + consoleErrors.join(' | '));
   console.log('OK ' + JSON.stringify({
     nodes: finalNodes, rising, out, connections: await kpi('kpi-conn'), drops: await kpi('kpi-drops'),
-    p99_ms: await kpi('kpi-lat'), screenshot: shot,
+    p99_ms: await kpi('kpi-lat'), users: await page.textContent('#kpi-conn .sub'), screenshot: shot,
   }));
   await browser.close();
   process.exit(0);

@@ -99,6 +99,8 @@ class AdminDashboardIT {
       JsonObject ok = new JsonObject(summary.substring(3));
       assertTrue(ok.getJsonArray("nodes").contains("n1") && ok.getJsonArray("nodes").contains("n2"), summary);
       assertTrue(ok.getJsonObject("rising").getDouble("to") > ok.getJsonObject("rising").getDouble("from"), summary);
+      assertTrue(ok.getString("users", "").matches("\\d+–\\d+ users.*"),
+          "a user on two nodes makes the users a range: " + summary);
       assertTrue(Files.size(shot) > 20_000, "screenshot too small: " + Files.size(shot));
       System.out.println("admin dashboard: " + summary);
     } finally {
@@ -172,6 +174,9 @@ class AdminDashboardIT {
           opening.add(open(node, "pub" + n + "-" + i).onSuccess(publishers::add));
         }
       }
+      // One user on both nodes: each node counts it, so the tile must show a range, not a sum posing as exact.
+      opening.add(open(nodes.get(0), "on-both-nodes"));
+      opening.add(open(nodes.get(1), "on-both-nodes"));
       opening.add(openAbuser());
       // a refused token, so "connects by result" has more than ok in it
       client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(nodes.get(1).port())
