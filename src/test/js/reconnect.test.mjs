@@ -277,3 +277,22 @@ test('state events follow the connection: connecting, connected, disconnected, r
   assert.deepEqual(states, ['connected', 'disconnected', 'reconnecting', 'connecting', 'connected', 'closed']);
   assert.equal(sockets[1].closedWith.code, 1000);
 });
+
+test('a token living longer than setTimeout can wait is renewed once, at 80 % of its life, not at once', async () => {
+  let n = 0;
+  const clock = new FakeClock();
+  // Browsers and Node keep the delay in 32 bits: anything longer fires almost at once.
+  const overflowing = (fn, ms) => clock.setTimeout(fn, ms > 2 ** 31 - 1 ? 1 : ms);
+  const { sockets, client } = await setup({ token: () => 'tok' + (++n), setTimeout: overflowing, clearTimeout: clock.clearTimeout,
+    pingInterval: 1e12, requestTimeout: 1e12 });
+  sockets[0].accept({ expires_in: 10_000_000, heartbeat: 1e9 }); // ~116 days
+  await clock.advance(10_000);
+  const renewals = () => sockets[0].sent.filter((f) => f.type === 'auth' && f.id != null);
+  assert.equal(renewals().length, 0, 'no renewal within the first seconds');
+  assert.ok(clock.pending().every((ms) => ms <= 2 ** 31 - 1), 'no timer asks for more than 2^31-1 ms');
+  await clock.advance(8_000_000_000 - 10_000 - 1);
+  assert.equal(renewals().length, 0, 'not before 80 % of the life');
+  await clock.advance(1);
+  assert.deepEqual(renewals().map((f) => f.token), ['tok2']);
+  client.close();
+});

@@ -96,6 +96,9 @@ export function connect(options) {
 }
 
 const OPEN = 1;
+// setTimeout keeps its delay in a signed 32-bit integer: a longer one (a token living ~25 days or more)
+// fires at once. Longer waits are chained in steps of at most this.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long an error may go without its close event before the socket is given up. */
 const ERROR_CLOSE_GRACE_MS = 1000;
 // Server errors that mean a subscription can never succeed as asked; anything else is retried on reconnect.
@@ -605,7 +608,7 @@ export class SwitchboardClient {
       const p = { frame: out, resolve, reject, timer: null, sent: false, kind: options.kind ?? 'request' };
       const timeout = options.timeout ?? this._opts.requestTimeout;
       if (timeout > 0) {
-        p.timer = this._setTimeout(() => {
+        p.timer = this._later(() => {
           if (this._pending.get(id) === p) {
             this._pending.delete(id);
             this._queue = this._queue.filter((q) => q !== id);
@@ -625,9 +628,7 @@ export class SwitchboardClient {
 
   _settle(id, p, frame) {
     this._pending.delete(id);
-    if (p.timer !== null) {
-      this._clearTimeout(p.timer);
-    }
+    this._cancel(p.timer);
     if (frame.type === 'error') {
       p.reject(new SwitchboardError(frame.code, frame.message, frame));
     } else {
@@ -642,9 +643,7 @@ export class SwitchboardClient {
         continue;
       }
       this._pending.delete(id);
-      if (p.timer !== null) {
-        this._clearTimeout(p.timer);
-      }
+      this._cancel(p.timer);
       if (p.kind !== 'subscribe') {
         p.reject(new SwitchboardError('disconnected', 'the connection was lost before the answer to ' + p.frame.type + ' arrived'));
       }
@@ -655,9 +654,7 @@ export class SwitchboardClient {
   _failAll(code, message) {
     for (const [id, p] of [...this._pending]) {
       this._pending.delete(id);
-      if (p.timer !== null) {
-        this._clearTimeout(p.timer);
-      }
+      this._cancel(p.timer);
       p.reject(new SwitchboardError(code, message));
     }
     this._queue = [];
@@ -745,7 +742,7 @@ export class SwitchboardClient {
 
   _startTimer(name, ms, fn) {
     this._clearTimer(name);
-    this._timers[name] = this._setTimeout(() => {
+    this._timers[name] = this._later(() => {
       this._timers[name] = null;
       fn();
     }, ms);
@@ -753,8 +750,33 @@ export class SwitchboardClient {
 
   _clearTimer(name) {
     if (this._timers[name] != null) {
-      this._clearTimeout(this._timers[name]);
+      this._cancel(this._timers[name]);
       this._timers[name] = null;
+    }
+  }
+
+  /** Runs fn after ms, however long: waits past MAX_TIMER_MS are re-armed for what is left. Cancel with _cancel. */
+  _later(fn, ms) {
+    const handle = { id: null };
+    const arm = (left) => {
+      const step = Math.min(left, MAX_TIMER_MS);
+      handle.id = this._setTimeout(() => {
+        if (left > step) {
+          arm(left - step);
+        } else {
+          handle.id = null;
+          fn();
+        }
+      }, step);
+    };
+    arm(Number.isFinite(ms) && ms > 0 ? ms : (ms === Infinity ? Number.MAX_VALUE : 0));
+    return handle;
+  }
+
+  _cancel(handle) {
+    if (handle && handle.id != null) {
+      this._clearTimeout(handle.id);
+      handle.id = null;
     }
   }
 
