@@ -296,3 +296,26 @@ test('a token living longer than setTimeout can wait is renewed once, at 80 % of
   assert.deepEqual(renewals().map((f) => f.token), ['tok2']);
   client.close();
 });
+
+test('open() starts again after the server closed for good (1000, 1009) or refused the token (1008)', async () => {
+  for (const code of [1000, 1009, 1008]) {
+    const { sockets, client } = await setup();
+    const got = [];
+    client.subscribe('room:a', (m) => got.push(m));
+    sockets[0].accept();
+    sockets[0].answer(sockets[0].frames('subscribe')[0]);
+    sockets[0].serverClose(code, 'closed by the server');
+    assert.notEqual(client.state, 'connected');
+    client.open();
+    const pub = client.publish('room:a', 'after open');
+    await flush();
+    assert.equal(sockets.length, 2, 'close ' + code + ': open() makes a new attempt');
+    sockets[1].accept();
+    assert.equal(client.state, 'connected');
+    assert.deepEqual(sockets[1].frames('subscribe').map((f) => f.channel), ['room:a'], 'subscriptions are restored');
+    assert.deepEqual(sockets[1].frames('broadcast').map((f) => f.message), ['after open']);
+    sockets[1].answer(sockets[1].frames('broadcast')[0]);
+    await pub;
+    client.close();
+  }
+});

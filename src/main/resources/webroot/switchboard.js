@@ -172,14 +172,23 @@ export class SwitchboardClient {
     this._listeners.get(event)?.delete(listener);
   }
 
-  /** Starts connecting if not already; `connect()` calls it for you. */
+  /**
+   * Starts connecting if not already; `connect()` calls it for you. Also starts again after close(), after a
+   * close by the server that stopped reconnecting (1000, 1009), and while waiting for a new token after 1008/4010.
+   */
   open() {
-    if (this._started && !this._userClosed) {
+    const stopped = this._userClosed || this._state === States.CLOSED || this._waitingForToken;
+    if (this._started && !stopped) {
       return this;
     }
     this._started = true;
     this._userClosed = false;
+    this._waitingForToken = false;
     this._attempt = 0;
+    if (this._state === States.CLOSED) {
+      // Requests made before the attempt below starts wait for it rather than fail with 'closed'.
+      this._state = States.DISCONNECTED;
+    }
     Promise.resolve().then(() => this._connectNow());
     return this;
   }
