@@ -272,3 +272,19 @@ test('offsets that arrive out of order (two publishing nodes) are all delivered,
   assert.deepEqual(sockets[1].frames('subscribe')[0].since, { offset: 12, epoch: 'e1' });
   client.close();
 });
+
+test('unsubscribing before the first ack settles that ready (rejects with unsubscribed), and only that one', async () => {
+  const { sockets, client } = await setup();
+  const offline = client.subscribe('room:early', () => {});
+  offline();
+  await assert.rejects(offline.ready, (e) => e.code === 'unsubscribed' && /room:early/.test(e.message));
+  sockets[0].accept();
+  const first = client.subscribe('room:a', () => {});
+  const second = client.subscribe('room:a', () => {});
+  first();
+  await assert.rejects(first.ready, (e) => e.code === 'unsubscribed');
+  sockets[0].answer(sockets[0].frames('subscribe').find((f) => f.channel === 'room:a'));
+  assert.equal((await second.ready).channel, 'room:a');
+  assert.deepEqual(client.channels(), ['room:a']);
+  client.close();
+});

@@ -232,15 +232,25 @@ export class SwitchboardClient {
       this._subs.set(channel, entry);
     }
     entry.handlers.add(handler);
+    let waiter = null;
     const ready = entry.acked
       ? Promise.resolve(entry.last ?? { channel, recovered: null })
-      : new Promise((resolve, reject) => entry.waiters.push({ resolve, reject }));
+      : new Promise((resolve, reject) => {
+        waiter = { resolve, reject };
+        entry.waiters.push(waiter);
+      });
     ready.catch(() => {}); // the refusal is also reported as an 'error' event; do not make it unhandled
     if (isNew && this._state === States.CONNECTED) {
       this._sendSubscribe(entry, false);
     }
     const unsubscribe = () => {
       entry.handlers.delete(handler);
+      const w = waiter === null ? -1 : entry.waiters.indexOf(waiter);
+      if (w >= 0) {
+        // Left before the first ack: this handler will never be subscribed, so its ready must not hang.
+        entry.waiters.splice(w, 1);
+        waiter.reject(new SwitchboardError('unsubscribed', channel + ': unsubscribed before the subscription was acknowledged'));
+      }
       if (entry.handlers.size === 0 && this._subs.get(channel) === entry) {
         this._subs.delete(channel);
         if (this._state === States.CONNECTED && !this._automatic.has(channel)) {
