@@ -319,3 +319,57 @@ test('open() starts again after the server closed for good (1000, 1009) or refus
     client.close();
   }
 });
+
+const renewalsOn = (ws) => ws.sent.filter((f) => f.type === 'auth' && f.id != null);
+const renewed = (ws, f) => ws.receive({ type: 'auth_success', id: f.id, user_id: 'alice', session_id: 's0', node: 'n1', channels: [], heartbeat: 25 });
+
+test('setToken on a live session: one renewal at a time, a newer token replaces one still waiting', async () => {
+  const { clock, sockets, client } = await setup();
+  sockets[0].accept();
+  const p2 = client.setToken('t2');
+  const p3 = client.setToken('t3');
+  const p4 = client.setToken('t4');
+  await flush();
+  assert.deepEqual(renewalsOn(sockets[0]).map((f) => f.token), ['t2'], 'the server takes one auth at a time');
+  renewed(sockets[0], renewalsOn(sockets[0])[0]);
+  await p2;
+  await flush();
+  assert.deepEqual(renewalsOn(sockets[0]).map((f) => f.token), ['t2', 't4'], 't3 was replaced before it was sent');
+  renewed(sockets[0], renewalsOn(sockets[0])[1]);
+  await p3;
+  await p4;
+  sockets[0].serverClose(1006);
+  await clock.advance(250);
+  sockets[1].open();
+  assert.equal(sockets[1].sent[0].token, 't4', 'the reconnect uses the last token the server took');
+  client.close();
+});
+
+test('a renewal the server refuses (another user\'s token) rejects, is reported, and does not replace the token', async () => {
+  const { clock, sockets, client, events } = await setup();
+  sockets[0].accept();
+  const p = client.setToken('token-of-mallory');
+  await flush();
+  const f = renewalsOn(sockets[0])[0];
+  sockets[0].receive({ type: 'error', id: f.id, code: 'forbidden', message: 'a session renews with a token for the same user (alice)' });
+  await assert.rejects(p, (e) => e.code === 'forbidden');
+  assert.ok(events.some((e) => e.name === 'error' && e.info.code === 'forbidden'));
+  sockets[0].serverClose(1006);
+  await clock.advance(250);
+  sockets[1].open();
+  assert.equal(sockets[1].sent[0].token, 't1', 'still alice');
+  client.close();
+});
+
+test('a token set while a renewal is in flight and the connection drops is used by the next attempt', async () => {
+  const { clock, sockets, client } = await setup();
+  sockets[0].accept();
+  client.setToken('t2');
+  client.setToken('t3');
+  await flush();
+  sockets[0].serverClose(1006);
+  await clock.advance(250);
+  sockets[1].open();
+  assert.equal(sockets[1].sent[0].token, 't3');
+  client.close();
+});

@@ -137,6 +137,10 @@ export class SwitchboardClient {
     this._socketSeq = 0;
     this._timers = {};
     this._lastToken = null;
+    // The server answers one auth at a time ('authentication already in progress' otherwise): renewals queue here.
+    this._renewal = { inFlight: null, next: null };
+    this._tokenSeq = 0; // numbers setToken() calls, so an older renewal finishing late cannot undo a newer token
+    this._tokenInUse = 0;
     this._needNewToken = false;
     this._waitingForToken = false;
     this._userClosed = false;
@@ -194,21 +198,31 @@ export class SwitchboardClient {
   }
 
   /**
-   * Replaces the token. Connected: renews the session with it. Waiting after a 1008/4010 close: reconnects.
-   * Otherwise the next connection attempt uses it.
+   * Replaces the token; the promise settles once it is in use. Connected: renews the session with it, one
+   * renewal at a time (a newer token replaces one still waiting its turn); if the server refuses it, the session
+   * keeps the token it has, the promise rejects and an 'error' is emitted. Waiting after a 1008/4010 close:
+   * reconnects with it. Otherwise the next connection attempt uses it.
    */
   setToken(token) {
-    this._tokenSource = token;
-    this._needNewToken = false;
-    if (this._userClosed) {
-      return;
+    const seq = ++this._tokenSeq;
+    if (this._state === States.CONNECTED && !this._userClosed) {
+      return this._queueRenewal(token, seq);
     }
-    if (this._state === States.CONNECTED) {
-      this._renew().catch((e) => this._emit('error', e));
-    } else if (this._waitingForToken) {
+    this._useToken(token, seq);
+    if (!this._userClosed && this._waitingForToken) {
       this._waitingForToken = false;
       this._attempt = 0;
       this._connectNow();
+    }
+    return Promise.resolve();
+  }
+
+  /** Makes a token the one connection attempts use, unless a newer setToken() already took its place. */
+  _useToken(source, seq) {
+    if (seq >= this._tokenInUse) {
+      this._tokenInUse = seq;
+      this._tokenSource = source;
+      this._needNewToken = false;
     }
   }
 
@@ -717,17 +731,79 @@ export class SwitchboardClient {
     }
     // Renew at 80 % of the token's remaining life, well inside the server's expiry grace.
     this._startTimer('renew', Math.max(1000, expiresIn * 800), () => {
-      this._renew().catch((e) => this._emit('error', e));
+      if (!this._renewal.inFlight && !this._renewal.next && typeof this._tokenSource === 'function') {
+        this._queueRenewal(this._tokenSource, null);
+      }
     });
   }
 
-  async _renew() {
-    const token = typeof this._tokenSource === 'function' ? await this._tokenSource() : this._tokenSource;
-    if (this._state !== States.CONNECTED) {
+  /** seq null: the renewal timer asking the token function again, which changes no token in use. */
+  _queueRenewal(source, seq) {
+    let job = this._renewal.next;
+    if (!job) {
+      job = { waiters: [] };
+      this._renewal.next = job;
+    }
+    // Not sent yet, so a newer token simply takes its place: the older one would be replaced at once anyway.
+    job.source = source;
+    job.seq = seq;
+    const done = new Promise((resolve, reject) => job.waiters.push({ resolve, reject }));
+    done.catch(() => {}); // a refusal is also emitted as 'error'; do not make it unhandled
+    this._pumpRenewal();
+    return done;
+  }
+
+  async _pumpRenewal() {
+    const r = this._renewal;
+    if (r.inFlight || !r.next) {
       return;
     }
+    const job = r.next;
+    r.next = null;
+    r.inFlight = job;
+    try {
+      await this._renew(job);
+      job.waiters.forEach((w) => w.resolve());
+    } catch (e) {
+      this._emit('error', e);
+      job.waiters.forEach((w) => w.reject(e));
+    } finally {
+      r.inFlight = null;
+      this._pumpRenewal();
+    }
+  }
+
+  async _renew(job) {
+    let token;
+    try {
+      token = typeof job.source === 'function' ? await job.source() : job.source;
+    } catch (e) {
+      throw new SwitchboardError('token', 'the token function failed: ' + (e && e.message ? e.message : e));
+    }
+    if (this._state !== States.CONNECTED) {
+      // The session went away first: like a token set while disconnected, the next attempt uses it.
+      if (job.seq !== null) {
+        this._useToken(job.source, job.seq);
+      }
+      return;
+    }
+    try {
+      await this._request({ type: 'auth', token });
+    } catch (e) {
+      if (e.code === 'disconnected' || e.code === 'closed') {
+        if (job.seq !== null) {
+          this._useToken(job.source, job.seq);
+        }
+        return;
+      }
+      // Refused (forbidden: another user's token; unauthorized: invalid): the session still runs on the token
+      // it has, so that one stays for reconnecting; taking the refused one would fail, or change the user.
+      throw new SwitchboardError(e.code, 'the server refused the new token: ' + e.message, e.frame);
+    }
     this._lastToken = token;
-    await this._request({ type: 'auth', token });
+    if (job.seq !== null) {
+      this._useToken(job.source, job.seq);
+    }
   }
 
   // ---- plumbing --------------------------------------------------------------------------------
