@@ -16,6 +16,7 @@ async function setup(options = {}) {
     setTimeout: clock.setTimeout,
     clearTimeout: clock.clearTimeout,
     random: () => 0.5,
+    now: () => clock.now,
     ...options,
   });
   const events = [];
@@ -285,6 +286,93 @@ test('unsubscribing before the first ack settles that ready (rejects with unsubs
   await assert.rejects(first.ready, (e) => e.code === 'unsubscribed');
   sockets[0].answer(sockets[0].frames('subscribe').find((f) => f.channel === 'room:a'));
   assert.equal((await second.ready).channel, 'room:a');
+  assert.deepEqual(client.channels(), ['room:a']);
+  client.close();
+});
+
+/**
+ * Answers what the client sent as a gateway with the default inbound limit would (SPEC §6: 20/s, burst 40):
+ * subscribes and broadcasts within budget are acked, the rest refused rate_limited.
+ */
+function limitedServer(clock, rate = 20, burst = 40) {
+  let tokens = burst;
+  let at = clock.now;
+  let answered = 0;
+  return (ws) => {
+    if (ws.answered === undefined) {
+      ws.answered = 0;
+      tokens = burst;
+      at = clock.now;
+    }
+    for (; ws.answered < ws.sent.length; ws.answered++) {
+      const f = ws.sent[ws.answered];
+      tokens = Math.min(burst, tokens + (clock.now - at) * rate / 1000);
+      at = clock.now;
+      if (f.id == null) continue; // the auth frame and pings
+      if (tokens >= 1) {
+        tokens -= 1;
+        ws.answer(f);
+      } else {
+        ws.receive({ type: 'error', id: f.id, code: 'rate_limited', message: 'over 20 messages/s (burst 40); message dropped' });
+      }
+      answered++;
+    }
+    return answered;
+  };
+}
+
+test('70 channels: the (re)subscribe burst is paced under the server limit, rate_limited ones are retried, all end up subscribed', async () => {
+  const { clock, sockets, client, events } = await setup();
+  const server = limitedServer(clock);
+  const channels = Array.from({ length: 70 }, (_, i) => 'room:r' + i);
+  const offs = channels.map((ch) => client.subscribe(ch, () => {}));
+  let ready = 0;
+  offs.forEach((off) => off.ready.then(() => ready++));
+  sockets[0].accept();
+  assert.equal(sockets[0].frames('subscribe').length, 30, 'at most subscribeBurst at once');
+  // The app's own frames are not paced, and spend the server's budget too.
+  for (let i = 0; i < 15; i++) client.publish('room:r0', i).catch(() => {});
+  server(sockets[0]);
+  for (let t = 0; t < 100 && ready < 70; t++) {
+    client.publish('room:r0', 'chatter').catch(() => {}); // 10/s more: together over the server's 20/s
+    await clock.advance(100);
+    server(sockets[0]);
+  }
+  assert.equal(ready, 70, 'every ready settled with an ack');
+  assert.equal(client.channels().length, 70);
+  const subs = sockets[0].frames('subscribe');
+  assert.ok(subs.length > 70, 'some were refused rate_limited and sent again');
+  assert.equal(new Set(subs.map((f) => f.channel)).size, 70);
+  assert.ok(!events.some((e) => e.name === 'error'), 'a rate_limited subscribe that is retried is no error for the app');
+
+  // After a reconnect, the same pace.
+  sockets[0].serverClose(1006);
+  await clock.advance(250);
+  sockets[1].accept();
+  assert.equal(sockets[1].frames('subscribe').length, 30);
+  const resubscribed = new Set();
+  client.on('subscribed', (info) => resubscribed.add(info.channel));
+  for (let t = 0; t < 100 && resubscribed.size < 70; t++) {
+    server(sockets[1]);
+    await clock.advance(100);
+  }
+  assert.equal(resubscribed.size, 70);
+  client.close();
+});
+
+test('a subscribe refused rate_limited is sent again after about a second, not dropped', async () => {
+  const { clock, sockets, client } = await setup();
+  sockets[0].accept();
+  const off = client.subscribe('room:a', () => {});
+  const f = sockets[0].frames('subscribe')[0];
+  sockets[0].receive({ type: 'error', id: f.id, code: 'rate_limited', message: 'over 20 messages/s' });
+  await clock.advance(499);
+  assert.equal(sockets[0].frames('subscribe').length, 1, 'not at once');
+  await clock.advance(1000);
+  const again = sockets[0].frames('subscribe');
+  assert.equal(again.length, 2);
+  sockets[0].answer(again[1]);
+  assert.equal((await off.ready).channel, 'room:a');
   assert.deepEqual(client.channels(), ['room:a']);
   client.close();
 });

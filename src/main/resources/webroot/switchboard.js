@@ -43,6 +43,12 @@ const DEFAULTS = Object.freeze({
   pongTimeout: 10_000,
   connectTimeout: 10_000,
   requestTimeout: 15_000,
+  // The server lets a session send 40 frames at once and 20/s after (SPEC §6). The client's own (re)subscribes
+  // stay under that, leaving room for what the app sends meanwhile.
+  subscribeBurst: 30,
+  subscribeRate: 15,
+  // A subscribe refused rate_limited (or internal) is sent again after 0.5–1 × this, doubling up to backoffCap.
+  subscribeRetryBase: 1000,
 });
 
 /**
@@ -123,6 +129,7 @@ export class SwitchboardClient {
     this._setTimeout = options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this._clearTimeout = options.clearTimeout ?? ((t) => globalThis.clearTimeout(t));
     this._random = options.random ?? Math.random;
+    this._now = options.now ?? (() => Date.now());
 
     this._state = States.DISCONNECTED;
     this._listeners = new Map();
@@ -130,6 +137,9 @@ export class SwitchboardClient {
     this._automatic = new Set(); // channels the server subscribed this session to (user:, broadcast, segment:)
     this._pending = new Map(); // request id → { frame, resolve, reject, timer, sent, kind }
     this._queue = []; // ids of requests made while not connected, sent in order once connected
+    this._subQueue = []; // entries whose (re)subscribe waits for the pace below, in order
+    this._subBucket = { tokens: 0, at: 0 };
+    this._connId = 0; // counts sessions, so a subscribe retry armed on an earlier one does nothing
     this._nextId = 1;
     this._urlIndex = 0;
     this._attempt = 0;
@@ -255,7 +265,7 @@ export class SwitchboardClient {
       });
     ready.catch(() => {}); // the refusal is also reported as an 'error' event; do not make it unhandled
     if (isNew && this._state === States.CONNECTED) {
-      this._sendSubscribe(entry, false);
+      this._enqueueSubscribe(entry, false);
     }
     const unsubscribe = () => {
       entry.handlers.delete(handler);
@@ -267,7 +277,10 @@ export class SwitchboardClient {
       }
       if (entry.handlers.size === 0 && this._subs.get(channel) === entry) {
         this._subs.delete(channel);
-        if (this._state === States.CONNECTED && !this._automatic.has(channel)) {
+        this._cancel(entry.retry);
+        // Still queued or waiting to retry: the server never heard of it on this session, so nothing to leave.
+        const sent = entry.sentOn === this._connId;
+        if (this._state === States.CONNECTED && sent && !this._automatic.has(channel)) {
           this._request({ type: 'unsubscribe', channel }).catch(() => {});
         }
       }
@@ -324,6 +337,7 @@ export class SwitchboardClient {
     this._userClosed = true;
     this._waitingForToken = false;
     this._clearAllTimers();
+    this._resetSubscribes();
     const ws = this._ws;
     this._detach();
     if (ws) {
@@ -444,6 +458,7 @@ export class SwitchboardClient {
     this._clearTimer('ping');
     this._clearTimer('pong');
     this._clearTimer('renew');
+    this._resetSubscribes();
     this._dropInFlight();
     const detail = { code, reason, url: this.url, wasConnected };
     this._setState(States.DISCONNECTED, detail);
@@ -556,10 +571,15 @@ export class SwitchboardClient {
     }
     this._schedulePing(frame.heartbeat);
     this._scheduleRenew(frame.expires_in);
+    this._connId++;
+    this._resetSubscribes();
+    // The server's budget for this session starts full; ours is the smaller share of it.
+    this._subBucket = { tokens: this._opts.subscribeBurst, at: this._now() };
     for (const entry of this._subs.values()) {
       // An entry acked on an earlier connection is a resubscribe; the app may need its recovered flag.
-      this._sendSubscribe(entry, entry.acked);
+      this._enqueueSubscribe(entry, entry.acked, false);
     }
+    this._pumpSubscribes();
     const queued = this._queue;
     this._queue = [];
     for (const id of queued) {
@@ -588,9 +608,74 @@ export class SwitchboardClient {
     this._emit('message', frame);
   }
 
+  _enqueueSubscribe(entry, resubscribe, pump = true) {
+    entry.resubscribe = resubscribe;
+    if (!entry.queued) {
+      entry.queued = true;
+      this._subQueue.push(entry);
+    }
+    if (pump) {
+      this._pumpSubscribes();
+    }
+  }
+
+  /**
+   * Sends queued subscribes within a token bucket (subscribeBurst at once, then subscribeRate a second), so
+   * 60 channels after a reconnect are not answered rate_limited for the half the server's bucket cannot take.
+   */
+  _pumpSubscribes() {
+    if (this._state !== States.CONNECTED) {
+      return;
+    }
+    const b = this._subBucket;
+    const now = this._now();
+    b.tokens = Math.min(this._opts.subscribeBurst, b.tokens + Math.max(0, now - b.at) * this._opts.subscribeRate / 1000);
+    b.at = now;
+    while (this._subQueue.length > 0) {
+      const entry = this._subQueue[0];
+      const needsFrame = this._subs.get(entry.channel) === entry && this._needsSubscribeFrame(entry);
+      if (needsFrame && b.tokens < 1) {
+        break;
+      }
+      this._subQueue.shift();
+      entry.queued = false;
+      if (this._subs.get(entry.channel) !== entry) {
+        continue; // unsubscribed while it waited
+      }
+      if (needsFrame) {
+        b.tokens -= 1;
+      }
+      this._sendSubscribe(entry, entry.resubscribe);
+      if (this._state !== States.CONNECTED) {
+        return; // a 'subscribed' listener closed the client
+      }
+    }
+    if (this._subQueue.length > 0 && this._timers.subscribes == null) {
+      const wait = Math.max(1, Math.ceil((1 - b.tokens) * 1000 / this._opts.subscribeRate));
+      this._startTimer('subscribes', wait, () => this._pumpSubscribes());
+    }
+  }
+
+  /** Forgets what was queued or waiting to retry on the session that ended; the next one resubscribes all. */
+  _resetSubscribes() {
+    this._clearTimer('subscribes');
+    for (const entry of this._subQueue) {
+      entry.queued = false;
+    }
+    this._subQueue = [];
+    for (const entry of this._subs.values()) {
+      this._cancel(entry.retry);
+      entry.retry = null;
+    }
+  }
+
+  _needsSubscribeFrame(entry) {
+    return !this._automatic.has(entry.channel);
+  }
+
   _sendSubscribe(entry, resubscribe) {
     const { channel } = entry;
-    if (this._automatic.has(channel)) {
+    if (!this._needsSubscribeFrame(entry)) {
       this._subscribed(entry, { channel, recovered: null, automatic: true, resubscribed: resubscribe });
       return;
     }
@@ -598,10 +683,12 @@ export class SwitchboardClient {
     if (entry.offset != null && entry.epoch != null) {
       frame.since = { offset: entry.offset, epoch: entry.epoch };
     }
+    entry.sentOn = this._connId;
     // No client-side timeout: a subscription stays wanted until unsubscribed; liveness is the ping's job.
     this._request(frame, { kind: 'subscribe', timeout: 0 }).then(
       (ack) => {
         if (this._subs.get(channel) === entry) {
+          entry.retries = 0;
           this._subscribed(entry, { channel, recovered: ack.recovered ?? null, resubscribed: resubscribe });
         }
       },
@@ -614,10 +701,35 @@ export class SwitchboardClient {
           for (const w of entry.waiters.splice(0)) {
             w.reject(err);
           }
+          this._emit('error', new SwitchboardError(err.code, channel + ': ' + err.message, err.frame));
+          return;
         }
-        this._emit('error', new SwitchboardError(err.code, channel + ': ' + err.message, err.frame));
+        if (err.code === 'rate_limited') {
+          // The server's bucket is empty (the app's own frames count too): let ours wait for it to refill.
+          this._subBucket.tokens = 0;
+          this._subBucket.at = this._now();
+        } else {
+          this._emit('error', new SwitchboardError(err.code, channel + ': ' + err.message, err.frame));
+        }
+        this._retrySubscribe(entry, resubscribe);
       },
     );
+  }
+
+  /** Sends a refused-for-now subscribe again, after a growing delay, half of it jitter, on the same session only. */
+  _retrySubscribe(entry, resubscribe) {
+    const attempt = entry.retries ?? 0;
+    entry.retries = attempt + 1;
+    const ceiling = Math.min(this._opts.backoffCap, this._opts.subscribeRetryBase * 2 ** Math.min(attempt, 30));
+    const delay = Math.floor(ceiling / 2 + this._random() * (ceiling / 2));
+    const conn = this._connId;
+    this._cancel(entry.retry);
+    entry.retry = this._later(() => {
+      entry.retry = null;
+      if (this._subs.get(entry.channel) === entry && this._connId === conn && this._state === States.CONNECTED) {
+        this._enqueueSubscribe(entry, resubscribe);
+      }
+    }, delay);
   }
 
   _subscribed(entry, info) {
