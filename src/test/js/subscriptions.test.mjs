@@ -376,3 +376,94 @@ test('a subscribe refused rate_limited is sent again after about a second, not d
   assert.deepEqual(client.channels(), ['room:a']);
   client.close();
 });
+
+const at = (channel, offset, epoch = 'e1', n = offset) =>
+  ({ type: 'message', channel, message: { n }, from_user: null, timestamp: 't', offset, epoch });
+
+test('the ack of a plain subscribe gives the position, so a channel that was quiet still resumes after a reconnect', async () => {
+  const { clock, sockets, client } = await setup();
+  client.subscribe('room:quiet', () => {});
+  client.subscribe('room:new', () => {});
+  sockets[0].accept();
+  const [q, n] = sockets[0].frames('subscribe');
+  sockets[0].answer(q, { offset: 41, epoch: 'e1' });
+  sockets[0].answer(n, { offset: 0, epoch: 'e9' });
+  await flush();
+  assert.deepEqual(client.position('room:quiet'), { offset: 41, epoch: 'e1' });
+  assert.deepEqual(client.position('room:new'), { offset: 0, epoch: 'e9' });
+  await drop(clock, sockets);
+  assert.deepEqual(sockets[1].frames('subscribe').map((f) => f.since),
+    [{ offset: 41, epoch: 'e1' }, { offset: 0, epoch: 'e9' }]);
+  client.close();
+});
+
+test('positions keep the higher of the ack and the messages: live ones may come before the ack', async () => {
+  const { sockets, client } = await setup();
+  const got = [];
+  client.subscribe('room:a', (m) => got.push(m.n));
+  client.subscribe('room:b', (m) => got.push(m.n));
+  sockets[0].accept();
+  const [a, b] = sockets[0].frames('subscribe');
+  for (const o of [42, 43, 44]) sockets[0].receive(at('room:a', o));
+  sockets[0].answer(a, { offset: 41, epoch: 'e1' });
+  await flush();
+  assert.deepEqual(client.position('room:a'), { offset: 44, epoch: 'e1' }, 'not back to the ack\'s 41');
+  // 46 overtook 42..45, all published after the subscription went live; the ack says 41.
+  sockets[0].receive(at('room:b', 46));
+  sockets[0].answer(b, { offset: 41, epoch: 'e1' });
+  await flush();
+  assert.deepEqual(client.position('room:b'), { offset: 41, epoch: 'e1' }, 'waits for 42..45');
+  for (const o of [42, 43, 44, 45]) sockets[0].receive(at('room:b', o));
+  assert.deepEqual(client.position('room:b'), { offset: 46, epoch: 'e1' });
+  assert.deepEqual(got, [42, 43, 44, 46, 42, 43, 44, 45]);
+  client.close();
+});
+
+test('after recovered:false the position is the ack\'s, so the next outage is recovered', async () => {
+  const { clock, sockets, client } = await setup();
+  client.subscribe('room:a', () => {}, { since: { offset: 3, epoch: 'old' } });
+  sockets[0].accept();
+  sockets[0].answer(sockets[0].frames('subscribe')[0], { recovered: false, offset: 57, epoch: 'e2' });
+  await flush();
+  assert.deepEqual(client.position('room:a'), { offset: 57, epoch: 'e2' });
+  sockets[0].receive(at('room:a', 58, 'e2'));
+  await drop(clock, sockets);
+  assert.deepEqual(sockets[1].frames('subscribe')[0].since, { offset: 58, epoch: 'e2' });
+  client.close();
+});
+
+test('a gap that never fills does not hold the position back: it moves on after the reorder window', async () => {
+  const { clock, sockets, client } = await setup();
+  client.subscribe('room:a', () => {});
+  sockets[0].accept();
+  sockets[0].answer(sockets[0].frames('subscribe')[0], { offset: 0, epoch: 'e1' });
+  sockets[0].receive(at('room:a', 1));
+  for (let o = 3; o <= 10; o++) sockets[0].receive(at('room:a', o)); // 2 was lost on the way
+  assert.deepEqual(client.position('room:a'), { offset: 1, epoch: 'e1' }, 'a short wait for a late 2');
+  await clock.advance(1000);
+  assert.deepEqual(client.position('room:a'), { offset: 10, epoch: 'e1' });
+  sockets[0].receive(at('room:a', 11));
+  assert.deepEqual(client.position('room:a'), { offset: 11, epoch: 'e1' });
+  client.close();
+});
+
+test('a gap open at a reconnect is left to since, and the ack\'s position closes it', async () => {
+  const { clock, sockets, client } = await setup();
+  const got = [];
+  client.subscribe('room:a', (m) => got.push(m.n));
+  sockets[0].accept();
+  sockets[0].answer(sockets[0].frames('subscribe')[0], { offset: 0, epoch: 'e1' });
+  sockets[0].receive(at('room:a', 1));
+  sockets[0].receive(at('room:a', 3));
+  await drop(clock, sockets);
+  const f = sockets[1].frames('subscribe')[0];
+  assert.deepEqual(f.since, { offset: 1, epoch: 'e1' }, 'resume below the gap, so 2 is replayed');
+  sockets[1].receive(at('room:a', 2));
+  sockets[1].receive(at('room:a', 3)); // already delivered
+  sockets[1].receive(at('room:a', 4));
+  sockets[1].answer(f, { recovered: true, offset: 4, epoch: 'e1' });
+  await flush();
+  assert.deepEqual(got, [1, 3, 2, 4]);
+  assert.deepEqual(client.position('room:a'), { offset: 4, epoch: 'e1' });
+  client.close();
+});

@@ -49,6 +49,9 @@ const DEFAULTS = Object.freeze({
   subscribeRate: 15,
   // A subscribe refused rate_limited (or internal) is sent again after 0.5–1 × this, doubling up to backoffCap.
   subscribeRetryBase: 1000,
+  // How long a gap in a channel's offsets may wait for its late message (two publishing nodes can overtake
+  // each other by a few ms) before the position moves past it.
+  reorderWindow: 1000,
 });
 
 /**
@@ -248,7 +251,8 @@ export class SwitchboardClient {
     let entry = this._subs.get(channel);
     const isNew = !entry;
     if (isNew) {
-      entry = { channel, handlers: new Set(), offset: null, epoch: null, acked: false, last: null, waiters: [] };
+      entry = { channel, handlers: new Set(), offset: null, epoch: null, ahead: new Set(), delivered: new Set(), gap: null,
+        acked: false, last: null, waiters: [] };
       if (options.since && options.since.offset != null && options.since.epoch != null) {
         entry.offset = options.since.offset;
         entry.epoch = options.since.epoch;
@@ -278,6 +282,7 @@ export class SwitchboardClient {
       if (entry.handlers.size === 0 && this._subs.get(channel) === entry) {
         this._subs.delete(channel);
         this._cancel(entry.retry);
+        this._cancel(entry.gap);
         // Still queued or waiting to retry: the server never heard of it on this session, so nothing to leave.
         const sent = entry.sentOn === this._connId;
         if (this._state === States.CONNECTED && sent && !this._automatic.has(channel)) {
@@ -294,10 +299,13 @@ export class SwitchboardClient {
     return [...this._subs.keys()];
   }
 
-  /** The last stream position seen on a channel that keeps history, or null. */
+  /**
+   * The channel's stream position, from its acks and messages (channels that keep history), or null: every
+   * message up to it was delivered or published before the subscription. A resubscribe sends it as `since`.
+   */
   position(channel) {
     const e = this._subs.get(channel);
-    return e && e.offset != null ? { offset: e.offset, epoch: e.epoch } : null;
+    return e ? positionOf(e) : null;
   }
 
   /** Publishes to a channel; resolves once the router accepted it. */
@@ -593,7 +601,7 @@ export class SwitchboardClient {
 
   _onMessage(frame) {
     const entry = this._subs.get(frame.channel);
-    if (entry && typeof frame.offset === 'number' && frame.epoch != null && !trackPosition(entry, frame)) {
+    if (entry && typeof frame.offset === 'number' && frame.epoch != null && !this._track(entry, frame)) {
       return; // already delivered (a replay after a reconnect)
     }
     if (entry) {
@@ -666,6 +674,9 @@ export class SwitchboardClient {
     for (const entry of this._subs.values()) {
       this._cancel(entry.retry);
       entry.retry = null;
+      // A gap open when the session ended is left to the resubscribe's since, which replays what is missing.
+      this._cancel(entry.gap);
+      entry.gap = null;
     }
   }
 
@@ -680,8 +691,9 @@ export class SwitchboardClient {
       return;
     }
     const frame = { type: 'subscribe', channel };
-    if (entry.offset != null && entry.epoch != null) {
-      frame.since = { offset: entry.offset, epoch: entry.epoch };
+    const since = positionOf(entry);
+    if (since) {
+      frame.since = since;
     }
     entry.sentOn = this._connId;
     // No client-side timeout: a subscription stays wanted until unsubscribed; liveness is the ping's job.
@@ -689,6 +701,7 @@ export class SwitchboardClient {
       (ack) => {
         if (this._subs.get(channel) === entry) {
           entry.retries = 0;
+          this._positionFromAck(entry, ack);
           this._subscribed(entry, { channel, recovered: ack.recovered ?? null, resubscribed: resubscribe });
         }
       },
@@ -739,6 +752,94 @@ export class SwitchboardClient {
       w.resolve(info);
     }
     this._emit('subscribed', info);
+  }
+
+  // ---- positions ------------------------------------------------------------------------------
+  //
+  // A channel's position (entry.offset) is the offset up to which every message was delivered or published
+  // before the subscription; entry.ahead holds the offsets delivered above it. Several nodes may publish to
+  // one channel, so 46 can arrive before 42: resuming from the highest offset seen would lose 42..45. A gap
+  // that stays open longer than reorderWindow is taken as lost, and an ack with a position closes what it
+  // covers, so the position never sticks below the live stream.
+
+  /** Returns false for a message already delivered (a replay after a reconnect). */
+  _track(entry, frame) {
+    const o = frame.offset;
+    if (entry.epoch !== frame.epoch) {
+      // The channel's history was lost and began again: the old position means nothing in the new epoch.
+      this._resetPosition(entry, frame.epoch, null);
+    }
+    if (entry.delivered.has(o)) {
+      return false;
+    }
+    remember(entry.delivered, o);
+    // At or below the position yet never delivered: published just before the ack's position was read, and
+    // late. Deliver it; the position already covers it.
+    if (entry.offset === null || o > entry.offset) {
+      entry.ahead.add(o);
+      this._settlePosition(entry);
+    }
+    return true;
+  }
+
+  /** Takes the position an ack carries (plain subscribe, recovered true or false); never backwards in an epoch. */
+  _positionFromAck(entry, ack) {
+    if (typeof ack.offset === 'number' && ack.epoch != null) {
+      if (entry.epoch !== ack.epoch) {
+        this._resetPosition(entry, ack.epoch, ack.offset);
+      } else if (entry.offset === null || ack.offset > entry.offset) {
+        entry.offset = ack.offset; // what is below was replayed, or published before the subscription
+      }
+      this._settlePosition(entry);
+    } else if (ack.recovered === false) {
+      // The server cannot send what is missing: do not wait for it.
+      this._closeGap(entry);
+    }
+  }
+
+  _resetPosition(entry, epoch, offset) {
+    entry.epoch = epoch;
+    entry.offset = offset;
+    entry.ahead = new Set();
+    entry.delivered = new Set();
+    this._cancel(entry.gap);
+    entry.gap = null;
+  }
+
+  _settlePosition(entry) {
+    if (entry.offset !== null) {
+      for (const o of entry.ahead) {
+        if (o <= entry.offset) {
+          entry.ahead.delete(o);
+        }
+      }
+      while (entry.ahead.delete(entry.offset + 1)) {
+        entry.offset++;
+      }
+    }
+    if (entry.ahead.size === 0) {
+      this._cancel(entry.gap);
+      entry.gap = null;
+    } else if (entry.ahead.size > 1000) {
+      this._closeGap(entry);
+    } else if (entry.gap === null || entry.gap.id == null) {
+      entry.gap = this._later(() => {
+        entry.gap = null;
+        if (this._subs.get(entry.channel) === entry) {
+          this._closeGap(entry);
+        }
+      }, this._opts.reorderWindow);
+    }
+  }
+
+  /** Moves the position past a gap whose messages are not coming: the highest offset delivered. */
+  _closeGap(entry) {
+    this._cancel(entry.gap);
+    entry.gap = null;
+    if (entry.ahead.size > 0) {
+      entry.offset = Math.max(entry.offset ?? -Infinity, ...entry.ahead);
+      entry.ahead.clear();
+    }
   }
 
   // ---- requests --------------------------------------------------------------------------------
@@ -994,31 +1095,29 @@ export class SwitchboardClient {
   }
 }
 
-/**
- * Keeps a channel's position as the highest offset below which everything was delivered, plus the offsets
- * delivered above it. Several nodes may publish to one channel, so offset 41 can arrive after 42: resuming
- * from the highest offset seen would lose it, and dropping what is below it would drop it.
- * Returns false for a message already delivered.
- */
-function trackPosition(entry, frame) {
-  const o = frame.offset;
-  if (entry.epoch !== frame.epoch || entry.offset == null) {
-    entry.epoch = frame.epoch;
-    entry.offset = o - 1;
-    entry.ahead = new Set();
+/** The position a resubscribe resumes from, or null when none is known yet. */
+function positionOf(entry) {
+  if (entry.epoch == null) {
+    return null;
   }
-  if (!entry.ahead) entry.ahead = new Set();
-  if (o <= entry.offset || entry.ahead.has(o)) return false;
-  if (o === entry.offset + 1) {
-    entry.offset = o;
-    while (entry.ahead.delete(entry.offset + 1)) entry.offset++;
-  } else {
-    entry.ahead.add(o);
-    if (entry.ahead.size > 1000) {
-      // A gap that never fills (a message lost before it was kept): stop waiting for it.
-      entry.offset = Math.max(...entry.ahead);
-      entry.ahead.clear();
+  let offset = entry.offset;
+  if (offset === null) {
+    // No ack with a position yet: the run of messages seen so far, from the lowest.
+    if (entry.ahead.size === 0) {
+      return null;
+    }
+    offset = Math.min(...entry.ahead);
+    while (entry.ahead.has(offset + 1)) {
+      offset++;
     }
   }
-  return true;
+  return { offset, epoch: entry.epoch };
+}
+
+/** Remembers the offsets delivered lately, so a replay of one of them is not delivered twice. */
+function remember(delivered, offset) {
+  delivered.add(offset);
+  if (delivered.size > 2048) {
+    delivered.delete(delivered.values().next().value);
+  }
 }
