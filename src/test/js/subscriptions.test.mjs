@@ -98,19 +98,46 @@ test('a new epoch replaces the remembered position', async () => {
   client.close();
 });
 
-test('channels the server subscribes automatically are not subscribed again', async () => {
+test('automatic channels: user:<self> is subscribed for its position and recovered after a reconnect; broadcast is not', async () => {
   const { clock, sockets, client } = await setup();
   const dms = [];
   const off = client.subscribe('user:alice', (m, frame) => dms.push([frame.from_user, m]));
+  const offAll = client.subscribe('broadcast', () => {});
   sockets[0].accept({ channels: ['broadcast', 'user:alice'] });
-  assert.equal(sockets[0].frames('subscribe').length, 0);
-  assert.equal((await off.ready).automatic, true);
-  sockets[0].receive({ type: 'message', channel: 'user:alice', message: 'psst', from_user: 'bob', timestamp: 't' });
+  assert.deepEqual(sockets[0].frames('subscribe').map((f) => [f.channel, f.since]), [['user:alice', undefined]],
+    'broadcast and segment:… keep no history and the server refuses subscribing them');
+  assert.equal((await offAll.ready).automatic, true);
+  sockets[0].answer(sockets[0].frames('subscribe')[0], { offset: 5, epoch: 'u1' });
+  const info = await off.ready;
+  assert.equal(info.automatic, true);
+  assert.deepEqual(client.position('user:alice'), { offset: 5, epoch: 'u1' });
+  sockets[0].receive({ type: 'message', channel: 'user:alice', message: 'psst', from_user: 'bob', timestamp: 't', offset: 6, epoch: 'u1' });
   assert.deepEqual(dms, [['bob', 'psst']]);
   await drop(clock, sockets);
-  assert.equal(sockets[1].frames('subscribe').length, 0);
+  const again = sockets[1].frames('subscribe');
+  assert.deepEqual(again.map((f) => [f.channel, f.since]), [['user:alice', { offset: 6, epoch: 'u1' }]]);
+  sockets[1].receive({ type: 'message', channel: 'user:alice', message: 'while away', from_user: 'bob', timestamp: 't', offset: 7, epoch: 'u1' });
+  sockets[1].answer(again[0], { recovered: true, offset: 7, epoch: 'u1' });
+  assert.deepEqual(dms, [['bob', 'psst'], ['bob', 'while away']]);
   off();
-  assert.equal(sockets[1].frames('unsubscribe').length, 0);
+  offAll();
+  assert.equal(sockets[1].frames('unsubscribe').length, 0, 'automatic channels cannot be left');
+  client.close();
+});
+
+test('an automatic channel whose subscribe the server refuses keeps its handler, without an error', async () => {
+  const { clock, sockets, client, events } = await setup();
+  const dms = [];
+  const off = client.subscribe('user:alice', (m) => dms.push(m));
+  sockets[0].accept();
+  const f = sockets[0].frames('subscribe')[0];
+  sockets[0].receive({ type: 'error', id: f.id, code: 'forbidden', message: 'clients may not subscribe to user: channels' });
+  assert.equal((await off.ready).automatic, true);
+  assert.ok(!events.some((e) => e.name === 'error'));
+  sockets[0].receive({ type: 'message', channel: 'user:alice', message: 'psst', from_user: 'bob', timestamp: 't' });
+  assert.deepEqual(dms, ['psst']);
+  await drop(clock, sockets);
+  assert.equal(sockets[1].frames('subscribe').length, 0, 'not asked again');
   client.close();
 });
 

@@ -680,8 +680,17 @@ export class SwitchboardClient {
     }
   }
 
+  /**
+   * The server puts every session on user:<self>, broadcast and segment:… itself. A subscribe for user:<self>
+   * is still sent when the app listens to it: its ack carries the position, and a since after a reconnect
+   * recovers the direct messages sent meanwhile, when the user namespace keeps history. The server refuses it
+   * for broadcast and segment:…, which keep no history.
+   */
   _needsSubscribeFrame(entry) {
-    return !this._automatic.has(entry.channel);
+    if (!this._automatic.has(entry.channel)) {
+      return true;
+    }
+    return entry.channel.startsWith('user:') && !entry.automaticRefused;
   }
 
   _sendSubscribe(entry, resubscribe) {
@@ -702,11 +711,21 @@ export class SwitchboardClient {
         if (this._subs.get(channel) === entry) {
           entry.retries = 0;
           this._positionFromAck(entry, ack);
-          this._subscribed(entry, { channel, recovered: ack.recovered ?? null, resubscribed: resubscribe });
+          const info = { channel, recovered: ack.recovered ?? null, resubscribed: resubscribe };
+          if (this._automatic.has(channel)) {
+            info.automatic = true;
+          }
+          this._subscribed(entry, info);
         }
       },
       (err) => {
         if (this._subs.get(channel) !== entry) {
+          return;
+        }
+        if (FINAL_SUBSCRIBE_ERRORS.has(err.code) && this._automatic.has(channel)) {
+          // The session is on it anyway; only the position is not to be had (a config that refuses the subscribe).
+          entry.automaticRefused = true;
+          this._subscribed(entry, { channel, recovered: null, automatic: true, resubscribed: resubscribe });
           return;
         }
         if (FINAL_SUBSCRIBE_ERRORS.has(err.code)) {
