@@ -43,12 +43,24 @@ export interface ConnectOptions {
   connectTimeout?: number;
   /** Default timeout of publish/send/presence/request/history in ms (default 15000). */
   requestTimeout?: number;
+  /**
+   * (Re)subscribes sent at once after connecting (default 30); the rest follow at `subscribeRate` a second
+   * (default 15), under the server's inbound limit (burst 40, 20/s). The app's own requests are not paced.
+   */
+  subscribeBurst?: number;
+  subscribeRate?: number;
+  /** A subscribe refused `rate_limited` or `internal` is sent again after 0.5–1 × this many ms, doubling up to backoffCap (default 1000). */
+  subscribeRetryBase?: number;
+  /** How long a gap in a channel's offsets waits for a late message before the position moves past it (default 1000 ms). */
+  reorderWindow?: number;
   /** Injection points for tests and other runtimes. */
   WebSocket?: new (url: string) => WebSocketLike;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (handle: unknown) => void;
   /** Uniform random in [0, 1); drives the backoff jitter. */
   random?: () => number;
+  /** Milliseconds clock for the subscribe pacing (default Date.now). */
+  now?: () => number;
 }
 
 /** The part of the WebSocket interface the client uses. */
@@ -66,18 +78,28 @@ export interface SubscribedInfo {
   channel: string;
   /**
    * After a resubscribe with `since`: true when every missed message was delivered before the ack,
-   * false when some are gone (resync from your own source of truth); null when not applicable.
+   * false when some are gone (resync from your own source of truth; the position becomes the ack's, so the
+   * next outage is recovered); null when not applicable.
    */
   recovered: boolean | null;
   /** True when this ack followed a reconnect. */
   resubscribed: boolean;
-  /** True for channels the server subscribes automatically (user:<me>, broadcast, segment:…). */
+  /**
+   * True for channels the server subscribes automatically (user:<me>, broadcast, segment:…). For user:<me> the
+   * client still sends a subscribe, for the position (and a since after a reconnect, so direct messages sent
+   * meanwhile are recovered when the user namespace keeps history); broadcast and segment:… are not subscribed.
+   */
   automatic?: boolean;
 }
 
 export interface Unsubscribe {
   (): void;
-  /** Settles with the first ack, or rejects when the server refuses the subscription. */
+  /**
+   * Settles with the first ack, or rejects: when the server refuses the subscription for good (forbidden,
+   * bad_request, too_large, unauthorized; also emitted as 'error'), with 'unsubscribed' when this handler was
+   * removed before the ack, or with 'closed' when the connection closed for good first. A subscribe refused
+   * `rate_limited` (or `internal`) is retried and does not settle it. Never an unhandled rejection.
+   */
   ready: Promise<SubscribedInfo>;
 }
 
@@ -120,7 +142,7 @@ export interface History<T = unknown> {
 }
 
 export class SwitchboardError extends Error {
-  /** bad_request, unauthorized, forbidden, rate_limited, too_large, timeout, internal (server) or disconnected, closed, token, connect (client). */
+  /** bad_request, unauthorized, forbidden, rate_limited, too_large, timeout, internal (server) or disconnected, closed, unsubscribed, token, connect (client). */
   code: string;
   frame?: unknown;
   constructor(code: string, message: string, frame?: unknown);
@@ -149,11 +171,25 @@ export class SwitchboardClient {
   url: string | null;
   on<E extends keyof EventMap>(event: E, listener: (...args: EventMap[E]) => void): () => void;
   off<E extends keyof EventMap>(event: E, listener: (...args: EventMap[E]) => void): void;
+  /**
+   * Starts connecting; `connect()` calls it. Starts again after close(), after the server closed for good
+   * (1000, 1009) and while waiting for a new token after 1008/4010; otherwise does nothing.
+   */
   open(): this;
-  setToken(token: TokenSource): void;
+  /**
+   * Replaces the token. Connected: renews the session with it, one renewal at a time (a newer token replaces
+   * one still waiting; its promise settles with the newer one's outcome). If the server refuses it (forbidden:
+   * another user's token; unauthorized), the promise rejects, an 'error' is emitted and the session keeps the
+   * token it has, also for reconnecting. Not connected: the next attempt uses it (after 1008/4010, at once).
+   */
+  setToken(token: TokenSource): Promise<void>;
   subscribe<T = unknown>(channel: string, handler: (message: T, frame: MessageFrame<T>) => void,
                          options?: { since?: StreamPosition }): Unsubscribe;
   channels(): string[];
+  /**
+   * The channel's position (channels that keep history): taken from every ack that carries one and from the
+   * messages, never backwards within an epoch; a gap in the offsets waits `reorderWindow` for a late message.
+   */
   position(channel: string): StreamPosition | null;
   publish(channel: string, message: unknown): Promise<void>;
   send(user: string, message: unknown): Promise<void>;

@@ -241,8 +241,9 @@ export class SwitchboardClient {
 
   /**
    * Subscribes `handler(message, frame)` to a channel; every subscription is restored after a reconnect,
-   * from the last offset seen when the channel keeps history. Returns a function that unsubscribes the
-   * handler; its `ready` promise settles with the first ack ({channel, recovered}) or the refusal.
+   * from its position when the channel keeps history. Returns a function that unsubscribes the handler; its
+   * `ready` promise settles with the first ack ({channel, recovered}), a final refusal, or 'unsubscribed' when
+   * the handler goes first. Subscribes are paced, and one refused rate_limited is sent again later.
    */
   subscribe(channel, handler, options = {}) {
     if (typeof handler !== 'function') {
