@@ -2,13 +2,15 @@ package dev.switchboard.gateway;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.Utf8FrameValidator;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.vertx.core.http.ServerWebSocket;
 
 /**
- * The two RFC 6455 rules on inbound frames that Vert.x 5.0's server leaves unchecked: text must be UTF-8
+ * The two RFC 6455 rules on inbound frames that Vert.x 5.0's server leaves unchecked, and a bound on the pongs
+ * it answers pings with. The rules: text must be UTF-8
  * (§8.1, close 1007), and the RSV bits must be 0 unless a negotiated extension defines them (§5.2, close
  * 1002). Vert.x decodes text with replacement characters, and it allows extensions on every connection
  * when compression is on, so Netty's decoder lets RSV bits through even where nothing was negotiated.
@@ -35,6 +37,13 @@ final class FrameRules extends Utf8FrameValidator {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+    if (msg instanceof PingWebSocketFrame ping && !ctx.channel().isWritable()) {
+      // Vert.x answers every ping with a pong outside the session's bounded queue: a client that sends pings
+      // and reads nothing piled up pongs until the heap ran out. While the socket's backlog is full, a ping goes
+      // unanswered; RFC 6455 §5.5.3 lets an endpoint answer only the latest of the pings it has not answered.
+      ping.release();
+      return;
+    }
     if (msg instanceof WebSocketFrame frame && frame.rsv() != 0) {
       frame.release();
       throw new CorruptedWebSocketFrameException(WebSocketCloseStatus.PROTOCOL_ERROR,

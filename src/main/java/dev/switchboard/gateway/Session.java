@@ -121,6 +121,14 @@ public final class Session {
     ws.textMessageHandler(this::onText);
     ws.binaryMessageHandler(b -> {
       svc.node().metrics().messageIn("binary");
+      if (closed) {
+        return;
+      }
+      // Under the same budget as text: each refusal is a frame to write, so a binary flood must end in 4008 too.
+      if (!bucket.tryTake(System.nanoTime())) {
+        rateLimited("");
+        return;
+      }
       send(ServerFrames.error(null, ErrorCode.BAD_REQUEST, "binary frames are not supported; send JSON text frames"));
     });
     // Sees every frame, pings and pongs included: any of them proves the peer is alive, and the size of

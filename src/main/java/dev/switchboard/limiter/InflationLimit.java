@@ -33,7 +33,8 @@ import java.util.List;
  * decoded on the event loop, and one client doing that once per connection starves every other session on
  * that loop. This swaps the connection's extension handler, before any upgrade happens on it, for the same
  * negotiation (same options, so clients see no difference) whose decoders stop inflating at
- * {@code maxMessageSize}; the excess surfaces as a decompression error and the session closes with 1009.
+ * {@code maxMessageSize}; the excess surfaces as a decompression error and the session closes with 1009
+ * (1007 for data that does not inflate).
  *
  * <p>Uses Vert.x's {@code ConnectionBase} to reach the Netty pipeline: internal API, checked against the
  * pinned Vert.x version by {@code DecompressionBombTest}.
@@ -143,8 +144,13 @@ public final class InflationLimit {
   }
 
   /**
-   * Turns "inflated past the limit" into what Netty raises for an oversized frame, so the session answers
-   * it like any other message over max_message_size: close 1009.
+   * Turns a failed inflation into what Netty raises for a bad frame, so the session closes with the code for
+   * it: 1009 when the message inflated past the limit, 1007 when the data does not inflate at all.
+   *
+   * <p>Either way the decoder leaves the pipeline first. Its inflater is broken for good after a failure, and
+   * Netty's decoder finishes its inflater when the channel goes inactive: that throws again, and the
+   * inactive event then never reached Vert.x, so the session was never closed, and its connection count and
+   * user slot were held for good.
    */
   @ChannelHandler.Sharable
   static final class TooBigOnInflationLimit extends ChannelInboundHandlerAdapter {
@@ -156,11 +162,29 @@ public final class InflationLimit {
       while (t != null && !(t instanceof DecompressionException)) {
         t = t.getCause();
       }
-      if (t != null) {
-        ctx.fireExceptionCaught(new CorruptedWebSocketFrameException(WebSocketCloseStatus.MESSAGE_TOO_BIG,
-            "compressed message inflates past max_message_size"));
-      } else {
+      if (t == null) {
         ctx.fireExceptionCaught(cause);
+        return;
+      }
+      dropDecoder(ctx.pipeline());
+      // Netty's bounded inflater says "maximum size" when it stops at the bound; anything else is bad data.
+      boolean tooBig = String.valueOf(t.getMessage()).contains("maximum size");
+      ctx.fireExceptionCaught(tooBig
+          ? new CorruptedWebSocketFrameException(WebSocketCloseStatus.MESSAGE_TOO_BIG,
+              "compressed message inflates past max_message_size")
+          : new CorruptedWebSocketFrameException(WebSocketCloseStatus.INVALID_PAYLOAD_DATA,
+              "compressed data that does not inflate"));
+    }
+
+    private static void dropDecoder(ChannelPipeline pipeline) {
+      WebSocketExtensionDecoder decoder = pipeline.get(WebSocketExtensionDecoder.class);
+      if (decoder == null) {
+        return;
+      }
+      try {
+        pipeline.remove(decoder);
+      } catch (RuntimeException alreadyBroken) {
+        // Removal releases the broken inflater, which may throw once more; the decoder is out all the same.
       }
     }
   }

@@ -1,5 +1,6 @@
 package dev.switchboard.protocol;
 
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
@@ -56,7 +57,10 @@ public final class FrameDecoder {
     try {
       parsed = Json.decodeValue(text);
     } catch (DecodeException e) {
-      return Decoded.fail("frame is not valid JSON", null);
+      // Jackson's read limits (nesting depth, number length) refuse valid JSON too: say which limit it was.
+      Throwable c = e.getCause();
+      return Decoded.fail(c instanceof StreamConstraintsException limit
+          ? "frame exceeds a JSON limit: " + limit.getOriginalMessage() : "frame is not valid JSON", null);
     }
     if (!(parsed instanceof JsonObject obj)) {
       return Decoded.fail("frame must be a JSON object", null);
@@ -64,6 +68,10 @@ public final class FrameDecoder {
     Object id = obj.getValue("id");
     if (id != null && !(id instanceof String) && !(id instanceof Number)) {
       return Decoded.fail("id must be a string or a number", null);
+    }
+    if (id instanceof Double d && !Double.isFinite(d)) {
+      // 1e999 parses to Infinity, which would be echoed as the string "Infinity": not the id that was sent.
+      return Decoded.fail("id must be a finite number", null);
     }
     Object type = obj.getValue("type");
     if (type == null) {

@@ -152,6 +152,33 @@ class CloseCodesTest {
   }
 
   @Test
+  void aFloodOfBinaryFramesIsRateLimitedLikeTextAndClosedWith4008() throws IOException {
+    try (RawWsClient c = rawAuthed("127.0.0.34", "binny")) {
+      List<byte[]> frames = new ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        frames.add(RawWsClient.frameBytes(RawWsClient.BINARY, new byte[] {1, 2, 3}));
+      }
+      c.sendRaw(concat(frames));
+      List<String> codes = new ArrayList<>();
+      RawWsClient.Frame f;
+      while ((f = c.read(WAIT)).opcode() != RawWsClient.CLOSE) {
+        if (f.opcode() == RawWsClient.TEXT) {
+          codes.add(new JsonObject(f.text()).getString("code"));
+        }
+      }
+      assertEquals(4008, f.closeCode(), f + " after " + codes);
+      assertTrue(codes.contains("bad_request") && codes.contains("rate_limited"), codes.toString());
+      assertTrue(codes.size() < 20, "refused within the budget, not one answer per frame: " + codes);
+    }
+  }
+
+  private static byte[] concat(List<byte[]> parts) {
+    java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+    parts.forEach(p -> all.write(p, 0, p.length));
+    return all.toByteArray();
+  }
+
+  @Test
   void aUserOverItsConnectionCapIsClosedWith4029(Vertx vertx) {
     WsClient one = authed(vertx, "127.0.0.31", "gina");
     WsClient two = authed(vertx, "127.0.0.32", "gina");

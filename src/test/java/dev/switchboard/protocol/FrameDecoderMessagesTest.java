@@ -2,6 +2,7 @@ package dev.switchboard.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
@@ -33,5 +34,17 @@ class FrameDecoderMessagesTest {
       assertEquals(Integer.MAX_VALUE, ((Frame.History) d.frame()).limit());
     }
     assertEquals("limit must be a non-negative integer", decode(history.copy().put("limit", -1)).error().message());
+  }
+
+  @Test
+  void jsonPastJacksonsLimitsSaysWhichLimitAndAnIdThatOverflowsIsRefusedNotEchoedAsInfinity() {
+    String deep = "{\"type\":\"ping\",\"x\":" + "[".repeat(2000) + "]".repeat(2000) + "}";
+    String reason = FrameDecoder.decode(deep).error().message();
+    assertTrue(reason.startsWith("frame exceeds a JSON limit: ") && reason.contains("nesting depth"), reason);
+    assertEquals("frame is not valid JSON", FrameDecoder.decode("{\"type\":").error().message());
+
+    FrameDecoder.Decoded infinite = FrameDecoder.decode("{\"type\":\"ping\",\"id\":1e999999999}");
+    assertEquals("id must be a finite number", infinite.error().message());
+    assertNull(FrameDecoder.decode("{\"type\":\"ping\",\"id\":1e300}").error());
   }
 }

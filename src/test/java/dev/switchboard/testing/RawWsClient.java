@@ -82,7 +82,16 @@ public final class RawWsClient implements AutoCloseable {
    */
   public static RawWsClient connect(int port, String uri, String sourceIp, Map<String, String> extraHeaders)
       throws IOException {
+    return connect(port, uri, sourceIp, extraHeaders, 0);
+  }
+
+  /** @param receiveBuffer SO_RCVBUF in bytes, set before connecting (0 = the system's), for a client that lags */
+  public static RawWsClient connect(int port, String uri, String sourceIp, Map<String, String> extraHeaders,
+      int receiveBuffer) throws IOException {
     Socket s = new Socket();
+    if (receiveBuffer > 0) {
+      s.setReceiveBufferSize(receiveBuffer);
+    }
     if (sourceIp != null) {
       s.bind(new InetSocketAddress(InetAddress.getByName(sourceIp), 0));
     }
@@ -167,6 +176,17 @@ public final class RawWsClient implements AutoCloseable {
     out.flush();
   }
 
+  /** Bytes as they are, e.g. many frames from {@link #frameBytes} in one write. */
+  public void sendRaw(byte[] bytes) throws IOException {
+    out.write(bytes);
+    out.flush();
+  }
+
+  /** One masked, final frame as a client sends it. */
+  public static byte[] frameBytes(int opcode, byte[] payload) {
+    return frame(opcode, true, payload);
+  }
+
   /** Several text frames in one write, so the server reads them in one pass. */
   public void sendTexts(List<String> texts) throws IOException {
     ByteArrayOutputStream all = new ByteArrayOutputStream();
@@ -226,11 +246,40 @@ public final class RawWsClient implements AutoCloseable {
         payload[i] ^= mask[i & 3];
       }
     }
-    Frame f = new Frame(b0 & 0x0f, (b0 & 0x80) != 0, (b0 & 0x40) != 0, payload);
+    boolean compressed = (b0 & 0x40) != 0;
+    Frame f = new Frame(b0 & 0x0f, (b0 & 0x80) != 0, compressed, compressed ? inflate(payload) : payload);
     if (f.opcode() == PING) {
       pings++;
     }
     return f;
+  }
+
+  /**
+   * A permessage-deflate message (RFC 7692 §7.2.2): the sender dropped the empty block's tail, put back here.
+   * One inflater per message: enough for a server told {@code server_no_context_takeover}.
+   */
+  private static byte[] inflate(byte[] payload) throws IOException {
+    java.util.zip.Inflater inflater = new java.util.zip.Inflater(true);
+    try {
+      byte[] in = java.util.Arrays.copyOf(payload, payload.length + 4);
+      in[payload.length + 2] = (byte) 0xff;
+      in[payload.length + 3] = (byte) 0xff;
+      inflater.setInput(in);
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      byte[] buf = new byte[8192];
+      while (!inflater.needsInput() && !inflater.finished()) {
+        int n = inflater.inflate(buf);
+        if (n == 0 && inflater.needsInput()) {
+          break;
+        }
+        out.write(buf, 0, n);
+      }
+      return out.toByteArray();
+    } catch (java.util.zip.DataFormatException e) {
+      throw new IOException("the server sent a compressed frame that does not inflate", e);
+    } finally {
+      inflater.end();
+    }
   }
 
   /** The next text frame whose JSON type matches, skipping pings and other frames; fails on close or timeout. */
