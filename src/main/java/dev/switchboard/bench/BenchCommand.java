@@ -6,14 +6,17 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.HdrHistogram.Histogram;
@@ -188,59 +191,60 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = {"-q", "--quiet"}, description = "No progress lines.")
   boolean quiet;
 
+  /** Scenario names, in the order {@code all} runs them. */
+  static final List<String> SCENARIOS = List.of("connect", "fanout", "direct", "cluster", "deflate");
+
+  /** {@code --bare-variants}: each name and the arguments it gives the bare server. */
+  static final Map<String, List<String>> BARE_VARIANTS = new LinkedHashMap<>();
+
+  static {
+    BARE_VARIANTS.put("frame", List.of("--write", "frame"));
+    BARE_VARIANTS.put("raw", List.of("--write", "raw"));
+    BARE_VARIANTS.put("epoll", List.of("--native"));
+    BARE_VARIANTS.put("raw-epoll", List.of("--write", "raw", "--native"));
+    BARE_VARIANTS.put("coalesce-epoll", List.of("--write", "coalesce", "--native"));
+    BARE_VARIANTS.put("io_uring", List.of("--io-uring"));
+  }
+
+  /**
+   * Descriptors each process needs besides its connections: the JVM's jars and libraries, every event loop's
+   * epoll and wake-up descriptors, log files, Hazelcast's sockets. Each connection takes one descriptor in the
+   * bench and one in the node it reaches, and the nodes inherit the bench's limit, so one rule covers both.
+   */
+  static final int FD_RESERVE = 500;
+
+  /** Below this many connections a capped connect run's per-connection figures are mostly start-up noise. */
+  static final int MIN_CAPPED_CONNECTIONS = 1_000;
+
+  // set by validate(): the scenarios in run order and the phases
+  List<String> wanted = List.of();
+  Duration dur;
+  Duration warm;
+  Duration sat;
+
   @Override
   public Integer call() throws Exception {
     PrintStream err = System.err;
     PrintStream tableOut = json ? System.err : System.out;
-    List<String> wanted = new ArrayList<>();
-    for (String sc : scenarios) {
-      String n = sc.trim().toLowerCase(Locale.ROOT);
-      if (n.equals("all")) {
-        wanted.addAll(List.of("connect", "fanout", "direct", "cluster", "deflate"));
-      } else if (List.of("connect", "fanout", "direct", "cluster", "deflate").contains(n)) {
-        wanted.add(n);
-      } else {
-        throw new ParameterException(spec.commandLine(), "unknown scenario " + sc + " (connect, fanout, direct, cluster, deflate, all)");
-      }
-    }
-    if (!List.of("switchboard", "bare", "both").contains(target)) {
-      throw new ParameterException(spec.commandLine(), "--target must be switchboard, bare or both");
-    }
-    if (!List.of("ws", "http").contains(publisher)) {
-      throw new ParameterException(spec.commandLine(), "--publisher must be ws or http");
-    }
-    Duration dur = duration(duration, "--duration");
-    Duration warm = duration(warmup, "--warmup");
-    Duration sat = duration(saturation, "--saturation");
-    if (runs < 1 || connections < 1 || subscribers < 1 || sessions < 2 || rate <= 0 || directRate <= 0) {
-      throw new ParameterException(spec.commandLine(), "--runs, --connections, --subscribers must be ≥ 1, --sessions ≥ 2, rates > 0");
-    }
     long fdLimit = Machine.openFilesLimit();
-    if (fdLimit > 0 && connections > fdLimit - 500 && wanted.contains("connect")) {
-      err.printf(Locale.ROOT, "bench: --connections %,d is above what the open-file limit (%,d) allows; using %,d%n",
-          connections, fdLimit, fdLimit - 1000);
-      connections = (int) (fdLimit - 1000);
+    String capped;
+    Path dir;
+    try {
+      capped = validate(fdLimit);
+      dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
+    } catch (ParameterException e) {
+      return refuse(e.getMessage());
+    } catch (IOException e) {
+      return refuse("--work-dir: cannot create " + workDir + ": " + e);
     }
-    List<String> transports = Arrays.stream(SwitchboardConfig.Transport.values())
-        .map(t -> t.name().toLowerCase(Locale.ROOT)).toList();
-    for (String[] opt : new String[][] {{"--transport", transport}, {"--client-transport", clientTransport}}) {
-      if (!transports.contains(opt[1])) {
-        throw new ParameterException(spec.commandLine(), opt[0] + ": one of " + String.join(", ", transports)
-            + ", not " + opt[1]);
-      }
+    if (capped != null) {
+      err.println(capped);
     }
-    if (nodeNice < 0 || nodeNice > 19) {
-      throw new ParameterException(spec.commandLine(), "--node-nice: 0 to 19, not " + nodeNice);
-    }
-    if (!List.of("tuned", "plain").contains(clientUring)) {
-      throw new ParameterException(spec.commandLine(), "--client-uring: tuned or plain, not " + clientUring);
-    }
-    Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("switchboard-bench-");
     BenchSettings s = new BenchSettings("bench-secret-" + UUID.randomUUID(), "bench-key-" + UUID.randomUUID(),
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
-        clientLoops < 1 ? BenchSettings.AUTO_LOOPS : clientLoops, Math.max(0, Math.min(250, sourceIps)), Math.max(1, concurrency), dir, !quiet, !noMemory, profile,
-        transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)), clientUring.equals("tuned"),
-        Math.max(BenchSettings.AUTO_CPUS, nodeCpus), nodeNice, Math.max(0, eventLoops));
+        clientLoops < 1 ? BenchSettings.AUTO_LOOPS : clientLoops, sourceIps, concurrency, dir, !quiet, !noMemory,
+        profile, transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)),
+        clientUring.equals("tuned"), nodeCpus, nodeNice, eventLoops);
 
     String clientUringApplied = LoadTransport.uringSetup(LoadTransport.choose(s.clientTransport(), s.clientUringTuned()));
     JsonObject machineStart = Machine.describe();
@@ -265,7 +269,7 @@ public final class BenchCommand implements Callable<Integer> {
           vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, 1, false, "default"), LoadClient.Compression.OFF));
         }
         ScenarioReport r = new ScenarioReport("connect", c.describe() + "; open-file limit " + fdLimit
-            + " caps N near " + String.format(Locale.ROOT, "%,d", Math.max(0, fdLimit - 1000)) + " here", vs)
+            + " caps N at " + String.format(Locale.ROOT, "%,d", Math.max(0, fdLimit - FD_RESERVE)) + " here", vs)
             .target("heap_kib_per_conn", "plus_max", 2, "heap per idle authenticated connection ≤ bare + 2 KiB")
             .target("node_cpu_ms_per_connect", "ratio_max", 1.5, "node CPU per authenticated connect ≤ 1.5 × bare");
         runAll(r, (v, run, prefix) -> c.run(v, run, prefix, err), err);
@@ -349,8 +353,15 @@ public final class BenchCommand implements Callable<Integer> {
     if (json) {
       System.out.println(out.encodePrettily());
     }
+    boolean written = true;
     if (jsonFile != null) {
-      Files.writeString(jsonFile, out.encodePrettily());
+      try {
+        Files.writeString(jsonFile, out.encodePrettily());
+      } catch (IOException e) {
+        // checked before the run, but the disk can fill or the directory go: the figures above stay
+        err.println("bench: could not write --json-file " + jsonFile + ": " + e.getMessage());
+        written = false;
+      }
     }
     if (plots != null) {
       try {
@@ -360,7 +371,7 @@ public final class BenchCommand implements Callable<Integer> {
         err.println("bench: could not write plots to " + plots + ": " + e);
       }
     }
-    return complete ? 0 : 1;
+    return complete && written ? 0 : 1;
   }
 
   private List<Variant> plainVariants(int nodes) {
@@ -371,21 +382,199 @@ public final class BenchCommand implements Callable<Integer> {
     if (!target.equals("switchboard")) {
       vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, nodes, false, "default"), LoadClient.Compression.OFF));
       for (String b : bareVariants) {
-        List<String> args = switch (b.trim()) {
-          case "frame" -> List.of("--write", "frame");
-          case "raw" -> List.of("--write", "raw");
-          case "epoll" -> List.of("--native");
-          case "raw-epoll" -> List.of("--write", "raw", "--native");
-          case "coalesce-epoll" -> List.of("--write", "coalesce", "--native");
-          case "io_uring" -> List.of("--io-uring");
-          default -> throw new ParameterException(spec.commandLine(),
-              "--bare-variants: frame, raw, epoll, raw-epoll, coalesce-epoll or io_uring, not " + b);
-        };
+        List<String> args = BARE_VARIANTS.get(b.trim());
         vs.add(new Variant("bare-" + b.trim(), new NodeGroup.Spec(Target.BARE, nodes, false, "default", args),
             LoadClient.Compression.OFF));
       }
     }
     return vs;
+  }
+
+  /**
+   * Checks every option before anything starts, so a bad one costs no run: throws a {@link ParameterException}
+   * naming the option. Returns the line to print when {@code -n} is capped to the open-file limit, else null.
+   */
+  String validate(long fdLimit) {
+    List<String> names = new ArrayList<>();
+    for (String sc : scenarios) {
+      String n = sc.trim().toLowerCase(Locale.ROOT);
+      if (n.equals("all")) {
+        names.addAll(SCENARIOS);
+      } else if (SCENARIOS.contains(n)) {
+        names.add(n);
+      } else {
+        throw bad("--scenario: connect, fanout, direct, cluster, deflate or all, not " + sc);
+      }
+    }
+    wanted = names.stream().distinct().toList();
+    check(List.of("switchboard", "bare", "both").contains(target), "--target: switchboard, bare or both, not " + target);
+    check(List.of("ws", "http").contains(publisher), "--publisher: ws or http, not " + publisher);
+    dur = duration(duration, "--duration");
+    check(!dur.isZero(), "--duration: the steady phase must last longer than 0 (e.g. 10s)");
+    warm = duration(warmup, "--warmup");
+    sat = duration(saturation, "--saturation");
+    check(runs >= 1, "--runs: at least 1, not " + runs);
+    check(connections >= 1, "--connections: at least 1, not " + connections);
+    check(steps >= 1, "--steps: at least 1, not " + steps);
+    check(subscribers >= 1, "--subscribers: at least 1, not " + subscribers);
+    check(sessions >= 2, "--sessions: at least 2, not " + sessions);
+    check(deflateConnections >= 1, "--deflate-connections: at least 1, not " + deflateConnections);
+    for (Object[] r : new Object[][] {{"--rate", rate}, {"--direct-rate", directRate}, {"--cluster-rate", clusterRate},
+        {"--cluster-direct-rate", clusterDirectRate}}) {
+      double v = (Double) r[1];
+      check(v > 0 && Double.isFinite(v), r[0] + ": more than 0 messages/s, not " + v);
+    }
+    check(clusterNodes >= 1 && clusterNodes <= LoadClient.MAX_NODES,
+        "--cluster-nodes: 1 to " + LoadClient.MAX_NODES + ", not " + clusterNodes);
+    for (String m : clusterModes) {
+      check(List.of("fanout", "direct").contains(m.trim()), "--cluster-modes: fanout and/or direct, not " + m);
+    }
+    for (String b : bareVariants) {
+      check(BARE_VARIANTS.containsKey(b.trim()), "--bare-variants: " + String.join(", ", BARE_VARIANTS.keySet())
+          + ", not " + b);
+    }
+    check(window >= 0, "--window: 0 (the scenario's default) or more, not " + window);
+    check(size >= 1, "--size: at least 1 byte, not " + size);
+    check(clientLoops == -1 || clientLoops >= 1, "--client-loops: -1 (automatic) or at least 1, not " + clientLoops);
+    check(sourceIps >= 0 && sourceIps <= 250, "--source-ips: 0 to 250, not " + sourceIps);
+    check(concurrency >= 1, "--concurrency: at least 1, not " + concurrency);
+    check(instances >= 0, "--instances: 0 (the default) or more, not " + instances);
+    check(eventLoops >= 0, "--event-loops: 0 (the node's default) or more, not " + eventLoops);
+    check(nodeCpus >= -1, "--node-cpus: -1 (automatic), 0 or more, not " + nodeCpus);
+    check(nodeNice >= 0 && nodeNice <= 19, "--node-nice: 0 to 19, not " + nodeNice);
+    List<String> transports = Arrays.stream(SwitchboardConfig.Transport.values())
+        .map(t -> t.name().toLowerCase(Locale.ROOT)).toList();
+    check(transports.contains(transport), "--transport: one of " + String.join(", ", transports) + ", not " + transport);
+    check(transports.contains(clientTransport),
+        "--client-transport: one of " + String.join(", ", transports) + ", not " + clientTransport);
+    check(List.of("tuned", "plain").contains(clientUring), "--client-uring: tuned or plain, not " + clientUring);
+    if (jsonFile != null) {
+      checkPath("--json-file", writableFileProblem(jsonFile));
+    }
+    if (plots != null) {
+      checkPath("--plots", writableDirProblem(plots));
+    }
+    if (workDir != null) {
+      checkPath("--work-dir", writableDirProblem(workDir));
+    }
+    return checkOpenFiles(fdLimit);
+  }
+
+  /**
+   * One rule for every scenario: the connections the bench holds at once, plus {@link #FD_RESERVE}, must fit
+   * under the open-file limit. Only connect's N may be cut to fit, and only while enough are left to measure:
+   * the other scenarios' load is what their figures are about, so they are refused instead.
+   */
+  private String checkOpenFiles(long fdLimit) {
+    if (fdLimit < 0 || fdLimit == Long.MAX_VALUE) {
+      return null;
+    }
+    long room = fdLimit - FD_RESERVE;
+    String capped = null;
+    for (String name : wanted) {
+      String option;
+      long held;
+      switch (name) {
+        case "connect" -> {
+          if (connections <= room) {
+            continue;
+          }
+          if (room >= MIN_CAPPED_CONNECTIONS) {
+            capped = String.format(Locale.ROOT, "bench: --connections %,d is above what the open-file limit (%,d) "
+                + "allows; using %,d", connections, fdLimit, room);
+            connections = (int) room;
+            continue;
+          }
+          option = "--connections " + String.format(Locale.ROOT, "%,d", connections);
+          held = connections;
+        }
+        case "fanout" -> {
+          option = "--subscribers " + String.format(Locale.ROOT, "%,d", subscribers);
+          held = subscribers + 1L;
+        }
+        case "direct" -> {
+          option = "--sessions " + String.format(Locale.ROOT, "%,d", sessions);
+          held = sessions;
+        }
+        case "cluster" -> {
+          boolean fan = clusterModes.stream().anyMatch(m -> m.trim().equals("fanout"));
+          boolean direct = clusterModes.stream().anyMatch(m -> m.trim().equals("direct"));
+          held = Math.max(fan ? subscribers + (long) clusterNodes : 0, direct ? sessions : 0);
+          option = held == sessions && direct ? "--sessions " + String.format(Locale.ROOT, "%,d", sessions)
+              : "--subscribers " + String.format(Locale.ROOT, "%,d", subscribers);
+        }
+        default -> {
+          option = "--deflate-connections " + String.format(Locale.ROOT, "%,d", deflateConnections);
+          held = deflateConnections + 1L;
+        }
+      }
+      if (held > room) {
+        throw bad(String.format(Locale.ROOT, "%s: %s holds %,d connections, and the open-file limit (ulimit -n %,d) "
+            + "leaves room for %,d beside the %,d descriptors each process needs besides; raise it "
+            + "(ulimit -n %,d) or ask for fewer%s", option, name, held, fdLimit, Math.max(0, room), FD_RESERVE,
+            held + FD_RESERVE, name.equals("connect")
+                ? String.format(Locale.ROOT, " (a cut to fewer than %,d is not made for you)", MIN_CAPPED_CONNECTIONS)
+                : ""));
+      }
+    }
+    return capped;
+  }
+
+  /** Why {@code dir} cannot be used as an output directory (created if missing), or null. */
+  static String writableDirProblem(Path dir) {
+    Path p = dir.toAbsolutePath();
+    if (Files.exists(p)) {
+      return !Files.isDirectory(p) ? p + " is not a directory" : !Files.isWritable(p) ? p + " is not writable" : null;
+    }
+    Path up = p.getParent();
+    while (up != null && !Files.exists(up)) {
+      up = up.getParent();
+    }
+    if (up == null || !Files.isDirectory(up)) {
+      return "cannot create " + p + " (" + up + " is not a directory)";
+    }
+    return Files.isWritable(up) ? null : "cannot create " + p + " (" + up + " is not writable)";
+  }
+
+  /** Why {@code file} cannot be written at the end of the run, or null. */
+  static String writableFileProblem(Path file) {
+    Path p = file.toAbsolutePath();
+    if (Files.isDirectory(p)) {
+      return p + " is a directory";
+    }
+    if (Files.exists(p)) {
+      return Files.isWritable(p) ? null : p + " is not writable";
+    }
+    Path parent = p.getParent();
+    if (parent == null || !Files.isDirectory(parent)) {
+      return "no directory " + parent;
+    }
+    return Files.isWritable(parent) ? null : parent + " is not writable";
+  }
+
+  private void checkPath(String option, String problem) {
+    if (problem != null) {
+      throw bad(option + ": " + problem);
+    }
+  }
+
+  private void check(boolean ok, String message) {
+    if (!ok) {
+      throw bad(message);
+    }
+  }
+
+  private ParameterException bad(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+
+  /** The reason and a pointer to the help, without the whole usage: a 100-line usage scrolls the reason away. */
+  private int refuse(String message) {
+    PrintWriter w = spec.commandLine().getErr();
+    w.println("bench: " + message);
+    w.println("see `switchboard bench --help` for every option");
+    w.flush();
+    return 2;
   }
 
   @FunctionalInterface
@@ -416,7 +605,7 @@ public final class BenchCommand implements Callable<Integer> {
   private Duration duration(String text, String option) {
     Duration d = Durations.parse(text);
     if (d == null || d.isNegative()) {
-      throw new ParameterException(spec.commandLine(), option + ": not a duration: " + text + " (e.g. 500ms, 10s, 2m)");
+      throw bad(option + ": not a duration: " + text + " (e.g. 500ms, 10s, 2m)");
     }
     return d;
   }
