@@ -38,6 +38,11 @@ final class DeliveryScenario {
   record Params(String name, Mode mode, int sessions, double rate, long warmupMs, long saturationMs, long durationMs,
                 int window, int payloadBytes, boolean httpPublisher, boolean text, boolean memory) {}
 
+  /** The steady phase may offer this much less than the rate asked before it is reported as falling short. */
+  static final double OFFERED_SHORTFALL = 0.05;
+  /** Deliveries/s may fall this much below receivers × offered (the drain's tail) before it is reported. */
+  static final double DELIVERED_SHORTFALL = 0.10;
+
   private static final String ROOM = "room:bench";
   private static final long DRAIN_MS = 15_000;
   private static final double KIB = 1024;
@@ -157,32 +162,17 @@ final class DeliveryScenario {
         long delivered = client.delivered[LoadClient.PHASE_RATE].sum();
         Histogram h = client.takeLatency(LoadClient.PHASE_RATE);
         r.latency = h;
-        r.put("offered_msgs_per_s", ph.sent() / Math.max(1e-9, (ph.sendEndNanos() - ph.startNanos()) / 1e9));
+        double offered = ph.sent() / Math.max(1e-9, (ph.sendEndNanos() - ph.startNanos()) / 1e9);
+        r.put("offered_msgs_per_s", offered);
         r.put("deliveries_per_s", delivered / ph.seconds());
-        r.put("node_cpu_s_per_m", u.nodeCpuSeconds() / Math.max(1, delivered) * 1e6);
-        r.put("node_cores", u.nodeCores());
-        double perM = 1e6 / Math.max(1, delivered);
-        r.put("node_loop_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.LOOPS] * perM);
-        r.put("node_jit_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.JIT] * perM);
-        r.put("node_gc_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.GC] * perM);
-        if (nodes.size() > 1 && v.spec().target() == Target.SWITCHBOARD) {
-          r.put("node_hz_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.HAZELCAST] * perM);
+        if (delivered == 0) {
+          // 0 deliveries would print as 0 CPU and 0 ms: figures that would meet any target without a measurement
+          r.incomplete("the steady phase delivered nothing: its latency and CPU figures are not measured");
+        } else {
+          steadyFigures(r, u, h, delivered, nodes.size(), v, client);
         }
-        r.put("node_sys_cpu_s_per_m", u.nodeSysSeconds() * perM);
-        r.put("p50_ms", h.getValueAtPercentile(50) / 1000.0);
-        r.put("p99_ms", h.getValueAtPercentile(99) / 1000.0);
-        r.put("p999_ms", h.getValueAtPercentile(99.9) / 1000.0);
-        r.put("max_ms", h.getMaxValue() / 1000.0);
-        if (nodes.size() > 1) {
-          // Switchboard's publisher is on node 1, so the other nodes' tails include the hop between nodes;
-          // against bare servers the load generator publishes to each server itself.
-          for (int n = 0; n < Math.min(nodes.size(), LoadClient.MAX_NODES); n++) {
-            Histogram hn = client.steadyLatencyByNode[n].getIntervalHistogram();
-            if (hn.getTotalCount() > 0) {
-              r.put("p99_ms_node" + (n + 1), hn.getValueAtPercentile(99) / 1000.0);
-            }
-          }
-        }
+        double perMessage = ph.sent() == 0 ? 0 : (double) client.expectedReceipts[LoadClient.PHASE_RATE] / ph.sent();
+        shortfall(p.rate(), offered, delivered / ph.seconds(), perMessage).forEach(r::shortOfLoad);
         r.put("bench_loop", u.benchBusiestLoop());
         r.put("bench_cores", u.benchCores());
         r.put("other_cores", u.otherCores());
@@ -255,6 +245,55 @@ final class DeliveryScenario {
       }
     }
     return r;
+  }
+
+  private static void steadyFigures(RunResult r, CpuSampler.Usage u, Histogram h, long delivered, int nodeCount,
+                                    Variant v, LoadClient client) {
+    r.put("node_cpu_s_per_m", u.nodeCpuSeconds() / Math.max(1, delivered) * 1e6);
+    r.put("node_cores", u.nodeCores());
+    double perM = 1e6 / Math.max(1, delivered);
+    r.put("node_loop_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.LOOPS] * perM);
+    r.put("node_jit_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.JIT] * perM);
+    r.put("node_gc_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.GC] * perM);
+    if (nodeCount > 1 && v.spec().target() == Target.SWITCHBOARD) {
+      r.put("node_hz_cpu_s_per_m", u.nodeSecondsByKind()[NodeProcess.HAZELCAST] * perM);
+    }
+    r.put("node_sys_cpu_s_per_m", u.nodeSysSeconds() * perM);
+    r.put("p50_ms", h.getValueAtPercentile(50) / 1000.0);
+    r.put("p99_ms", h.getValueAtPercentile(99) / 1000.0);
+    r.put("p999_ms", h.getValueAtPercentile(99.9) / 1000.0);
+    r.put("max_ms", h.getMaxValue() / 1000.0);
+    if (nodeCount > 1) {
+      // In fanout Switchboard's publisher is on node 1, so the other nodes' tails include the hop between nodes;
+      // against bare servers the load generator publishes to each server itself.
+      for (int n = 0; n < Math.min(nodeCount, LoadClient.MAX_NODES); n++) {
+        Histogram hn = client.steadyLatencyByNode[n].getIntervalHistogram();
+        if (hn.getTotalCount() > 0) {
+          r.put("p99_ms_node" + (n + 1), hn.getValueAtPercentile(99) / 1000.0);
+        }
+      }
+    }
+  }
+
+  /**
+   * Why a steady phase did not carry the load asked for, if it did not: it offered more than
+   * {@link #OFFERED_SHORTFALL} below {@code askedRate} (the sender was held back), or delivered more than
+   * {@link #DELIVERED_SHORTFALL} below {@code receiversPerMessage} × what it offered (receipts queued behind
+   * the server). Its figures then describe an overload, and the report says so.
+   */
+  static List<String> shortfall(double askedRate, double offered, double deliveriesPerS, double receiversPerMessage) {
+    List<String> out = new ArrayList<>();
+    if (offered < askedRate * (1 - OFFERED_SHORTFALL)) {
+      out.add(String.format(Locale.ROOT, "steady phase offered %,.0f msg/s of the %,.0f asked (%.0f%%): not the "
+          + "steady load asked for, the figures are of an overload", offered, askedRate, offered / askedRate * 100));
+    }
+    double expected = receiversPerMessage * offered;
+    if (expected > 0 && deliveriesPerS < expected * (1 - DELIVERED_SHORTFALL)) {
+      out.add(String.format(Locale.ROOT, "steady phase delivered %,.0f/s of the %,.0f/s its offered rate makes "
+          + "(%,.0f receivers × %,.1f msg/s): deliveries queued behind the server, the figures are of an overload",
+          deliveriesPerS, expected, receiversPerMessage, offered));
+    }
+    return out;
   }
 
   private String user(int i) {

@@ -20,6 +20,13 @@ final class RunResult {
   /** Live heap bytes per connection by class, largest first (connect scenario). */
   final Map<String, Double> heapByClass = new LinkedHashMap<>();
   boolean complete = true;
+  /**
+   * The steady phase offered less than the rate asked, or delivered well under receivers × offered: the
+   * server (or the load generator) fell behind, so its latency and CPU figures are of an overload, not of
+   * the steady load the run was meant to measure. Every message may still have arrived, so it is not
+   * {@link #complete} that it clears.
+   */
+  boolean shortOfLoad;
 
   RunResult(String variant, int run) {
     this.variant = variant;
@@ -28,6 +35,11 @@ final class RunResult {
 
   void put(String key, double value) {
     figures.put(key, value);
+  }
+
+  void shortOfLoad(String why) {
+    shortOfLoad = true;
+    notes.add(why);
   }
 
   void incomplete(String why) {

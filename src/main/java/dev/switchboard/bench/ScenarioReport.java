@@ -30,6 +30,8 @@ final class ScenarioReport {
   final List<Variant> variants;
   final List<Target> targets = new ArrayList<>();
   final List<RunResult> runs = new ArrayList<>();
+  /** Set when the invocation's load is not the one the targets are stated at: the actual load, for the report. */
+  private String offTargetLoad;
 
   ScenarioReport(String name, String description, List<Variant> variants) {
     this.name = name;
@@ -40,6 +42,20 @@ final class ScenarioReport {
   ScenarioReport target(String figure, String kind, double value, String text) {
     targets.add(new Target(figure, kind, value, text));
     return this;
+  }
+
+  /**
+   * The targets are stated at one load (subscribers × rate, node count); at another, comparing against them
+   * would give a verdict on a figure nobody set a target for.
+   */
+  ScenarioReport offTargetLoad(String actualLoad) {
+    this.offTargetLoad = actualLoad;
+    return this;
+  }
+
+  /** Runs whose steady phase did not carry the load asked for (see {@link RunResult#shortOfLoad}). */
+  long runsShortOfLoad() {
+    return runs.stream().filter(r -> r.shortOfLoad).count();
   }
 
   boolean complete() {
@@ -119,8 +135,13 @@ final class ScenarioReport {
         default -> t.value();
       };
       JsonObject o = new JsonObject().put("target", t.text()).put("figure", t.figure());
+      if (offTargetLoad != null) {
+        out.add(o.put("met", (Object) null).put("detail", "no verdict: this run is not at the target's load ("
+            + offTargetLoad + ")"));
+        continue;
+      }
       if (Double.isNaN(sb) || Double.isNaN(limit)) {
-        out.add(o.put("met", (Object) null).put("detail", "not measured in this invocation"));
+        out.add(o.put("met", (Object) null).put("detail", "not measured"));
         continue;
       }
       boolean min = t.kind().equals("ratio_min");
@@ -198,7 +219,11 @@ final class ScenarioReport {
   }
 
   JsonObject json() {
-    JsonObject o = new JsonObject().put("name", name).put("description", description).put("complete", complete());
+    JsonObject o = new JsonObject().put("name", name).put("description", description).put("complete", complete())
+        .put("steady_load_reached", runsShortOfLoad() == 0);
+    if (offTargetLoad != null) {
+      o.put("not_at_target_load", offTargetLoad);
+    }
     JsonArray vs = new JsonArray();
     variants.forEach(v -> vs.add(new JsonObject().put("label", v.label()).put("target", v.spec().target().label())
         .put("nodes", v.spec().count()).put("clustered", v.spec().clustered() || v.spec().count() > 1)
@@ -253,7 +278,7 @@ final class ScenarioReport {
       JsonObject f = new JsonObject();
       r.figures.forEach((k, v) -> f.put(k, nan(v)));
       rs.add(new JsonObject().put("variant", r.variant).put("run", r.run).put("complete", r.complete)
-          .put("figures", f).put("notes", new JsonArray(r.notes)));
+          .put("steady_load_reached", !r.shortOfLoad).put("figures", f).put("notes", new JsonArray(r.notes)));
     }
     o.put("runs", rs);
     return o;

@@ -2,6 +2,7 @@ package dev.switchboard.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
@@ -62,6 +63,51 @@ class ScenarioReportTest {
     assertTrue(t.get(0).getString("detail").contains("MISSED by 11.1%"), t.get(0).getString("detail"));
     assertTrue(t.get(1).getBoolean("met"));
     assertTrue(t.get(2).getBoolean("met"));
+  }
+
+  @Test
+  void aFigureThatWasNotMeasuredGetsNoVerdict() {
+    ScenarioReport r = report().target("p99_ms", "abs_max", 10, "p99 abs");
+    RunResult empty = new RunResult("switchboard", 1);
+    empty.put("deliveries_per_s", 0);
+    r.runs.add(empty);
+    JsonObject t = r.targetResults().get(0);
+    assertNull(t.getValue("met"));
+    assertEquals("not measured", t.getString("detail"));
+    assertFalse(r.table(1).contains("MET"), r.table(1));
+  }
+
+  @Test
+  void aRunAtAnotherLoadThanTheTargetsGetsNoVerdictAndShowsItsLoad() {
+    ScenarioReport r = report().target("p99_ms", "abs_max", 10, "p99 ≤ 10 ms at 1,000 subscribers × 20 msg/s")
+        .offTargetLoad("30 subscribers × 10 msg/s on 3 nodes; the target is at 1,000 × 20 on 3");
+    r.runs.add(run("switchboard", 1, 10, 30));
+    r.runs.add(run("bare", 1, 12, 4));
+    JsonObject t = r.targetResults().get(0);
+    assertNull(t.getValue("met"));
+    String table = r.table(1);
+    assertFalse(table.contains("MISSED") || table.contains("MET"), table);
+    assertTrue(table.contains("not at the target's load (30 subscribers × 10 msg/s on 3 nodes"), table);
+    assertTrue(r.json().containsKey("not_at_target_load"));
+  }
+
+  @Test
+  void anOverloadedSteadyPhaseIsSaidToFallShort() {
+    // the audit's run: 5 subscribers, 200,000 msg/s asked, 104,900 offered, 112,825 deliveries/s
+    List<String> notes = DeliveryScenario.shortfall(200_000, 104_900, 112_825, 5);
+    assertEquals(2, notes.size(), notes.toString());
+    assertTrue(notes.get(0).contains("offered 104,900 msg/s of the 200,000 asked"), notes.get(0));
+    assertTrue(notes.get(1).contains("of the 524,500/s"), notes.get(1));
+    assertEquals(List.of(), DeliveryScenario.shortfall(20, 19.9, 19_700, 1_000), "a drain's tail is not a shortfall");
+    assertEquals(List.of(), DeliveryScenario.shortfall(1_000, 998, 990, 1), "direct: one receiver per send");
+    ScenarioReport r = report();
+    RunResult over = run("switchboard", 1, 1, 1);
+    notes.forEach(over::shortOfLoad);
+    r.runs.add(over);
+    assertTrue(r.complete(), "every message still arrived");
+    assertEquals(1, r.runsShortOfLoad());
+    assertFalse(r.json().getBoolean("steady_load_reached"));
+    assertTrue(r.table(1).contains("not the steady load asked for"));
   }
 
   @Test
