@@ -230,6 +230,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    BenchLogging.consoleToStderr();
     PrintStream err = System.err;
     PrintStream tableOut = json ? System.err : System.out;
     long fdLimit = Machine.openFilesLimit();
