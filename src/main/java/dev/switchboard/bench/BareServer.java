@@ -78,6 +78,7 @@ public final class BareServer {
         }
       }
     }
+    BenchParent.exitWhenGone();
     HttpServerOptions opts = new HttpServerOptions().setHost(host).setPort(port);
     switch (compression) {
       case "off" -> opts.setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false);

@@ -230,6 +230,15 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    NodeProcess.Children.watch();
+    try {
+      return bench();
+    } finally {
+      NodeProcess.Children.finished();
+    }
+  }
+
+  private int bench() throws Exception {
     BenchLogging.consoleToStderr();
     PrintStream err = System.err;
     PrintStream tableOut = json ? System.err : System.out;

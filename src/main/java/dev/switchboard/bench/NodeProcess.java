@@ -43,6 +43,7 @@ final class NodeProcess implements AutoCloseable {
     List<String> cmd = new ArrayList<>(launcher);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(jvmOptions);
+    cmd.add(BenchParent.jvmOption());
     cmd.add("-cp");
     cmd.add(absoluteClassPath());
     cmd.add(mainClass);
@@ -260,13 +261,31 @@ final class NodeProcess implements AutoCloseable {
   /** Kills every node still running if the bench itself is stopped (Ctrl-C) or fails. */
   static final class Children {
     private static final List<Process> LIVE = new ArrayList<>();
+    private static volatile boolean finished;
 
     static {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        int stopped;
         synchronized (LIVE) {
+          stopped = LIVE.size();
           LIVE.forEach(Process::destroyForcibly);
         }
+        // SIGINT/SIGTERM: without a word the bench would just be gone, exit code 130 or 143
+        if (!finished) {
+          System.err.println("bench: interrupted before it finished; stopped the " + stopped + " server process"
+              + (stopped == 1 ? "" : "es") + " it had started");
+        }
       }, "bench-children"));
+    }
+
+    /** Installs the hook now, so an interruption before the first server starts is reported too. */
+    static void watch() {
+      // loading the class registers the hook
+    }
+
+    /** The bench is returning normally: a shutdown from here on is no interruption. */
+    static void finished() {
+      finished = true;
     }
 
     static void add(Process p) {

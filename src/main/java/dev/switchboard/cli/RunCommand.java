@@ -103,6 +103,7 @@ public final class RunCommand implements Callable<Integer> {
         System.err.println("switchboard: drain did not finish cleanly: " + e);
       }
     }, "switchboard-drain"));
+    dev.switchboard.bench.BenchParent.exitWhenGone();
     // Vert.x event-loop threads keep the JVM alive; wait here so the exit code stays ours.
     Thread.currentThread().join();
     return 0;
