@@ -52,7 +52,8 @@ final class Progress implements AutoCloseable {
   }
 
   private void loop() {
-    CpuSampler.Sample prev = CpuSampler.take(nodes);
+    NodeGroup prevNodes = nodes;
+    CpuSampler.Sample prev = CpuSampler.take(prevNodes);
     long prevDelivered = client.deliveredTotal.sum();
     while (!stop) {
       try {
@@ -63,7 +64,8 @@ final class Progress implements AutoCloseable {
       if (stop) {
         return;
       }
-      CpuSampler.Sample now = CpuSampler.take(nodes);
+      NodeGroup nowNodes = nodes;
+      CpuSampler.Sample now = CpuSampler.take(nowNodes);
       CpuSampler.Usage u = CpuSampler.between(prev, now);
       long delivered = client.deliveredTotal.sum();
       long elapsed = (System.nanoTime() - phaseStart) / 1_000_000_000L;
@@ -74,16 +76,26 @@ final class Progress implements AutoCloseable {
       if (countOf > 0) {
         b.append(String.format(Locale.ROOT, " | %,d/%,d", count, countOf));
       }
-      // a node that exited between two samples (the group stopping) reads as 0 CPU: no figure, not a negative one
-      String node = u.nodeCores() < 0 ? "-" : String.format(Locale.ROOT, "%.2f", u.nodeCores());
+      String node = nodeCores(u, nowNodes == prevNodes);
       b.append(String.format(Locale.ROOT, " | delivered %,.0f/s | in flight %,d | node %s cores | bench loop %.0f%%"
               + " | machine %.2f/%d cores | errors %d",
           (delivered - prevDelivered) / u.seconds(), client.outstanding(), node, u.benchBusiestLoop() * 100,
           u.machineCores(), CpuSampler.cores(), client.errors.sum() + client.unexpectedCloses.sum()));
       out.println(b);
       prev = now;
+      prevNodes = nowNodes;
       prevDelivered = delivered;
     }
+  }
+
+  /**
+   * The node CPU of one interval, or "-" when there is no honest figure. An interval whose first sample was taken
+   * before the servers were known counted all of their start-up CPU (JIT, class loading, cluster join) as one
+   * second of it ("node 22.02 cores" on 2 cores); and a node that exited between two samples (the group
+   * stopping) reads as 0 CPU, which gives a negative one.
+   */
+  static String nodeCores(CpuSampler.Usage u, boolean sameNodes) {
+    return !sameNodes || u.nodeCores() < 0 ? "-" : String.format(Locale.ROOT, "%.2f", u.nodeCores());
   }
 
   @Override
