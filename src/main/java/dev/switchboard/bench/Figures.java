@@ -51,7 +51,7 @@ final class Figures {
     def("other_cores", "steady: other load on the machine (cores)", "%.2f", null);
     def("steal_cores", "steady: taken by the hypervisor (steal, cores)", "%.2f", null);
     def("lost", "deliveries missing", "%,.0f", true);
-    def("out_of_order", "deliveries out of order", "%,.0f", true);
+    def("out_of_order", "steady: deliveries out of order", "%,.0f", true);
     def("throttled", "sends skipped (server behind)", "%,.0f", true);
     // memory
     def("heap_kib_per_conn", "heap after GC per connection KiB", "%.2f", true);
