@@ -367,8 +367,8 @@ public final class BenchCommand implements Callable<Integer> {
     }
     tableOut.printf(Locale.ROOT, "%nbench: %s%s in %d s; load average %.2f at start, %.2f at end (%d cores)%n",
         complete ? "every run completed with every message delivered" : "INCOMPLETE: see the notes above",
-        shortOfLoad == 0 ? "" : String.format(Locale.ROOT, ", but %d steady phase%s fell short of the load asked "
-            + "for (see the notes)", shortOfLoad, shortOfLoad == 1 ? "" : "s"),
+        shortOfLoad == 0 ? "" : String.format(Locale.ROOT, "%s %d steady phase%s fell short of the load asked "
+            + "for (see the notes)", complete ? ", but" : ";", shortOfLoad, shortOfLoad == 1 ? "" : "s"),
         Duration.between(started, Instant.now()).toSeconds(), machineStart.getDouble("load_average_1m"),
         machineEnd.getDouble("load_average_1m"), machineEnd.getInteger("cores"));
     JsonObject out = new JsonObject()
@@ -548,9 +548,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
       }
       if (held > room) {
-        throw bad(String.format(Locale.ROOT, "%s: %s holds %,d connections, and the open-file limit (ulimit -n %,d) "
+        throw bad(String.format(Locale.ROOT, "%s: %s holds %,d connections, and the open-file limit (ulimit -n %d) "
             + "leaves room for %,d beside the %,d descriptors each process needs besides; raise it "
-            + "(ulimit -n %,d) or ask for fewer%s", option, name, held, fdLimit, Math.max(0, room), FD_RESERVE,
+            + "(ulimit -n %d) or ask for fewer%s", option, name, held, fdLimit, Math.max(0, room), FD_RESERVE,
             held + FD_RESERVE, name.equals("connect")
                 ? String.format(Locale.ROOT, " (a cut to fewer than %,d is not made for you)", MIN_CAPPED_CONNECTIONS)
                 : ""));
