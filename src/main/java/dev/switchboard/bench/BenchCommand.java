@@ -153,6 +153,11 @@ public final class BenchCommand implements Callable<Integer> {
           + "which stands for clients on other machines, gets the cores first (default: ${DEFAULT-VALUE}).")
   int nodeNice;
 
+  @Option(names = "--port-base", defaultValue = "0",
+      description = "Take every server, cluster and bare port from this one up (at most 16 per run: N to N+15), "
+          + "so the bench can run beside other services; 0 = ports the OS hands out (default: ${DEFAULT-VALUE}).")
+  int portBase;
+
   @Option(names = "--no-memory", description = "Skip heap/RSS measurements (they force full GCs in the node).")
   boolean noMemory;
 
@@ -260,7 +265,7 @@ public final class BenchCommand implements Callable<Integer> {
         Arrays.stream(nodeJvmOpts.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(), instances,
         clientLoops < 1 ? BenchSettings.AUTO_LOOPS : clientLoops, sourceIps, concurrency, dir, !quiet, !noMemory,
         profile, transport, SwitchboardConfig.Transport.valueOf(clientTransport.toUpperCase(Locale.ROOT)),
-        clientUring.equals("tuned"), nodeCpus, nodeNice, eventLoops);
+        clientUring.equals("tuned"), nodeCpus, nodeNice, eventLoops, portBase);
 
     String clientUringApplied = LoadTransport.uringSetup(LoadTransport.choose(s.clientTransport(), s.clientUringTuned()));
     JsonObject machineStart = Machine.describe();
@@ -380,7 +385,7 @@ public final class BenchCommand implements Callable<Integer> {
         .put("settings", new JsonObject().put("runs", runs).put("node_jvm_options", nodeJvmOpts).put("transport", transport)
             .put("client_transport", clientTransport).put("client_uring", clientUringApplied)
             .put("instances", instances).put("event_loops", s.eventLoops()).put("node_cpus", s.nodeCpus())
-            .put("node_nice", s.nodeNice())
+            .put("node_nice", s.nodeNice()).put("port_base", s.portBase())
             .put("client_loops", s.clientLoops()).put("source_addresses", s.sourceAddresses())
             .put("concurrency", s.concurrency()).put("publisher", publisher).put("payload_bytes", size)
             .put("work_dir", dir.toString()))
@@ -481,6 +486,8 @@ public final class BenchCommand implements Callable<Integer> {
     check(eventLoops >= 0, "--event-loops: 0 (the node's default) or more, not " + eventLoops);
     check(nodeCpus >= -1, "--node-cpus: -1 (automatic), 0 or more, not " + nodeCpus);
     check(nodeNice >= 0 && nodeNice <= 19, "--node-nice: 0 to 19, not " + nodeNice);
+    check(portBase == 0 || portBase >= 1024 && portBase <= 65536 - BenchSettings.PORT_RANGE,
+        "--port-base: 0 or 1024 to " + (65536 - BenchSettings.PORT_RANGE) + ", not " + portBase);
     List<String> transports = Arrays.stream(SwitchboardConfig.Transport.values())
         .map(t -> t.name().toLowerCase(Locale.ROOT)).toList();
     check(transports.contains(transport), "--transport: one of " + String.join(", ", transports) + ", not " + transport);

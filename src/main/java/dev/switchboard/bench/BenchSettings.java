@@ -21,13 +21,17 @@ import java.util.List;
  *     group of several servers shares the machine's cores, one server keeps the JVM's own count; 0: always the
  *     JVM's own count
  * @param nodeNice what {@code nice -n} adds to each server process's niceness (0–19; 0 runs it as the bench runs)
+ * @param portBase first of the {@link #PORT_RANGE} ports every server, cluster and bare port of a run is taken
+ *     from; 0 = ports the OS hands out
  */
 record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, int instances, int clientLoops,
                      int sourceAddresses, int concurrency, Path workDir, boolean progress, boolean memory,
                      boolean profile, String transport, SwitchboardConfig.Transport clientTransport,
-                     boolean clientUringTuned, int nodeCpus, int nodeNice, int eventLoops) {
+                     boolean clientUringTuned, int nodeCpus, int nodeNice, int eventLoops, int portBase) {
 
   static final int AUTO_CPUS = -1;
+  /** Ports one run can use from {@code --port-base}: a client port and a cluster port for each of up to 8 servers. */
+  static final int PORT_RANGE = 2 * LoadClient.MAX_NODES;
   static final int AUTO_LOOPS = -1;
 
   /**

@@ -45,10 +45,11 @@ final class NodeGroup implements AutoCloseable {
 
   static NodeGroup start(Spec spec, BenchSettings s, Path workDir) throws IOException, InterruptedException {
     List<NodeProcess> started = new ArrayList<>();
+    Ports ports = new Ports(s.portBase());
     try {
       if (spec.target() == Target.BARE) {
         for (int i = 0; i < spec.count(); i++) {
-          int port = freePort();
+          int port = ports.next();
           List<String> args = new ArrayList<>(List.of("--port", Integer.toString(port), "--secret", s.secret(),
               "--api-key", s.apiKey(), "--compression", spec.compression() == null ? "default" : spec.compression()));
           if (s.instances() > 0) {
@@ -65,12 +66,12 @@ final class NodeGroup implements AutoCloseable {
         String clusterName = "bench-" + UUID.randomUUID();
         List<Integer> clusterPorts = new ArrayList<>();
         for (int i = 0; i < spec.count(); i++) {
-          clusterPorts.add(freePort());
+          clusterPorts.add(ports.next());
         }
         String members = String.join(",", clusterPorts.stream().map(p -> "127.0.0.1:" + p).toList());
         // Started one after the other so each joins the existing cluster instead of racing to form one.
         for (int i = 0; i < spec.count(); i++) {
-          int port = freePort();
+          int port = ports.next();
           Map<String, String> env = new HashMap<>();
           env.put("SWITCHBOARD_CONF", conf.toString());
           env.put("SWITCHBOARD_PORT", Integer.toString(port));
@@ -243,6 +244,39 @@ final class NodeGroup implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  /**
+   * Where a run's ports come from. With no base, the OS picks a free port and the server binds it a moment
+   * later, which another process can take in between. With {@code --port-base N}, the run takes N, N+1, … in
+   * order, so the bench can run beside services that own other ports; a port of the range already in use
+   * fails the run, naming it, rather than moving outside the range the user chose.
+   */
+  static final class Ports {
+    private final int base;
+    private int next;
+
+    Ports(int base) {
+      this.base = base;
+      this.next = base;
+    }
+
+    int next() throws IOException {
+      if (base == 0) {
+        return freePort();
+      }
+      if (next >= base + BenchSettings.PORT_RANGE) {
+        throw new IOException("--port-base: a run needs more than " + BenchSettings.PORT_RANGE + " ports from " + base);
+      }
+      int port = next++;
+      try (ServerSocket probe = new ServerSocket(port, 50, InetAddress.getByName("127.0.0.1"))) {
+        // free now; the server binds it a moment later
+      } catch (IOException e) {
+        throw new IOException("--port-base: port " + port + " (of " + base + "–" + (base + BenchSettings.PORT_RANGE - 1)
+            + ") is in use: " + e.getMessage(), e);
+      }
+      return port;
     }
   }
 

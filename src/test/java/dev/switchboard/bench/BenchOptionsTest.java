@@ -61,6 +61,8 @@ class BenchOptionsTest {
       "--node-cpus -2|--node-cpus",
       "-s fanuot|--scenario",
       "--target all|--target",
+      "--port-base 80|--port-base",
+      "--port-base 65530|--port-base",
   })
   void aBadOptionIsRefusedBeforeAnythingRunsNamingTheOption(String args, String option) {
     String message = refused(NO_LIMIT, args.split(" "));

@@ -16,7 +16,7 @@ class BenchSettingsTest {
 
   private static BenchSettings settings(int nodeCpus, int clientLoops, int nodeNice) {
     return new BenchSettings("secret", "key", List.of("-Xmx2g", "-XX:+UseG1GC"), 0, clientLoops, 0, 1, Path.of("."),
-        false, false, false, "auto", SwitchboardConfig.Transport.AUTO, true, nodeCpus, nodeNice, 0);
+        false, false, false, "auto", SwitchboardConfig.Transport.AUTO, true, nodeCpus, nodeNice, 0, 0);
   }
 
   @Test

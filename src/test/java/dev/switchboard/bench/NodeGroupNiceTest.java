@@ -23,7 +23,7 @@ class NodeGroupNiceTest {
 
   private BenchSettings settings(int nodeNice) {
     return new BenchSettings("secret", "key", List.of("-Xmx128m"), 1, 1, 0, 1, dir, false, false, false, "auto",
-        SwitchboardConfig.Transport.AUTO, true, BenchSettings.AUTO_CPUS, nodeNice, 0);
+        SwitchboardConfig.Transport.AUTO, true, BenchSettings.AUTO_CPUS, nodeNice, 0, 0);
   }
 
   @Test
