@@ -25,7 +25,18 @@ public final class Main {
       effective[0] = "run";
       System.arraycopy(args, 0, effective, 1, args.length);
     }
-    return new CommandLine(new Main()).execute(effective);
+    return new CommandLine(new Main()).setParameterExceptionHandler(Main::badArguments).execute(effective);
+  }
+
+  /**
+   * A value picocli cannot take ({@code --size abc}, an unknown option): the reason and where to look, not the
+   * whole usage, which would scroll the one line that matters out of sight.
+   */
+  private static int badArguments(CommandLine.ParameterException e, String[] args) {
+    CommandLine cmd = e.getCommandLine();
+    cmd.getErr().println("switchboard: " + e.getMessage());
+    cmd.getErr().println("see `" + cmd.getCommandSpec().qualifiedName() + " --help` for every option");
+    return cmd.getCommandSpec().exitCodeOnInvalidInput();
   }
 
   private static boolean isHelpOrVersion(String a) {

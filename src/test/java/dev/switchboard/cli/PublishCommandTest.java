@@ -94,4 +94,16 @@ class PublishCommandTest {
       assertTrue(help.out().contains("Usage: switchboard " + command), command + ": " + help);
     }
   }
+
+  @Test
+  void aValueTheParserCannotTakeIsOneLineAndAHintNotTheWholeUsage() {
+    for (String[] args : new String[][] {{"bench", "--size", "abc"}, {"token", "--ttl"}, {"publish", "--no-such-option"}}) {
+      Cli.Result r = Cli.run(args);
+      assertEquals(2, r.code(), String.join(" ", args) + ": " + r);
+      String[] lines = r.err().trim().split("\n");
+      assertEquals(2, lines.length, String.join(" ", args) + ": " + r);
+      assertTrue(lines[0].startsWith("switchboard: "), r.toString());
+      assertTrue(lines[1].contains("switchboard " + args[0] + " --help"), r.toString());
+    }
+  }
 }
