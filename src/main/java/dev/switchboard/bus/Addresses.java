@@ -16,6 +16,11 @@ public final class Addresses {
 
   /** The router: backends {@code request} it with {"channel","message","from_user"}; cluster-wide. */
   public static final String PUBLISH = "switchboard.publish";
+  /**
+   * The router for this node's own sessions: their publishes on channels that keep history, copied to
+   * {@link #INBOUND} once accepted. Local to each node, so no backend can pass off a publish as a client's.
+   */
+  public static final String CLIENT_PUBLISH = "switchboard.publish.client";
   /** What clients publish, for backends to consume. */
   public static final String INBOUND = "switchboard.inbound";
   /** Messages that reached no session, or were dropped for a slow consumer. */

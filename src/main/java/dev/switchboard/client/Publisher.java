@@ -9,6 +9,7 @@ import dev.switchboard.router.MessageSize;
 import dev.switchboard.router.Undelivered;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.EncodeException;
 
 /**
  * Publishes from a backend JVM that joined the cluster with Switchboard's {@code cluster.xml}. It applies the
@@ -91,12 +92,17 @@ public final class Publisher {
     if (message == null) {
       return Future.failedFuture(new IllegalArgumentException("message is required"));
     }
-    if (MessageSize.over(message, maxMessageSize)) {
-      return Future.failedFuture(new IllegalArgumentException("message is larger than " + maxMessageSize + " bytes"));
-    }
-    Publication pub = Publication.now(r.channel().toString(), message, fromUser);
     String address = Addresses.channel(r.channel());
-    vertx.eventBus().publish(address, pub.toJson());
+    Publication pub = Publication.now(r.channel().toString(), message, fromUser);
+    try {
+      if (MessageSize.over(message, maxMessageSize)) {
+        return Future.failedFuture(new IllegalArgumentException("message is larger than " + maxMessageSize + " bytes"));
+      }
+      vertx.eventBus().publish(address, pub.toJson());
+    } catch (EncodeException e) {
+      // An object Jackson cannot write (a plain Object, a java.time value without its module): the future says so.
+      return Future.failedFuture(new IllegalArgumentException("message cannot be written as JSON: " + e.getMessage(), e));
+    }
     if (reportUndelivered && Channel.USER.equals(r.channel().namespace())) {
       ConsumerDirectory directory = ConsumerDirectory.of(vertx);
       if (directory != null) {

@@ -718,8 +718,8 @@ public final class Session {
       return;
     }
     JsonObject body = new JsonObject().put("channel", channel.toString()).put("message", message)
-        .put("from_user", principal.userId()).put("client", true);
-    eb.request(Addresses.PUBLISH, body, LOCAL).onComplete(ar -> {
+        .put("from_user", principal.userId());
+    eb.request(Addresses.CLIENT_PUBLISH, body, LOCAL).onComplete(ar -> {
       if (ar.succeeded()) {
         send(ServerFrames.ack(f.id()));
       } else {

@@ -3,6 +3,7 @@ package dev.switchboard.router;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.cluster.Seniority;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.ProtocolError;
@@ -26,9 +27,14 @@ import org.slf4j.LoggerFactory;
  * requests are spread over the nodes. A publish to a {@code user:} channel with no consumer anywhere is
  * reported on {@link Addresses#UNDELIVERED} with reason {@code no_session}.
  *
- * <p>Body: {@code {"channel":…, "message":…, "from_user":…|null}}; clients' publishes also carry
- * {@code "client":true} and are then copied to {@link Addresses#INBOUND}. Failures use the HTTP-like codes
- * 400 (bad request), 403 (forbidden) and 413 (too large) with the reason as message.
+ * <p>Body: {@code {"channel":…, "message":…, "from_user":…|null}}. This node's sessions publish on
+ * {@link Addresses#CLIENT_PUBLISH} instead (local), and what they publish is copied to {@link Addresses#INBOUND}.
+ * Failures use the HTTP-like codes 400 (bad request), 403 (forbidden) and 413 (too large) with the reason as
+ * message.
+ *
+ * <p>A backend that {@code publish}es to {@link Addresses#PUBLISH} instead of sending a request reaches every
+ * node's router at once. One of them, the oldest node, routes it, so it is delivered once; the others drop
+ * their copy. No answer can go back, so the oldest node logs the mistake, once a minute at most.
  */
 public final class RouterVerticle extends VerticleBase {
 
@@ -40,6 +46,7 @@ public final class RouterVerticle extends VerticleBase {
   private final Fanout fanout;
   /** The newest pending history append per channel (event-loop confined). */
   private final java.util.Map<String, Future<Publication>> lastAppend = new java.util.HashMap<>();
+  private long lastPublishWarning;
 
   public RouterVerticle(NodeContext node) {
     this.node = node;
@@ -50,11 +57,28 @@ public final class RouterVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    return vertx.eventBus().<Object>consumer(Addresses.PUBLISH, this::handle).completion();
+    return Future.all(
+        vertx.eventBus().<Object>consumer(Addresses.PUBLISH, this::fromBackend).completion(),
+        vertx.eventBus().<Object>localConsumer(Addresses.CLIENT_PUBLISH, msg -> handle(msg, true)).completion());
+  }
+
+  private void fromBackend(Message<Object> msg) {
+    if (!msg.isSend()) {
+      if (!Seniority.isOldest(node.clusterManager(), Seniority::isNode)) {
+        return;
+      }
+      long now = System.currentTimeMillis();
+      if (now - lastPublishWarning > 60_000) {
+        lastPublishWarning = now;
+        log.warn("event=publish_not_request address={} reason=\"a backend used publish(); it is routed once, but its "
+            + "refusals cannot be answered: use request()\"", Addresses.PUBLISH);
+      }
+    }
+    handle(msg, false);
   }
 
   /** Any body a backend may send gets an answer: a string, an array or a number is refused, not dropped. */
-  private void handle(Message<Object> msg) {
+  private void handle(Message<Object> msg, boolean fromClient) {
     if (!(msg.body() instanceof JsonObject body)) {
       msg.fail(400, "body must be a JSON object {\"channel\":…,\"message\":…}");
       return;
@@ -80,12 +104,15 @@ public final class RouterVerticle extends VerticleBase {
       return;
     }
     Object message = body.getValue("message");
-    boolean fromClient = body.getBoolean("client", false);
     if (!fromClient && MessageSize.over(message, maxMessageSize)) {
       msg.fail(413, MessageSize.refusal(maxMessageSize));
       return;
     }
     Object fromUser = body.getValue("from_user");
+    if (fromUser != null && !(fromUser instanceof String)) {
+      msg.fail(400, "from_user must be a string or null");
+      return;
+    }
     Publication pub = Publication.now(ch.toString(), message, fromUser instanceof String s ? s : null);
     stamp(pub, ch).onComplete(ar -> {
       if (ar.succeeded()) {

@@ -160,6 +160,17 @@ class ClusterRoutingTest {
   }
 
   @Test
+  void aBackendThatPublishesToTheRouterInsteadOfRequestingStillReachesEverySubscriberOnce(Vertx vertx) {
+    String topic = unique("topic");
+    String ch = "topic:" + topic;
+    List<WsClient> subs = sixSubscribers(vertx, ch, "none", true);
+    // publish() reaches every node's router at once; before, each of the three routed it: three copies each.
+    publishAndCount(subs, ch, 20, msgs -> msgs.forEach(m -> backend.eventBus().publish(Addresses.PUBLISH,
+        new JsonObject().put("channel", ch).put("message", m))));
+    closeAll(subs);
+  }
+
+  @Test
   void backendRequestToTheRouterReachesEverySubscriberOnce(Vertx vertx) {
     String topic = unique("topic");
     String ch = "topic:" + topic;

@@ -79,4 +79,26 @@ class PublishAddressTest {
     assertTrue(f.failed(), "refused before anything is published");
     assertTrue(f.cause().getMessage().contains("written by the nodes"), f.cause().getMessage());
   }
+
+  @Test
+  void aBackendCannotPassItselfOffAsAClientNorSendAFromUserThatIsNotAString() {
+    // "client" is no field of the backend's body: a big message with it is still over the limit.
+    ReplyException big = refusal(new JsonObject().put("channel", "room:x").put("client", true)
+        .put("message", "x".repeat(70_000)));
+    assertEquals(413, big.failureCode(), big.getMessage());
+    // Once it went unanswered (a ClassCastException in the router): now it is a field like any other unknown one.
+    Object odd = node.vertx().eventBus().request(Addresses.PUBLISH, new JsonObject().put("channel", "room:x")
+        .put("client", "yes").put("message", 1), new DeliveryOptions().setSendTimeout(5_000)).await().body();
+    assertEquals(new JsonObject().put("ok", true), odd);
+    ReplyException number = refusal(new JsonObject().put("channel", "room:x").put("message", 1).put("from_user", 7));
+    assertEquals(400, number.failureCode());
+    assertEquals("from_user must be a string or null", number.getMessage());
+  }
+
+  @Test
+  void theJavaHelperFailsItsFutureForAMessageThatIsNotJson() {
+    Future<Void> f = Switchboard.publisher(node.vertx()).toRoom("lobby", new Object());
+    assertTrue(f.failed(), "a failed future, not a thrown exception");
+    assertTrue(f.cause().getMessage().startsWith("message cannot be written as JSON"), f.cause().getMessage());
+  }
 }
