@@ -1,6 +1,7 @@
 package dev.switchboard;
 
 import dev.switchboard.auth.AuthVerticle;
+import dev.switchboard.auth.JwksKeys;
 import dev.switchboard.auth.JwtTokenVerifier;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterSetup;
@@ -33,7 +34,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.transport.Transport;
 import io.vertx.micrometer.Label;
@@ -42,9 +42,6 @@ import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -126,27 +123,54 @@ public final class SwitchboardNode {
       }
       vertxFuture = builder.withClusterManager(new HazelcastClusterManager(hz)).buildClustered();
     }
-    return vertxFuture.compose(vertx -> {
+    // The result is a promise bound to no context, completed by hand. A failed start closes this Vert.x, and with
+    // it the event loops: a future chained off one of them (deploy()'s, or vertx.close()'s continuation) would
+    // deliver the failure to a loop that no longer runs (RejectedExecutionException), and the caller would wait
+    // forever instead of learning why the node did not start.
+    Promise<SwitchboardNode> started = Promise.promise();
+    vertxFuture.onComplete(built -> {
+      if (built.failed()) {
+        started.fail(built.cause());
+        return;
+      }
+      Vertx vertx = built.result();
       int port;
       try {
         port = config.server().port() == 0 ? freePort() : config.server().port();
       } catch (IOException e) {
-        return vertx.close().transform(v -> Future.failedFuture(e));
+        closeAndFail(vertx, e, started);
+        return;
       }
       SwitchboardConfig effective = withPort(config, port);
       NodeContext ctx = new NodeContext(vertx, effective, registry);
       ctx.history(historyStore(vertx, ctx));
       SwitchboardNode node = new SwitchboardNode(vertx, ctx, port);
-      return node.deploy()
-          .map(v -> {
-            node.watchForRejoins();
-            ctx.markReady();
-            log.info("event=node_ready node={} port={} clustered={} members={} transport={} start_ms={}", ctx.name(),
-                port, ctx.clustered(), ctx.members().size(), NetTransport.name(transport),
-                (System.nanoTime() - t0) / 1_000_000);
-            return node;
-          })
-          .recover(err -> vertx.close().transform(v -> Future.failedFuture(err)));
+      node.deploy().onComplete(deployed -> {
+        if (deployed.failed()) {
+          closeAndFail(vertx, deployed.cause(), started);
+          return;
+        }
+        node.watchForRejoins();
+        ctx.markReady();
+        log.info("event=node_ready node={} port={} clustered={} members={} transport={} start_ms={}", ctx.name(),
+            port, ctx.clustered(), ctx.members().size(), NetTransport.name(transport),
+            (System.nanoTime() - t0) / 1_000_000);
+        started.complete(node);
+      });
+    });
+    return started.future();
+  }
+
+  /**
+   * Closes a node that failed to start (undeploying what was deployed and, clustered, leaving the cluster),
+   * then fails {@code started} with the original cause; a failure to close is logged, never reported instead.
+   */
+  private static void closeAndFail(Vertx vertx, Throwable cause, Promise<SwitchboardNode> started) {
+    vertx.close().onComplete(closed -> {
+      if (closed.failed()) {
+        log.warn("event=close_after_failed_start_failed reason=\"{}\"", closed.cause().getMessage());
+      }
+      started.fail(cause);
     });
   }
 
@@ -196,34 +220,31 @@ public final class SwitchboardNode {
     return Runtime.getRuntime().availableProcessors();
   }
 
-  /** JWKS keys from auth.jwks_file or auth.jwks_url (fetched once at start), or null. */
+  /**
+   * JWKS keys from auth.jwks_file or auth.jwks_url, read once at start, or null. The read is the one the running
+   * node's refresh makes ({@link JwksKeys#fetch}): bounded by its timeout, a status other than 200 is a failure,
+   * and an entry that is not a usable key is skipped rather than failing the set. A source that cannot be read
+   * stops start-up naming its key, as any bad setting does.
+   */
   private Future<List<JsonObject>> loadJwks(SwitchboardConfig.Auth auth) {
-    if (auth.jwksFile() != null) {
-      try {
-        return Future.succeededFuture(keysOf(new JsonObject(Files.readString(Path.of(auth.jwksFile())))));
-      } catch (IOException | RuntimeException e) {
-        return Future.failedFuture(new ConfigException("auth.jwks_file", "cannot read a JWKS document: " + e.getMessage()));
-      }
+    if (auth.jwksFile() == null && auth.jwksUrl() == null) {
+      return Future.succeededFuture(null);
     }
-    if (auth.jwksUrl() != null) {
-      var client = vertx.createHttpClient();
-      return client.request(new io.vertx.core.http.RequestOptions().setMethod(io.vertx.core.http.HttpMethod.GET).setAbsoluteURI(auth.jwksUrl()))
-          .compose(req -> req.send().compose(resp -> resp.body()))
-          .map(body -> keysOf(body.toJsonObject()))
-          .eventually(() -> client.close())
-          .recover(e -> Future.failedFuture(new ConfigException("auth.jwks_url", "cannot fetch JWKS: " + e.getMessage())));
+    JwksKeys once = new JwksKeys(vertx, auth.jwksUrl(), auth.jwksFile());
+    String key = auth.jwksFile() != null ? "auth.jwks_file" : "auth.jwks_url";
+    String what = auth.jwksFile() != null ? "cannot read a JWKS document: " : "cannot fetch JWKS: ";
+    Future<List<JsonObject>> keys;
+    try {
+      keys = once.fetch();
+    } catch (RuntimeException e) {
+      keys = Future.failedFuture(e);
     }
-    return Future.succeededFuture(null);
+    return keys.eventually(once::close)
+        .recover(e -> Future.failedFuture(new ConfigException(key, what + reasonOf(e))));
   }
 
-  private static List<JsonObject> keysOf(JsonObject jwks) {
-    JsonArray keys = jwks.getJsonArray("keys");
-    if (keys == null) {
-      throw new IllegalArgumentException("no \"keys\" array");
-    }
-    List<JsonObject> out = new ArrayList<>();
-    keys.forEach(k -> out.add((JsonObject) k));
-    return out;
+  private static String reasonOf(Throwable e) {
+    return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
   }
 
   /**

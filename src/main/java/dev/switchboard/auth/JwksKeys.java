@@ -126,7 +126,15 @@ public final class JwksKeys {
     return f;
   }
 
-  /** Reads the JWKS document and returns its usable keys. */
+  /** Closes the HTTP client of a cache that is no longer used (the one-off read at start). */
+  public Future<Void> close() {
+    return http == null ? Future.succeededFuture() : http.close();
+  }
+
+  /**
+   * Reads the JWKS document and returns its usable keys; from a URL, within {@link #FETCH_TIMEOUT_MS} to connect
+   * and again for an answer, and only a 200 counts.
+   */
   public Future<List<JsonObject>> fetch() {
     fetches.incrementAndGet();
     Future<JsonObject> doc;

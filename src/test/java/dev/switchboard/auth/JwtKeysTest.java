@@ -8,6 +8,7 @@ import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -144,6 +145,24 @@ class JwtKeysTest {
       // An endpoint that fails does not cost the keys already known.
       status.set(500);
       assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", k1, "k1", eve)));
+    } finally {
+      node.close().await();
+      jwksServer.close().await();
+    }
+  }
+
+  /** A JWKS document with an entry that is not a key object starts the node like the refresh takes it: skipped. */
+  @Test
+  void aJunkEntryIsSkippedAtStart() {
+    KeyPair rsa = TestKeys.rsa();
+    JsonObject doc = new JsonObject().put("keys", new JsonArray().add("junk").add(TestKeys.jwk(rsa, "RS256", "k2")));
+    HttpServer jwksServer = vertx.createHttpServer()
+        .requestHandler(req -> req.response().putHeader("content-type", "application/json").end(doc.encode()))
+        .listen(0, "127.0.0.1").await();
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("auth", new JsonObject().putNull("jwt_secret")
+        .put("jwks_url", "http://127.0.0.1:" + jwksServer.actualPort() + "/jwks.json")));
+    try {
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "RS256", rsa, "k2", new JsonObject().put("sub", "eve"))));
     } finally {
       node.close().await();
       jwksServer.close().await();

@@ -1,16 +1,31 @@
 package dev.switchboard.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import dev.switchboard.SwitchboardNode;
 import dev.switchboard.testing.Cli;
+import dev.switchboard.testing.TestNodes;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -74,6 +89,102 @@ class StartupConfigErrorTest {
       } finally {
         p.destroyForcibly();
       }
+    }
+  }
+
+  /**
+   * A JWKS endpoint that cannot be read at start stops the node at once, naming auth.jwks_url: nothing listening,
+   * HTTP 500, and one that takes the connection but never answers (the read gives up after its 5 s timeout).
+   * Before, the failure reached an event loop already closed, and the node hung for 120 s then exited 1.
+   */
+  @Test
+  void aJwksUrlThatCannotBeReadAtStartExitsWith2NamingTheKey() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();
+    }
+    // Accepted by the kernel (the backlog) and never read: a connection that gets no answer.
+    try (ServerSocket silent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+      HttpServer failing = vertx.createHttpServer().requestHandler(req -> req.response().setStatusCode(500).end())
+          .listen(0, "127.0.0.1").await();
+      for (var c : List.of(
+          Map.entry(closedPort, "refused"),
+          Map.entry(failing.actualPort(), "HTTP 500"),
+          Map.entry(silent.getLocalPort(), "timeout"))) {
+        Path conf = dir.resolve("jwks.json");
+        Files.writeString(conf, new JsonObject().put("server", new JsonObject().put("port", 0))
+            .put("auth", new JsonObject().putNull("jwt_secret").put("jwks_url", "http://127.0.0.1:" + c.getKey() + "/jwks.json"))
+            .encode());
+        Path err = dir.resolve("stderr.txt");
+        long t0 = System.nanoTime();
+        Process p = runInChildJvm(Map.of("SWITCHBOARD_CONF", conf.toString()), err);
+        try {
+          boolean exited = p.waitFor(40, TimeUnit.SECONDS);
+          long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+          String printed = Files.readString(err);
+          assertTrue(exited, c.getValue() + ": the child JVM did not exit; it printed: " + printed);
+          assertEquals(2, p.exitValue(), c.getValue() + ": " + printed);
+          assertTrue(printed.contains("switchboard: config error: auth.jwks_url: cannot fetch JWKS: "), c.getValue() + ": " + printed);
+          assertTrue(printed.toLowerCase(Locale.ROOT).contains(c.getValue().toLowerCase(Locale.ROOT)), c.getValue() + ": " + printed);
+          assertTrue(!printed.contains("\tat ") && !printed.contains("RejectedExecutionException"), c.getValue() + ": " + printed);
+          // JVM start plus the 5 s read timeout at most, with room for a busy machine; the bug took 120 s.
+          assertTrue(seconds < 30, c.getValue() + ": took " + seconds + " s");
+        } finally {
+          p.destroyForcibly();
+        }
+      }
+    } finally {
+      vertx.close().await();
+    }
+  }
+
+  /**
+   * The same failure on a clustered node: it joined before reading the JWKS, so failing must also leave the
+   * cluster, and promptly, so the members do not count a node that never served.
+   */
+  @Test
+  void aClusteredNodeWhoseJwksUrlFailsLeavesTheClusterAndFailsNamingTheKey() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();
+    }
+    SwitchboardNode n1 = TestNodes.cluster(1).get(0);
+    try {
+      SwitchboardConfig.Cluster c1 = n1.context().config().cluster();
+      AtomicInteger joined = new AtomicInteger();
+      AtomicInteger left = new AtomicInteger();
+      ((HazelcastClusterManager) n1.context().clusterManager()).getHazelcastInstance().getCluster()
+          .addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent e) {
+              joined.incrementAndGet();
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent e) {
+              left.incrementAndGet();
+            }
+          });
+      int port2 = TestNodes.freePort();
+      SwitchboardConfig config = TestNodes.config(new JsonObject()
+          .put("node", new JsonObject().put("id", "n2"))
+          .put("auth", new JsonObject().putNull("jwt_secret").put("jwks_url", "http://127.0.0.1:" + closedPort + "/jwks.json"))
+          .put("cluster", new JsonObject().put("standalone", false).put("name", c1.name()).put("host", "127.0.0.1")
+              .put("port", port2).put("members", new JsonArray().add("127.0.0.1:" + c1.port()).add("127.0.0.1:" + port2))));
+      ExecutionException failed = assertThrows(ExecutionException.class,
+          () -> SwitchboardNode.start(config).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+      assertTrue(failed.getCause() instanceof ConfigException, String.valueOf(failed.getCause()));
+      assertTrue(failed.getCause().getMessage().startsWith("auth.jwks_url: cannot fetch JWKS: "), failed.getCause().getMessage());
+      assertEquals(1, joined.get(), "n2 joined before it read the JWKS");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (left.get() == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertEquals(1, left.get(), "n2 left the cluster");
+      assertEquals(1, n1.context().members().size());
+    } finally {
+      n1.close().await();
     }
   }
 
