@@ -68,6 +68,30 @@ public final class JwksKeys {
     return kid != null && byKid.containsKey(kid);
   }
 
+  /**
+   * The JWS algorithm the cached key {@code kid} verifies: its {@code alg}, or without one what its type implies
+   * (RS256 for RSA, ES256/ES384/ES512 by the EC curve, HS256 for a symmetric key); null for a kid not cached.
+   */
+  public String algorithmOf(String kid) {
+    JsonObject k = kid == null ? null : byKid.get(kid);
+    if (k == null) {
+      return null;
+    }
+    if (k.getValue("alg") instanceof String alg) {
+      return alg;
+    }
+    return switch (String.valueOf(k.getValue("kty"))) {
+      case "RSA" -> "RS256";
+      case "oct" -> "HS256";
+      case "EC" -> switch (String.valueOf(k.getValue("crv"))) {
+        case "P-384" -> "ES384";
+        case "P-521" -> "ES512";
+        default -> "ES256";
+      };
+      default -> null;
+    };
+  }
+
   /** How many times the source was read (tests: proves refreshes are rate-limited). */
   public long fetches() {
     return fetches.get();

@@ -107,8 +107,17 @@ public final class JwtTokenVerifier implements TokenVerifier {
           // Signed with a key we have not seen: the provider may have rotated its keys since we last looked.
           return jwks.refreshForUnknownKid(kid).compose(changed -> changed ? authenticate(token) : Future.failedFuture(e));
         })
-        .recover(e -> Future.failedFuture(notYetValid(token, e) ? "token not valid yet (its nbf is in the future)" : reason(e, kid)))
+        .recover(e -> Future.failedFuture(refusal(e, kid, token)))
         .compose(this::toPrincipal);
+  }
+
+  /** Why the token was refused, in words a client may see. */
+  private String refusal(Throwable e, String kid, String token) {
+    if (notYetValid(token, e)) {
+      return "token not valid yet (its nbf is in the future)";
+    }
+    String mismatch = algorithmMismatch(e, kid, token);
+    return mismatch != null ? mismatch : reason(e, kid);
   }
 
   /**
@@ -136,16 +145,42 @@ public final class JwtTokenVerifier implements TokenVerifier {
     }
   }
 
+  /**
+   * vertx-auth-jwt looks a key up by the token's {@code alg} and {@code kid} together, so a token naming a key we
+   * hold but another algorithm (an ES256 token with an RSA key's kid, or the HS256-with-the-public-key forgery)
+   * fails as an unknown key id. Such a token is refused without a JWKS re-fetch (the kid is known); this says
+   * what is wrong with it instead: "token algorithm ES256 does not match key k2 (RS256)". Null otherwise.
+   */
+  private String algorithmMismatch(Throwable e, String kid, String token) {
+    if (!(e instanceof NoSuchKeyIdException) || kid == null) {
+      return null;
+    }
+    String keyAlg = jwks.algorithmOf(kid);
+    JsonObject header = headerOf(token);
+    String alg = header != null && header.getValue("alg") instanceof String a ? a : null;
+    if (keyAlg == null || keyAlg.equals(alg)) {
+      return null;
+    }
+    // The alg is the client's own text: echo it only when it looks like a JWS algorithm name.
+    String named = alg != null && alg.matches("[A-Za-z0-9]{1,16}") ? " " + alg : "";
+    return "token algorithm" + named + " does not match key " + kid + " (" + keyAlg + ")";
+  }
+
   /** The kid of the token's header, or null (also for a header that is not base64url JSON). */
   static String kidOf(String token) {
+    JsonObject header = headerOf(token);
+    return header != null && header.getValue("kid") instanceof String k ? k : null;
+  }
+
+  /** The token's header, or null when it is not base64url JSON. */
+  private static JsonObject headerOf(String token) {
     int dot = token == null ? -1 : token.indexOf('.');
     if (dot <= 0) {
       return null;
     }
     try {
-      JsonObject header = new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(0, dot)),
+      return new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(0, dot)),
           java.nio.charset.StandardCharsets.UTF_8));
-      return header.getValue("kid") instanceof String k ? k : null;
     } catch (RuntimeException e) {
       return null;
     }

@@ -168,4 +168,33 @@ class JwtKeysTest {
       jwksServer.close().await();
     }
   }
+
+  /**
+   * A token naming a key the node holds but signed with another algorithm (ES256 with an RSA key's kid, or HS256
+   * keyed with that key's public PEM) is refused for what it is, and costs no fetch: the kid is known.
+   */
+  @Test
+  void anAlgorithmThatDoesNotMatchItsKeyIsNamedAndFetchesNothing() {
+    KeyPair rsa = TestKeys.rsa();
+    AtomicInteger hits = new AtomicInteger();
+    HttpServer jwksServer = vertx.createHttpServer().requestHandler(req -> {
+      hits.incrementAndGet();
+      req.response().putHeader("content-type", "application/json").end(TestKeys.jwks(TestKeys.jwk(rsa, "RS256", "k2")).encode());
+    }).listen(0, "127.0.0.1").await();
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("auth", new JsonObject().putNull("jwt_secret")
+        .put("jwks_url", "http://127.0.0.1:" + jwksServer.actualPort() + "/jwks.json")));
+    try {
+      JsonObject eve = new JsonObject().put("sub", "eve");
+      assertEquals("unauthorized/1008: token algorithm ES256 does not match key k2 (RS256)",
+          outcome(node, TestKeys.sign(vertx, "ES256", TestKeys.ec(), "k2", eve)));
+      assertEquals("unauthorized/1008: token algorithm HS256 does not match key k2 (RS256)",
+          outcome(node, TestKeys.hs256(vertx, TestKeys.publicPem(rsa), "k2", eve)));
+      assertEquals(1, hits.get(), "fetched at start only: the kid is known");
+      String unknown = outcome(node, TestKeys.sign(vertx, "ES256", TestKeys.ec(), "k9", eve));
+      assertTrue(unknown.startsWith("unauthorized/1008: token key id is not known"), unknown);
+    } finally {
+      node.close().await();
+      jwksServer.close().await();
+    }
+  }
 }

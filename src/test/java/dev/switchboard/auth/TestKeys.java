@@ -133,6 +133,13 @@ public final class TestKeys {
     return jwt.generateToken(claims.copy(), o);
   }
 
+  /** HS256 with the given secret and header kid: the confusion forgery aimed at one key of a JWKS. */
+  public static String hs256(Vertx vertx, String secret, String kid, JsonObject claims) {
+    JWTAuth jwt = JWTAuth.create(vertx, new JWTAuthOptions()
+        .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(secret).setId(kid)));
+    return jwt.generateToken(claims.copy(), new JWTOptions().setAlgorithm("HS256").setExpiresInSeconds(3600));
+  }
+
   /** An unsecured JWT: {@code alg: none}, empty signature (the trailing dot kept when withDot). */
   public static String unsecured(JsonObject claims, boolean withDot) {
     String t = b64(new JsonObject().put("alg", "none").put("typ", "JWT").encode()) + "." + b64(claims.encode());
