@@ -35,7 +35,7 @@ class ClientPublishPathTest {
         .put("topic", new JsonObject().put("subscribe", "authenticated").put("publish", "authenticated")
             .put("history_size", 10).put("history_ttl", "10m")))));
     node.vertx().eventBus().addOutboundInterceptor(ctx -> {
-      if (Addresses.PUBLISH.equals(ctx.message().address())) {
+      if (Addresses.CLIENT_PUBLISH.equals(ctx.message().address())) {
         routerRequests.incrementAndGet();
       }
       ctx.next();
@@ -62,7 +62,7 @@ class ClientPublishPathTest {
     assertFalse(room.containsKey("offset"), "no history on room:, no offset: " + room);
     JsonObject dm = ben.next(f -> "user:ben".equals(f.getString("channel")), WAIT).await();
     assertEquals("dm", dm.getString("message"));
-    assertEquals(before, routerRequests.get(), "no request to " + Addresses.PUBLISH);
+    assertEquals(before, routerRequests.get(), "no request to " + Addresses.CLIENT_PUBLISH);
     ann.close().await();
     ben.close().await();
   }
@@ -76,7 +76,7 @@ class ClientPublishPathTest {
     Frames.ack(cat, 2, Frames.publish("broadcast", "topic:news", "headline"));
     JsonObject m = cat.next("message", WAIT).await();
     assertTrue(m.getLong("offset") >= 1, "offset stamped by the router: " + m);
-    assertEquals(before + 1, routerRequests.get(), "one request to " + Addresses.PUBLISH);
+    assertEquals(before + 1, routerRequests.get(), "one request to " + Addresses.CLIENT_PUBLISH);
     cat.close().await();
   }
 }

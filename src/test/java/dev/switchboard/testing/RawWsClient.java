@@ -61,6 +61,7 @@ public final class RawWsClient implements AutoCloseable {
   private final int status;
   private final Map<String, String> headers;
   private int pings;
+  private java.util.zip.Inflater inflater;
 
   private RawWsClient(Socket socket, DataInputStream in, int status, Map<String, String> headers) throws IOException {
     this.socket = socket;
@@ -256,10 +257,13 @@ public final class RawWsClient implements AutoCloseable {
 
   /**
    * A permessage-deflate message (RFC 7692 §7.2.2): the sender dropped the empty block's tail, put back here.
-   * One inflater per message: enough for a server told {@code server_no_context_takeover}.
+   * One inflater for the connection, so a server that keeps its compression context (back-references into
+   * earlier messages) is read as well as one told {@code server_no_context_takeover}.
    */
-  private static byte[] inflate(byte[] payload) throws IOException {
-    java.util.zip.Inflater inflater = new java.util.zip.Inflater(true);
+  private byte[] inflate(byte[] payload) throws IOException {
+    if (inflater == null) {
+      inflater = new java.util.zip.Inflater(true);
+    }
     try {
       byte[] in = java.util.Arrays.copyOf(payload, payload.length + 4);
       in[payload.length + 2] = (byte) 0xff;
@@ -277,8 +281,6 @@ public final class RawWsClient implements AutoCloseable {
       return out.toByteArray();
     } catch (java.util.zip.DataFormatException e) {
       throw new IOException("the server sent a compressed frame that does not inflate", e);
-    } finally {
-      inflater.end();
     }
   }
 
@@ -330,6 +332,9 @@ public final class RawWsClient implements AutoCloseable {
 
   @Override
   public void close() {
+    if (inflater != null) {
+      inflater.end();
+    }
     try {
       socket.close();
     } catch (IOException ignored) {
