@@ -15,6 +15,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -107,6 +108,9 @@ public final class SwitchboardClient {
     private Duration requestTimeout = Duration.ofSeconds(15);
     private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
     private WebSocketClient webSocketClient;
+    private int subscribeBurst = 30;
+    private double subscribeRate = 15;
+    private Duration subscribeRetryBase = Duration.ofSeconds(1);
 
     /** Endpoints like {@code ws://host:8080/ws}; each attempt takes the next one. */
     public Options urls(String... urls) {
@@ -174,6 +178,30 @@ public final class SwitchboardClient {
       return this;
     }
 
+    /**
+     * Pace of the client's own (re)subscribes at connect and after each reconnect: {@code burst} at once, then
+     * {@code perSecond}. The default 30 and 15/s stay under the server's default budget per session (burst 40,
+     * 20/s, SPEC §6) and leave room for what the app sends meanwhile; publish, send and the other requests are
+     * not paced.
+     */
+    public Options subscribePace(int burst, double perSecond) {
+      if (burst < 1 || !(perSecond > 0)) {
+        throw new IllegalArgumentException("subscribePace needs burst >= 1 and perSecond > 0, got " + burst + ", " + perSecond);
+      }
+      this.subscribeBurst = burst;
+      this.subscribeRate = perSecond;
+      return this;
+    }
+
+    /**
+     * A subscribe the server refused {@code rate_limited} or {@code internal} is sent again after 0.5–1 × this
+     * (default 1 s), doubling up to the backoff cap, until it is acked.
+     */
+    public Options subscribeRetry(Duration base) {
+      this.subscribeRetryBase = Objects.requireNonNull(base, "base");
+      return this;
+    }
+
     /** Uniform random in [0, 1) for the jitter (tests make it fixed). */
     public Options random(DoubleSupplier random) {
       this.random = random;
@@ -219,6 +247,13 @@ public final class SwitchboardClient {
   // Everything below is touched only on ctx.
   private final Map<String, Entry> subs = new LinkedHashMap<>();
   private final Map<Long, Pending> pending = new LinkedHashMap<>();
+  /** Entries whose (re)subscribe waits for the pace, in order. */
+  private final ArrayDeque<Entry> subQueue = new ArrayDeque<>();
+  private double subTokens;
+  private long subTokensAt;
+  private long subPumpTimer = -1;
+  /** Counts sessions, so a subscribe retry armed on an earlier one does nothing. */
+  private long connId;
   private Set<String> automatic = Set.of();
   private Supplier<Future<String>> tokenSource;
   private boolean fixedToken;
@@ -254,6 +289,12 @@ public final class SwitchboardClient {
     /** Offsets delivered above {@link #offset}: several nodes may publish, so 41 can arrive after 42. */
     final java.util.TreeSet<Long> ahead = new java.util.TreeSet<>();
     Subscribed acked;
+    boolean queued;
+    boolean resubscribe;
+    int retries;
+    long retryTimer = -1;
+    /** The session its last subscribe frame was sent on: an entry still queued has nothing to leave. */
+    long sentOn = -1;
 
     /** Records a delivery; false when it was already delivered. */
     boolean track(long o, String ep) {
@@ -449,7 +490,7 @@ public final class SwitchboardClient {
         e.waiters.add(acked);
       }
       if (isNew && state == State.CONNECTED) {
-        sendSubscribe(e, false);
+        enqueueSubscribe(e, false, true);
       }
       return acked.future().map(info -> new Subscription() {
         @Override
@@ -521,6 +562,7 @@ public final class SwitchboardClient {
         userClosed = true;
         waitingForToken = false;
         cancelTimers();
+        resetSubscribes();
         cancel(reconnectTimer);
         reconnectTimer = -1;
         WebSocket s = ws;
@@ -656,6 +698,7 @@ public final class SwitchboardClient {
     ws = null;
     socketSeq++;
     cancelTimers();
+    resetSubscribes();
     dropInFlight();
     setState(State.DISCONNECTED, code, reason, attempt);
     if (userClosed) {
@@ -774,9 +817,18 @@ public final class SwitchboardClient {
     }
     schedulePing(f.getInteger("heartbeat", 0));
     scheduleRenew(f.getLong("expires_in"));
+    connId++;
+    resetSubscribes();
+    // The server's budget for this session starts full; ours is the smaller share of it.
+    subTokens = opts.subscribeBurst;
+    subTokensAt = System.nanoTime();
     for (Entry e : List.copyOf(subs.values())) {
       // An entry acked on an earlier connection is a resubscribe; the app may need its recovered flag.
-      sendSubscribe(e, e.acked != null);
+      enqueueSubscribe(e, e.acked != null, false);
+    }
+    pumpSubscribes();
+    if (state != State.CONNECTED) {
+      return;
     }
     for (Map.Entry<Long, Pending> q : List.copyOf(pending.entrySet())) {
       if (!q.getValue().sent && pending.containsKey(q.getKey())) {
@@ -814,7 +866,7 @@ public final class SwitchboardClient {
   }
 
   private void sendSubscribe(Entry e, boolean resubscribe) {
-    if (automatic.contains(e.channel)) {
+    if (!needsSubscribeFrame(e)) {
       subscribed(e, new Subscribed(e.channel, null, resubscribe, true));
       return;
     }
@@ -822,12 +874,14 @@ public final class SwitchboardClient {
     if (e.offset != null && e.epoch != null) {
       frame.put("since", new JsonObject().put("offset", e.offset).put("epoch", e.epoch));
     }
+    e.sentOn = connId;
     // No client-side timeout: a subscription stays wanted until unsubscribed; liveness is the ping's job.
     send(frame, true, 0).onComplete(ar -> {
       if (subs.get(e.channel) != e) {
         return;
       }
       if (ar.succeeded()) {
+        e.retries = 0;
         subscribed(e, new Subscribed(e.channel, ar.result().getBoolean("recovered"), resubscribe, false));
         return;
       }
@@ -839,9 +893,106 @@ public final class SwitchboardClient {
           w.tryFail(err);
         }
         e.waiters.clear();
+        error(new SwitchboardException(err.code(), e.channel + ": " + err.getMessage()));
+        return;
       }
-      error(new SwitchboardException(err.code(), e.channel + ": " + err.getMessage()));
+      if ("closed".equals(err.code())) {
+        return; // failAll already told the waiters
+      }
+      if ("rate_limited".equals(err.code())) {
+        // The server's bucket is empty (the app's own frames count too): let ours wait for it to refill.
+        subTokens = 0;
+        subTokensAt = System.nanoTime();
+      } else {
+        error(new SwitchboardException(err.code(), e.channel + ": " + err.getMessage()));
+      }
+      retrySubscribe(e, resubscribe);
     });
+  }
+
+  private void enqueueSubscribe(Entry e, boolean resubscribe, boolean pump) {
+    e.resubscribe = resubscribe;
+    if (!e.queued) {
+      e.queued = true;
+      subQueue.add(e);
+    }
+    if (pump) {
+      pumpSubscribes();
+    }
+  }
+
+  /**
+   * Sends queued subscribes within a token bucket (subscribeBurst at once, then subscribeRate a second), so 60
+   * channels after a reconnect are not answered rate_limited for what the server's bucket cannot take.
+   */
+  private void pumpSubscribes() {
+    if (state != State.CONNECTED) {
+      return;
+    }
+    long now = System.nanoTime();
+    subTokens = Math.min(opts.subscribeBurst, subTokens + Math.max(0, now - subTokensAt) / 1e9 * opts.subscribeRate);
+    subTokensAt = now;
+    while (!subQueue.isEmpty()) {
+      Entry e = subQueue.peek();
+      boolean live = subs.get(e.channel) == e;
+      boolean needsFrame = live && needsSubscribeFrame(e);
+      if (needsFrame && subTokens < 1) {
+        break;
+      }
+      subQueue.poll();
+      e.queued = false;
+      if (!live) {
+        continue; // unsubscribed while it waited
+      }
+      if (needsFrame) {
+        subTokens -= 1;
+      }
+      sendSubscribe(e, e.resubscribe);
+      if (state != State.CONNECTED) {
+        return; // an onSubscribed handler closed the client
+      }
+    }
+    if (!subQueue.isEmpty() && subPumpTimer < 0) {
+      long wait = Math.max(1, (long) Math.ceil((1 - subTokens) * 1000 / opts.subscribeRate));
+      subPumpTimer = vertx.setTimer(wait, t -> {
+        subPumpTimer = -1;
+        pumpSubscribes();
+      });
+    }
+  }
+
+  /** Sends a refused-for-now subscribe again after a growing delay, half of it jitter, on the same session only. */
+  private void retrySubscribe(Entry e, boolean resubscribe) {
+    int n = e.retries++;
+    double ceiling = Math.min((double) opts.backoffCap.toMillis(),
+        opts.subscribeRetryBase.toMillis() * Math.pow(2, Math.min(n, 30)));
+    long delay = Math.max(1, (long) Math.floor(ceiling / 2 + opts.random.getAsDouble() * ceiling / 2));
+    long conn = connId;
+    cancel(e.retryTimer);
+    e.retryTimer = vertx.setTimer(delay, t -> {
+      e.retryTimer = -1;
+      if (subs.get(e.channel) == e && connId == conn && state == State.CONNECTED) {
+        enqueueSubscribe(e, resubscribe, true);
+      }
+    });
+  }
+
+  /** Forgets what was queued or waiting to retry on the session that ended; the next one resubscribes all. */
+  private void resetSubscribes() {
+    cancel(subPumpTimer);
+    subPumpTimer = -1;
+    for (Entry e : subQueue) {
+      e.queued = false;
+    }
+    subQueue.clear();
+    for (Entry e : subs.values()) {
+      cancel(e.retryTimer);
+      e.retryTimer = -1;
+    }
+  }
+
+  private boolean needsSubscribeFrame(Entry e) {
+    return !automatic.contains(e.channel);
   }
 
   private void subscribed(Entry e, Subscribed info) {
@@ -859,7 +1010,10 @@ public final class SwitchboardClient {
     e.handlers.remove(handler);
     if (e.handlers.isEmpty() && subs.get(e.channel) == e) {
       subs.remove(e.channel);
-      if (state == State.CONNECTED && !automatic.contains(e.channel)) {
+      cancel(e.retryTimer);
+      e.retryTimer = -1;
+      // Still queued or waiting to retry: the server never heard of it on this session, so nothing to leave.
+      if (state == State.CONNECTED && e.sentOn == connId && !automatic.contains(e.channel)) {
         return send(new JsonObject().put("type", "unsubscribe").put("channel", e.channel), false,
             opts.requestTimeout.toMillis()).mapEmpty();
       }
