@@ -19,10 +19,12 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.DoubleSupplier;
@@ -111,6 +113,7 @@ public final class SwitchboardClient {
     private int subscribeBurst = 30;
     private double subscribeRate = 15;
     private Duration subscribeRetryBase = Duration.ofSeconds(1);
+    private Duration reorderWindow = Duration.ofSeconds(1);
 
     /** Endpoints like {@code ws://host:8080/ws}; each attempt takes the next one. */
     public Options urls(String... urls) {
@@ -202,6 +205,15 @@ public final class SwitchboardClient {
       return this;
     }
 
+    /**
+     * How long a gap in a channel's offsets may wait for its late message (two publishing nodes can overtake
+     * each other by a few ms) before the position moves past it; default 1 s.
+     */
+    public Options reorderWindow(Duration window) {
+      this.reorderWindow = Objects.requireNonNull(window, "window");
+      return this;
+    }
+
     /** Uniform random in [0, 1) for the jitter (tests make it fixed). */
     public Options random(DoubleSupplier random) {
       this.random = random;
@@ -279,15 +291,25 @@ public final class SwitchboardClient {
   private long renewTimer = -1;
   private final List<Promise<Void>> connectWaiters = new ArrayList<>();
 
+  /**
+   * A channel's handlers and its position.
+   *
+   * <p>The position ({@link #offset}) is the offset up to which every message was delivered or published before
+   * the subscription; {@link #ahead} holds the offsets delivered above it. Several nodes may publish to one
+   * channel, so 46 can arrive before 42: resuming from the highest offset seen would lose 42..45. A gap that
+   * stays open longer than the reorder window is taken as lost, and an ack with a position closes what it
+   * covers, so the position never sticks below the live stream.
+   */
   private final class Entry {
     final String channel;
     final List<Handler<Delivery>> handlers = new ArrayList<>();
     final List<Promise<Subscribed>> waiters = new ArrayList<>();
-    /** The highest offset below which everything was delivered; resubscribes resume from it. */
     Long offset;
     String epoch;
-    /** Offsets delivered above {@link #offset}: several nodes may publish, so 41 can arrive after 42. */
-    final java.util.TreeSet<Long> ahead = new java.util.TreeSet<>();
+    TreeSet<Long> ahead = new TreeSet<>();
+    /** The offsets delivered lately, so a replay of one of them is not delivered twice. */
+    LinkedHashSet<Long> delivered = new LinkedHashSet<>();
+    long gapTimer = -1;
     Subscribed acked;
     boolean queued;
     boolean resubscribe;
@@ -296,30 +318,104 @@ public final class SwitchboardClient {
     /** The session its last subscribe frame was sent on: an entry still queued has nothing to leave. */
     long sentOn = -1;
 
-    /** Records a delivery; false when it was already delivered. */
+    /** Records a delivery; false when it was already delivered (a replay after a reconnect). */
     boolean track(long o, String ep) {
-      if (!ep.equals(epoch) || offset == null) {
-        epoch = ep;
-        offset = o - 1;
-        ahead.clear();
+      if (!ep.equals(epoch)) {
+        // The channel's history was lost and began again: the old position means nothing in the new epoch.
+        resetPosition(ep, null);
       }
-      if (o <= offset || ahead.contains(o)) {
+      if (!delivered.add(o)) {
         return false;
       }
-      if (o == offset + 1) {
-        offset = o;
+      if (delivered.size() > 2048) {
+        delivered.remove(delivered.iterator().next());
+      }
+      // At or below the position yet never delivered: published just before the ack's position was read, and
+      // late. Deliver it; the position already covers it.
+      if (offset == null || o > offset) {
+        ahead.add(o);
+        settlePosition();
+      }
+      return true;
+    }
+
+    /** Takes the position an ack carries (plain subscribe, recovered true or false); never backwards in an epoch. */
+    void positionFromAck(JsonObject ack) {
+      Long o = ack.getValue("offset") instanceof Number n ? n.longValue() : null;
+      String ep = ack.getString("epoch");
+      if (o != null && ep != null) {
+        if (!ep.equals(epoch)) {
+          resetPosition(ep, o);
+        } else if (offset == null || o > offset) {
+          offset = o; // what is below was replayed, or published before the subscription
+        }
+        settlePosition();
+      } else if (Boolean.FALSE.equals(ack.getBoolean("recovered"))) {
+        // The server cannot send what is missing: do not wait for it.
+        closeGap();
+      }
+    }
+
+    /** The position a resubscribe resumes from, or null when none is known yet. */
+    JsonObject position() {
+      if (epoch == null) {
+        return null;
+      }
+      Long o = offset;
+      if (o == null) {
+        // No ack with a position yet: the run of messages seen so far, from the lowest.
+        if (ahead.isEmpty()) {
+          return null;
+        }
+        o = ahead.first();
+        while (ahead.contains(o + 1)) {
+          o++;
+        }
+      }
+      return new JsonObject().put("offset", o).put("epoch", epoch);
+    }
+
+    void resetPosition(String ep, Long o) {
+      epoch = ep;
+      offset = o;
+      ahead = new TreeSet<>();
+      delivered = new LinkedHashSet<>();
+      cancelGap();
+    }
+
+    void settlePosition() {
+      if (offset != null) {
+        ahead.headSet(offset, true).clear();
         while (ahead.remove(offset + 1)) {
           offset++;
         }
-      } else {
-        ahead.add(o);
-        if (ahead.size() > 1000) {
-          // A gap that never fills (lost before it was kept): stop waiting for it.
-          offset = ahead.last();
-          ahead.clear();
-        }
       }
-      return true;
+      if (ahead.isEmpty()) {
+        cancelGap();
+      } else if (ahead.size() > 1000) {
+        closeGap();
+      } else if (gapTimer < 0) {
+        gapTimer = vertx.setTimer(Math.max(1, opts.reorderWindow.toMillis()), t -> {
+          gapTimer = -1;
+          if (subs.get(channel) == this) {
+            closeGap();
+          }
+        });
+      }
+    }
+
+    /** Moves the position past a gap whose messages are not coming: the highest offset delivered. */
+    void closeGap() {
+      cancelGap();
+      if (!ahead.isEmpty()) {
+        offset = offset == null ? ahead.last() : Math.max(offset, ahead.last());
+        ahead.clear();
+      }
+    }
+
+    void cancelGap() {
+      cancel(gapTimer);
+      gapTimer = -1;
     }
 
     Entry(String channel) {
@@ -546,12 +642,15 @@ public final class SwitchboardClient {
     return request(f, null);
   }
 
-  /** The last position seen on a channel that keeps history, as {@code {"offset","epoch"}}, or null. */
+  /**
+   * The channel's stream position as {@code {"offset","epoch"}}, from its acks and messages (channels that keep
+   * history), or null: every message up to it was delivered or published before the subscription. A
+   * resubscribe sends it as {@code since}.
+   */
   public Future<JsonObject> position(String channel) {
     return call(() -> {
       Entry e = subs.get(channel);
-      return Future.succeededFuture(e == null || e.offset == null ? null
-          : new JsonObject().put("offset", e.offset).put("epoch", e.epoch));
+      return Future.succeededFuture(e == null ? null : e.position());
     });
   }
 
@@ -871,8 +970,9 @@ public final class SwitchboardClient {
       return;
     }
     JsonObject frame = new JsonObject().put("type", "subscribe").put("channel", e.channel);
-    if (e.offset != null && e.epoch != null) {
-      frame.put("since", new JsonObject().put("offset", e.offset).put("epoch", e.epoch));
+    JsonObject since = e.position();
+    if (since != null) {
+      frame.put("since", since);
     }
     e.sentOn = connId;
     // No client-side timeout: a subscription stays wanted until unsubscribed; liveness is the ping's job.
@@ -882,6 +982,7 @@ public final class SwitchboardClient {
       }
       if (ar.succeeded()) {
         e.retries = 0;
+        e.positionFromAck(ar.result());
         subscribed(e, new Subscribed(e.channel, ar.result().getBoolean("recovered"), resubscribe, false));
         return;
       }
@@ -988,6 +1089,8 @@ public final class SwitchboardClient {
     for (Entry e : subs.values()) {
       cancel(e.retryTimer);
       e.retryTimer = -1;
+      // A gap open when the session ended is left to the resubscribe's since, which replays what is missing.
+      e.cancelGap();
     }
   }
 
@@ -1012,6 +1115,7 @@ public final class SwitchboardClient {
       subs.remove(e.channel);
       cancel(e.retryTimer);
       e.retryTimer = -1;
+      e.cancelGap();
       // Still queued or waiting to retry: the server never heard of it on this session, so nothing to leave.
       if (state == State.CONNECTED && e.sentOn == connId && !automatic.contains(e.channel)) {
         return send(new JsonObject().put("type", "unsubscribe").put("channel", e.channel), false,

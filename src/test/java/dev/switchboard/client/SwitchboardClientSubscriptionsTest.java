@@ -5,7 +5,10 @@ import static dev.switchboard.client.SwitchboardClientTest.ws;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.client.SwitchboardClient.Delivery;
 import dev.switchboard.client.SwitchboardClient.State;
+import dev.switchboard.client.SwitchboardClient.Subscribed;
+import dev.switchboard.cluster.Http;
 import dev.switchboard.testing.TestNodes;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -14,13 +17,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-/** The Java client's subscriptions against real nodes: pacing and retry under the inbound limit. */
+/** The Java client's subscriptions against real nodes: pacing and retry under the inbound limit, positions and recovery. */
 @ExtendWith(VertxExtension.class)
 class SwitchboardClientSubscriptionsTest {
 
@@ -63,6 +69,121 @@ class SwitchboardClientSubscriptionsTest {
       proxy.close().await();
       node.close().await();
     }
+  }
+
+  /** A node whose topic: channels keep their last {@code size} messages, behind a proxy the test can cut. */
+  static JsonObject topicHistory(int size) {
+    return new JsonObject().put("channels", new JsonObject().put("namespaces", new JsonObject()
+        .put("topic", new JsonObject().put("subscribe", "authenticated").put("publish", "none")
+            .put("history_size", size).put("history_ttl", "1h"))));
+  }
+
+  static void httpPublish(Vertx vertx, int port, String channel, int n) {
+    Http.Answer a = Http.post(vertx, port, "/api/publish",
+        new JsonObject().put("channel", channel).put("message", new JsonObject().put("n", n)));
+    assertEquals(200, a.status(), "POST /api/publish " + channel + ": " + a.body());
+  }
+
+  static void cutWhile(SwitchboardClient client, CuttableProxy proxy, Runnable meanwhile) {
+    proxy.cut();
+    await(() -> client.state() != State.CONNECTED, 5_000, "the client saw the cut");
+    meanwhile.run();
+    proxy.up();
+  }
+
+  static List<Integer> numbers(BlockingQueue<Delivery> q, int count) {
+    List<Integer> got = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      got.add(SwitchboardClientTest.take(q).json().getInteger("n"));
+    }
+    return got;
+  }
+
+  @Test
+  void aChannelWithNoMessageSeenYetIsRecoveredAfterAReconnect(Vertx vertx) {
+    SwitchboardNode node = TestNodes.standalone(topicHistory(100));
+    CuttableProxy proxy = CuttableProxy.start(vertx, node.port());
+    BlockingQueue<Subscribed> acks = new LinkedBlockingQueue<>();
+    BlockingQueue<Delivery> got = new LinkedBlockingQueue<>();
+    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+        .url(ws(proxy.port()))
+        .token(TestNodes.token("quinn"))
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(400)));
+    client.onSubscribed(acks::add);
+    try {
+      client.connect().await();
+      client.subscribe("topic:quiet", got::add).await();
+      assertEquals(0L, client.position("topic:quiet").await().getLong("offset"), "the ack gave the position");
+
+      cutWhile(client, proxy, () -> {
+        httpPublish(vertx, node.port(), "topic:quiet", 1);
+        httpPublish(vertx, node.port(), "topic:quiet", 2);
+      });
+      Subscribed again = take(acks, "topic:quiet", true);
+      assertEquals(true, again.recovered(), again.toString());
+      assertEquals(List.of(1, 2), numbers(got, 2), "what was published while away arrives");
+      assertEquals(2L, client.position("topic:quiet").await().getLong("offset"));
+    } finally {
+      client.close().await();
+      proxy.close().await();
+      node.close().await();
+    }
+  }
+
+  @Test
+  void afterRecoveredFalseTheNextOutageIsRecovered(Vertx vertx) {
+    SwitchboardNode node = TestNodes.standalone(topicHistory(3));
+    CuttableProxy proxy = CuttableProxy.start(vertx, node.port());
+    BlockingQueue<Subscribed> acks = new LinkedBlockingQueue<>();
+    BlockingQueue<Delivery> got = new LinkedBlockingQueue<>();
+    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+        .url(ws(proxy.port()))
+        .token(TestNodes.token("rene"))
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(400)));
+    client.onSubscribed(acks::add);
+    try {
+      client.connect().await();
+      client.subscribe("topic:news", got::add).await();
+      httpPublish(vertx, node.port(), "topic:news", 1);
+      assertEquals(List.of(1), numbers(got, 1));
+
+      // Five while away, three kept (4..6): offset 1 cannot be resumed from.
+      cutWhile(client, proxy, () -> {
+        for (int n = 2; n <= 6; n++) {
+          httpPublish(vertx, node.port(), "topic:news", n);
+        }
+      });
+      Subscribed lost = take(acks, "topic:news", true);
+      assertEquals(false, lost.recovered(), lost.toString());
+      assertEquals(6L, client.position("topic:news").await().getLong("offset"), "the ack's position is taken");
+
+      cutWhile(client, proxy, () -> {
+        httpPublish(vertx, node.port(), "topic:news", 7);
+        httpPublish(vertx, node.port(), "topic:news", 8);
+      });
+      Subscribed recovered = take(acks, "topic:news", true);
+      assertEquals(true, recovered.recovered(), recovered.toString());
+      assertEquals(List.of(7, 8), numbers(got, 2), "the second outage is recovered from the position of the first ack");
+    } finally {
+      client.close().await();
+      proxy.close().await();
+      node.close().await();
+    }
+  }
+
+  static Subscribed take(BlockingQueue<Subscribed> acks, String channel, boolean resubscribed) {
+    long deadline = System.currentTimeMillis() + 10_000;
+    try {
+      while (System.currentTimeMillis() < deadline) {
+        Subscribed s = acks.poll(deadline - System.currentTimeMillis(), TimeUnit.MILLISECONDS);
+        if (s != null && s.channel().equals(channel) && s.resubscribed() == resubscribed) {
+          return s;
+        }
+      }
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+    throw new AssertionError("no ack of " + channel + " (resubscribed " + resubscribed + ") within 10 s");
   }
 
   static List<String> missing(List<String> wanted, Set<String> got) {
