@@ -317,6 +317,8 @@ public final class SwitchboardClient {
     long retryTimer = -1;
     /** The session its last subscribe frame was sent on: an entry still queued has nothing to leave. */
     long sentOn = -1;
+    /** The server refused the subscribe of this automatic channel: the session is on it anyway, without a position. */
+    boolean automaticRefused;
 
     /** Records a delivery; false when it was already delivered (a replay after a reconnect). */
     boolean track(long o, String ep) {
@@ -983,11 +985,18 @@ public final class SwitchboardClient {
       if (ar.succeeded()) {
         e.retries = 0;
         e.positionFromAck(ar.result());
-        subscribed(e, new Subscribed(e.channel, ar.result().getBoolean("recovered"), resubscribe, false));
+        subscribed(e, new Subscribed(e.channel, ar.result().getBoolean("recovered"), resubscribe,
+            automatic.contains(e.channel)));
         return;
       }
       SwitchboardException err = ar.cause() instanceof SwitchboardException se ? se
           : new SwitchboardException("internal", ar.cause().getMessage());
+      if (FINAL_SUBSCRIBE_ERRORS.contains(err.code()) && automatic.contains(e.channel)) {
+        // The session is on it anyway; only the position is not to be had (a config that refuses the subscribe).
+        e.automaticRefused = true;
+        subscribed(e, new Subscribed(e.channel, null, resubscribe, true));
+        return;
+      }
       if (FINAL_SUBSCRIBE_ERRORS.contains(err.code())) {
         subs.remove(e.channel);
         for (Promise<Subscribed> w : List.copyOf(e.waiters)) {
@@ -1094,8 +1103,17 @@ public final class SwitchboardClient {
     }
   }
 
+  /**
+   * The server puts every session on user:&lt;self&gt;, broadcast and segment:… itself. A subscribe for
+   * user:&lt;self&gt; is still sent when the app listens to it: its ack carries the position, and a since after a
+   * reconnect recovers the direct messages sent meanwhile, when the user namespace keeps history. The server
+   * refuses it for broadcast and segment:…, which keep no history.
+   */
   private boolean needsSubscribeFrame(Entry e) {
-    return !automatic.contains(e.channel);
+    if (!automatic.contains(e.channel)) {
+      return true;
+    }
+    return e.channel.startsWith("user:") && !e.automaticRefused;
   }
 
   private void subscribed(Entry e, Subscribed info) {

@@ -3,6 +3,7 @@ package dev.switchboard.client;
 import static dev.switchboard.client.SwitchboardClientTest.await;
 import static dev.switchboard.client.SwitchboardClientTest.ws;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.client.SwitchboardClient.Delivery;
@@ -164,6 +165,38 @@ class SwitchboardClientSubscriptionsTest {
       Subscribed recovered = take(acks, "topic:news", true);
       assertEquals(true, recovered.recovered(), recovered.toString());
       assertEquals(List.of(7, 8), numbers(got, 2), "the second outage is recovered from the position of the first ack");
+    } finally {
+      client.close().await();
+      proxy.close().await();
+      node.close().await();
+    }
+  }
+
+  @Test
+  void directMessagesSentDuringAReconnectAreRecoveredWhenTheUserNamespaceKeepsHistory(Vertx vertx) {
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("channels", new JsonObject().put("namespaces",
+        new JsonObject().put("user", new JsonObject().put("subscribe", "owner").put("publish", "none")
+            .put("history_size", 100).put("history_ttl", "1h")))));
+    CuttableProxy proxy = CuttableProxy.start(vertx, node.port());
+    BlockingQueue<Subscribed> acks = new LinkedBlockingQueue<>();
+    BlockingQueue<Delivery> got = new LinkedBlockingQueue<>();
+    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+        .url(ws(proxy.port()))
+        .token(TestNodes.token("sam"))
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(400)));
+    client.onSubscribed(acks::add);
+    try {
+      client.connect().await();
+      Subscribed first = client.subscribe("user:sam", got::add).await().acked();
+      assertTrue(first.automatic(), first.toString());
+      assertEquals(0L, client.position("user:sam").await().getLong("offset"), "the ack gave the position");
+      // broadcast is automatic too, but the server refuses its subscribe: the handler is simply kept.
+      assertTrue(client.subscribe("broadcast", m -> { }).await().acked().automatic());
+
+      cutWhile(client, proxy, () -> httpPublish(vertx, node.port(), "user:sam", 1));
+      Subscribed again = take(acks, "user:sam", true);
+      assertEquals(true, again.recovered(), again.toString());
+      assertEquals(List.of(1), numbers(got, 1), "the direct message sent while away arrives");
     } finally {
       client.close().await();
       proxy.close().await();
