@@ -510,7 +510,9 @@ public final class SwitchboardClient {
 
   /**
    * Starts connecting (and keeps reconnecting until {@link #close}). Completes at the next successful
-   * authentication; fails if the client was closed or needs a new token first.
+   * authentication; fails if the client was closed or needs a new token first. Also starts again after the
+   * server closed for good (1000, 1009), restoring the subscriptions, and, with a token supplier, after a
+   * 1008/4010 (the supplier is asked again and must give another token).
    */
   public Future<Void> connect() {
     return call(() -> {
@@ -522,8 +524,11 @@ public final class SwitchboardClient {
       }
       Promise<Void> p = Promise.promise();
       connectWaiters.add(p);
-      if (!started) {
+      boolean stopped = state == State.CLOSED || (waitingForToken && !fixedToken);
+      if (!started || stopped) {
         started = true;
+        waitingForToken = false;
+        attempt = 0;
         connectNow();
       } else if (waitingForToken) {
         p.tryFail(new SwitchboardException("unauthorized", "the token was refused; call setToken() with a new one"));

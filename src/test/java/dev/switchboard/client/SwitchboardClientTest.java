@@ -141,6 +141,29 @@ class SwitchboardClientTest {
   }
 
   @Test
+  void connectStartsAgainAfterTheServerClosedForGood(Vertx vertx) {
+    List<Subscribed> acks = new CopyOnWriteArrayList<>();
+    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+        .url(ws(shared.port()))
+        .token(TestNodes.token("uma")));
+    client.onSubscribed(acks::add);
+    try {
+      client.connect().await();
+      client.subscribe("topic:again", m -> { }).await();
+      var a = dev.switchboard.cluster.Http.post(vertx, shared.port(), "/api/disconnect", new JsonObject().put("user", "uma"));
+      assertEquals(200, a.status(), a.body());
+      await(() -> client.state() == State.CLOSED, 5_000, "closed by the server with 1000");
+
+      client.connect().await();
+      assertEquals(State.CONNECTED, client.state());
+      await(() -> acks.stream().anyMatch(s -> s.channel().equals("topic:again") && s.resubscribed()), 5_000,
+          "topic:again restored: " + acks);
+    } finally {
+      client.close().await();
+    }
+  }
+
+  @Test
   void aTokenSupplierIsAskedAgainAfter1008(Vertx vertx) {
     List<String> tokens = new CopyOnWriteArrayList<>(List.of("bad-1", TestNodes.token("carol")));
     Supplier<Future<String>> supplier = () -> Future.succeededFuture(tokens.size() > 1 ? tokens.remove(0) : tokens.get(0));
