@@ -270,6 +270,12 @@ public final class SwitchboardClient {
   private Supplier<Future<String>> tokenSource;
   private boolean fixedToken;
   private String lastToken;
+  // The server answers one auth at a time ("authentication already in progress" otherwise): renewals queue here.
+  private RenewJob renewInFlight;
+  private RenewJob renewNext;
+  /** Numbers setToken() calls, so an older renewal finishing late cannot undo a newer token. */
+  private long tokenSeq;
+  private long tokenInUse;
   private boolean needNewToken;
   private boolean waitingForToken;
   private volatile State state = State.DISCONNECTED;
@@ -425,6 +431,14 @@ public final class SwitchboardClient {
     }
   }
 
+  /** A renewal waiting its turn; seq 0: the renewal timer asking the supplier again, which changes no token. */
+  private static final class RenewJob {
+    Supplier<Future<String>> source;
+    boolean fixed;
+    long seq;
+    final List<Promise<Void>> waiters = new ArrayList<>();
+  }
+
   private static final class Pending {
     final JsonObject frame;
     final Promise<JsonObject> promise;
@@ -538,33 +552,47 @@ public final class SwitchboardClient {
     });
   }
 
-  /** Replaces a fixed token: renews a live session, or reconnects when waiting after 1008/4010. */
-  public void setToken(String token) {
+  /**
+   * Replaces a fixed token; completes once it is in use. Connected: renews the session with it, one renewal at a
+   * time (a newer token replaces one still waiting its turn); if the server refuses it (forbidden: another
+   * user's; unauthorized: invalid) the session keeps the token it has, also for reconnecting, and the future
+   * fails (also reported to onError). Waiting after 1008/4010: reconnects with it. Otherwise the next attempt
+   * uses it.
+   */
+  public Future<Void> setToken(String token) {
     Objects.requireNonNull(token, "token");
-    setTokenSource(() -> Future.succeededFuture(token), true);
+    return setTokenSource(() -> Future.succeededFuture(token), true);
   }
 
-  /** Replaces the token supplier: renews a live session, or reconnects when waiting after 1008/4010. */
-  public void setToken(Supplier<Future<String>> token) {
-    setTokenSource(Objects.requireNonNull(token, "token"), false);
+  /** Replaces the token supplier, with the same rules as {@link #setToken(String)}. */
+  public Future<Void> setToken(Supplier<Future<String>> token) {
+    return setTokenSource(Objects.requireNonNull(token, "token"), false);
   }
 
-  private void setTokenSource(Supplier<Future<String>> source, boolean fixed) {
-    run(() -> {
-      tokenSource = source;
-      fixedToken = fixed;
-      needNewToken = false;
-      if (userClosed) {
-        return;
+  private Future<Void> setTokenSource(Supplier<Future<String>> source, boolean fixed) {
+    return call(() -> {
+      long seq = ++tokenSeq;
+      if (state == State.CONNECTED && !userClosed) {
+        return queueRenewal(source, fixed, seq);
       }
-      if (state == State.CONNECTED) {
-        renew();
-      } else if (waitingForToken) {
+      useToken(source, fixed, seq);
+      if (!userClosed && waitingForToken) {
         waitingForToken = false;
         attempt = 0;
         connectNow();
       }
+      return Future.succeededFuture();
     });
+  }
+
+  /** Makes a token the one connection attempts use, unless a newer setToken() already took its place. */
+  private void useToken(Supplier<Future<String>> source, boolean fixed, long seq) {
+    if (seq >= tokenInUse) {
+      tokenInUse = seq;
+      tokenSource = source;
+      fixedToken = fixed;
+      needNewToken = false;
+    }
   }
 
   /**
@@ -1268,29 +1296,98 @@ public final class SwitchboardClient {
     // Renew at 80 % of the token's remaining life, well inside the server's expiry grace.
     renewTimer = vertx.setTimer(Math.max(1000, expiresIn * 800), t -> {
       renewTimer = -1;
-      renew();
+      if (renewInFlight == null && renewNext == null) {
+        queueRenewal(tokenSource, fixedToken, 0);
+      }
     });
   }
 
-  private void renew() {
+  private Future<Void> queueRenewal(Supplier<Future<String>> source, boolean fixed, long seq) {
+    RenewJob job = renewNext;
+    if (job == null) {
+      job = new RenewJob();
+      renewNext = job;
+    }
+    // Not sent yet, so a newer token simply takes its place: the older one would be replaced at once anyway.
+    job.source = source;
+    job.fixed = fixed;
+    job.seq = seq;
+    Promise<Void> done = Promise.promise();
+    job.waiters.add(done);
+    pumpRenewal();
+    return done.future();
+  }
+
+  private void pumpRenewal() {
+    if (renewInFlight != null || renewNext == null) {
+      return;
+    }
+    RenewJob job = renewNext;
+    renewNext = null;
+    renewInFlight = job;
+    renew(job).onComplete(ar -> {
+      renewInFlight = null;
+      if (ar.failed()) {
+        error(ar.cause());
+      }
+      for (Promise<Void> w : job.waiters) {
+        if (ar.succeeded()) {
+          w.tryComplete();
+        } else {
+          w.tryFail(ar.cause());
+        }
+      }
+      pumpRenewal();
+    });
+  }
+
+  /** On ctx: one renewal; completes on ctx. */
+  private Future<Void> renew(RenewJob job) {
     Future<String> tf;
     try {
-      tf = tokenSource.get();
+      tf = job.source.get();
     } catch (RuntimeException e) {
       tf = Future.failedFuture(e);
     }
+    Promise<Void> done = Promise.promise();
     tf.onComplete(ar -> run(() -> {
       if (ar.failed()) {
-        error(new SwitchboardException("token", "the token supplier failed: " + ar.cause().getMessage()));
+        done.fail(new SwitchboardException("token", "the token supplier failed: " + ar.cause().getMessage()));
         return;
       }
       if (state != State.CONNECTED) {
+        // The session went away first: like a token set while disconnected, the next attempt uses it.
+        if (job.seq > 0) {
+          useToken(job.source, job.fixed, job.seq);
+        }
+        done.complete();
         return;
       }
-      lastToken = ar.result();
-      send(new JsonObject().put("type", "auth").put("token", ar.result()), false, opts.requestTimeout.toMillis())
-          .onFailure(this::error);
+      String token = ar.result();
+      send(new JsonObject().put("type", "auth").put("token", token), false, opts.requestTimeout.toMillis())
+          .onComplete(sent -> {
+            if (sent.succeeded()) {
+              lastToken = token;
+              if (job.seq > 0) {
+                useToken(job.source, job.fixed, job.seq);
+              }
+              done.complete();
+              return;
+            }
+            String code = sent.cause() instanceof SwitchboardException se ? se.code() : "internal";
+            if (code.equals("disconnected") || code.equals("closed")) {
+              if (job.seq > 0) {
+                useToken(job.source, job.fixed, job.seq);
+              }
+              done.complete();
+              return;
+            }
+            // Refused: the session still runs on the token it has, so that one stays for reconnecting; taking
+            // the refused one would fail the next attempt, or make it another user.
+            done.fail(new SwitchboardException(code, "the server refused the new token: " + sent.cause().getMessage()));
+          });
     }));
+    return done.future();
   }
 
   // ---- plumbing ----------------------------------------------------------------------------------

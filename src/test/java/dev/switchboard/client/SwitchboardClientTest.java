@@ -164,6 +164,38 @@ class SwitchboardClientTest {
   }
 
   @Test
+  void renewalsGoOneAtATimeAndARefusedTokenIsNotKept(Vertx vertx) {
+    CuttableProxy proxy = CuttableProxy.start(vertx, shared.port());
+    List<Throwable> errors = new CopyOnWriteArrayList<>();
+    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+        .url(ws(proxy.port()))
+        .token(TestNodes.token("vic"))
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(400)));
+    client.onError(errors::add);
+    try {
+      client.connect().await();
+      // Three at once: the server takes one auth at a time, so they must not all be sent together.
+      Future.all(client.setToken(TestNodes.token("vic")), client.setToken(TestNodes.token("vic")),
+          client.setToken(TestNodes.token("vic"))).await();
+      assertEquals(List.of(), errors, "no renewal refused as 'authentication already in progress'");
+
+      SwitchboardException refused = assertThrows(SwitchboardException.class,
+          () -> client.setToken(TestNodes.token("wes")).await());
+      assertEquals(1, errors.size(), "the refusal is also reported: " + errors);
+      assertEquals(refused.code(), ((SwitchboardException) errors.get(0)).code());
+
+      proxy.cut();
+      await(() -> client.state() != State.CONNECTED, 5_000, "the client saw the cut");
+      proxy.up();
+      await(() -> client.state() == State.CONNECTED, 10_000, "reconnected");
+      assertEquals("vic", client.userId(), "the reconnect used the token in use, not the refused one");
+    } finally {
+      client.close().await();
+      proxy.close().await();
+    }
+  }
+
+  @Test
   void aTokenSupplierIsAskedAgainAfter1008(Vertx vertx) {
     List<String> tokens = new CopyOnWriteArrayList<>(List.of("bad-1", TestNodes.token("carol")));
     Supplier<Future<String>> supplier = () -> Future.succeededFuture(tokens.size() > 1 ? tokens.remove(0) : tokens.get(0));
