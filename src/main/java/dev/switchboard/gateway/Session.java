@@ -126,7 +126,7 @@ public final class Session {
       }
       // Under the same budget as text: each refusal is a frame to write, so a binary flood must end in 4008 too.
       if (!bucket.tryTake(System.nanoTime())) {
-        rateLimited("");
+        rateLimited(null);
         return;
       }
       send(ServerFrames.error(null, ErrorCode.BAD_REQUEST, "binary frames are not supported; send JSON text frames"));
@@ -295,6 +295,7 @@ public final class Session {
     return n.equals("Publish") ? "broadcast" : n.equals("AdminAuth") ? "auth" : n.toLowerCase();
   }
 
+  /** @param text the dropped text frame, whose id the refusal echoes; null for a binary frame, which has none */
   private void rateLimited(String text) {
     svc.node().metrics().dropped("rate_limited");
     long now = System.currentTimeMillis();
@@ -309,7 +310,7 @@ public final class Session {
     }
     // Parsing a dropped frame for its id costs little next to answering it, and lets the client match
     // the refusal to its request; persistent abuse is closed above before it can make this expensive.
-    send(ServerFrames.error(FrameDecoder.idOf(text), ErrorCode.RATE_LIMITED, "over " + config.limits().messagesPerSecond()
+    send(ServerFrames.error(text == null ? null : FrameDecoder.idOf(text), ErrorCode.RATE_LIMITED, "over " + config.limits().messagesPerSecond()
         + " messages/s (burst " + config.limits().burst() + "); message dropped"));
   }
 
