@@ -19,15 +19,23 @@ final class BenchLogging {
 
   /** Points every console appender of this JVM's logback at stderr. */
   static void consoleToStderr() {
+    consoleTo("System.err");
+  }
+
+  /**
+   * Points every console appender at {@code target} ("System.out" or "System.err"). Tests that run the bench in
+   * a shared JVM put stdout back with it, so the tests after them still see what a node logs where it logs it.
+   */
+  static void consoleTo(String target) {
     if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext ctx)) {
       return;
     }
     for (ch.qos.logback.classic.Logger logger : ctx.getLoggerList()) {
       for (Iterator<Appender<ILoggingEvent>> it = logger.iteratorForAppenders(); it.hasNext(); ) {
-        if (it.next() instanceof ConsoleAppender<ILoggingEvent> console && !"System.err".equals(console.getTarget())) {
+        if (it.next() instanceof ConsoleAppender<ILoggingEvent> console && !target.equals(console.getTarget())) {
           // the target is read when the appender starts
           console.stop();
-          console.setTarget("System.err");
+          console.setTarget(target);
           console.start();
         }
       }

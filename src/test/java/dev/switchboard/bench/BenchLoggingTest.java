@@ -28,6 +28,7 @@ class BenchLoggingTest {
     } finally {
       System.setOut(out);
       System.setErr(err);
+      BenchLogging.consoleTo("System.out");
     }
     String stdout = capturedOut.toString(StandardCharsets.UTF_8);
     assertEquals(true, new JsonObject(stdout).getBoolean("complete"), stdout);

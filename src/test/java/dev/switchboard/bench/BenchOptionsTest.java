@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,6 +20,12 @@ import picocli.CommandLine.ParameterException;
 
 /** Every option is judged before anything starts; none of these tests starts a server. */
 class BenchOptionsTest {
+
+  /** A refused run still moved logging to stderr (the bench does so first); the tests after this class need stdout. */
+  @AfterAll
+  static void loggingBackOnStdout() {
+    BenchLogging.consoleTo("System.out");
+  }
 
   private static final long NO_LIMIT = -1;
 
