@@ -274,7 +274,7 @@ test('state events follow the connection: connecting, connected, disconnected, r
   await clock.advance(250);
   sockets[1].accept();
   client.close();
-  assert.deepEqual(states, ['connected', 'disconnected', 'reconnecting', 'connecting', 'connected', 'closed']);
+  assert.deepEqual(states, ['connected', 'disconnected', 'reconnecting', 'connecting', 'connected', 'disconnected', 'closed']);
   assert.equal(sockets[1].closedWith.code, 1000);
 });
 
@@ -371,5 +371,139 @@ test('a token set while a renewal is in flight and the connection drops is used 
   await clock.advance(250);
   sockets[1].open();
   assert.equal(sockets[1].sent[0].token, 't3');
+  client.close();
+});
+
+/** Records every 'state' change and every 'disconnected' and 'closed' event from now on. */
+function record(client) {
+  const seen = { states: [], disconnected: [], closed: [] };
+  client.on('state', (state, detail) => seen.states.push({ state, detail }));
+  client.on('disconnected', (info) => seen.disconnected.push(info));
+  client.on('closed', (info) => seen.closed.push(info));
+  seen.names = () => seen.states.map((s) => s.state);
+  return seen;
+}
+
+test('each close code gives one disconnected (state and event), carrying the final detail', async () => {
+  // What follows the disconnect: reconnecting, closed for good, or staying disconnected until setToken().
+  const after = { 1000: 'closed', 1001: 'reconnecting', 1006: 'reconnecting', 1008: null, 1009: 'closed', 1011: 'reconnecting',
+    4008: 'reconnecting', 4009: 'reconnecting', 4010: null, 4029: 'reconnecting' };
+  for (const [key, next] of Object.entries(after)) {
+    const code = Number(key);
+    const { sockets, client } = await setup();
+    sockets[0].accept();
+    const seen = record(client);
+    sockets[0].serverClose(code, 'by the server');
+    await flush(); // the clock stands still: no new attempt (whose socket close() would report) starts
+    const expected = { code, reason: 'by the server', url: 'ws://a/ws', wasConnected: true };
+    if (next === null) {
+      expected.waitingForToken = true;
+    }
+    assert.deepEqual(seen.disconnected, [expected], 'close ' + code + ': one disconnected event');
+    const disconnects = seen.states.filter((s) => s.state === 'disconnected');
+    assert.deepEqual(disconnects.map((s) => s.detail), [expected], 'close ' + code + ': one disconnected state, same detail');
+    assert.deepEqual(seen.names().slice(0, 2), next === null ? ['disconnected'] : ['disconnected', next], 'close ' + code);
+    assert.equal(seen.closed.length, next === 'closed' ? 1 : 0, 'close ' + code);
+
+    client.close();
+    assert.equal(seen.disconnected.length, 1, 'close ' + code + ': close() after it disconnects nothing more');
+    assert.equal(seen.closed.length, 1, 'close ' + code + ': one closed, also when the server had closed for good');
+    assert.equal(seen.names().filter((s) => s === 'disconnected').length, 1, 'close ' + code);
+  }
+});
+
+test('a network error, a missing pong and a connect timeout each give one disconnected', async () => {
+  {
+    const { clock, sockets, client } = await setup();
+    const seen = record(client);
+    sockets[0].onerror?.({});
+    await clock.advance(1000);
+    assert.deepEqual(seen.names(), ['disconnected', 'reconnecting'], 'error without a close event');
+    assert.equal(seen.disconnected.length, 1);
+    assert.equal(seen.disconnected[0].code, 1006);
+    client.close();
+  }
+  {
+    const { clock, sockets, client } = await setup();
+    sockets[0].accept({ heartbeat: 25 });
+    const seen = record(client);
+    await clock.advance(30000);
+    assert.deepEqual(seen.names(), ['disconnected', 'reconnecting'], 'no pong');
+    assert.deepEqual(seen.disconnected.map((d) => [d.code, d.wasConnected]), [[4000, true]]);
+    client.close();
+  }
+  {
+    const { clock, sockets, client } = await setup({ connectTimeout: 3000 });
+    sockets[0].open();
+    const seen = record(client);
+    await clock.advance(3000);
+    assert.deepEqual(seen.names(), ['disconnected', 'reconnecting'], 'no auth_success');
+    assert.deepEqual(seen.disconnected.map((d) => [d.code, d.wasConnected]), [[1006, false]]);
+    client.close();
+  }
+});
+
+test('close() on a live connection disconnects once, then closes; with no socket it only closes', async () => {
+  {
+    const { sockets, client } = await setup();
+    sockets[0].accept();
+    const seen = record(client);
+    client.close();
+    client.close();
+    assert.deepEqual(seen.names(), ['disconnected', 'closed']);
+    const detail = { code: 1000, reason: 'client closed', url: 'ws://a/ws', wasConnected: true };
+    assert.deepEqual(seen.disconnected, [detail]);
+    assert.deepEqual(seen.closed, [detail]);
+  }
+  {
+    const { sockets, client } = await setup();
+    sockets[0].serverClose(1006);
+    const seen = record(client);
+    client.close();
+    assert.deepEqual(seen.names(), ['closed'], 'reconnecting: the disconnect was already reported');
+    assert.equal(seen.disconnected.length, 0);
+  }
+  {
+    const { sockets, client } = await setup();
+    sockets[0].open();
+    sockets[0].serverClose(1008, 'auth failure');
+    const seen = record(client);
+    client.close();
+    assert.deepEqual(seen.names(), ['closed'], 'waiting for a token');
+    assert.equal(seen.disconnected.length, 0);
+  }
+});
+
+test('a disconnected listener that calls setToken() after 1008 reconnects with it, with no stale error', async () => {
+  const { clock, sockets, client, events } = await setup();
+  sockets[0].open();
+  client.on('disconnected', (info) => {
+    if (info.waitingForToken) {
+      client.setToken('t2');
+    }
+  });
+  sockets[0].serverClose(1008, 'auth failure');
+  await clock.advance(0);
+  assert.equal(sockets.length, 2);
+  assert.equal(client.state, 'connecting');
+  assert.ok(!events.some((e) => e.name === 'error'), 'the token it asks for is already there');
+  sockets[1].open();
+  assert.equal(sockets[1].sent[0].token, 't2');
+  client.close();
+});
+
+test('a token function that returns the refused token again: disconnected once at the close, once when it stops', async () => {
+  const { clock, sockets, client } = await setup({ token: async () => 'bad' });
+  sockets[0].open();
+  const seen = record(client);
+  sockets[0].serverClose(1008, 'auth failure');
+  await clock.advance(250);
+  assert.deepEqual(seen.names(), ['disconnected', 'reconnecting', 'connecting', 'disconnected']);
+  assert.deepEqual(seen.disconnected, [
+    { code: 1008, reason: 'auth failure', url: 'ws://a/ws', wasConnected: false },
+    { code: null, reason: 'the token function returned the token the server refused (close 1008)', url: 'ws://b/ws',
+      wasConnected: false, waitingForToken: true },
+  ]);
+  assert.deepEqual(seen.states.filter((s) => s.state === 'disconnected').map((s) => s.detail), seen.disconnected);
   client.close();
 });

@@ -103,11 +103,19 @@ export interface Unsubscribe {
   ready: Promise<SubscribedInfo>;
 }
 
+/**
+ * Why the client is disconnected. Reported once per closed socket (by the server, a network error, a missing
+ * pong, a connect timeout, or close() on a socket still open or opening), as both 'state' and 'disconnected'
+ * with this same detail. One more report comes without a closed socket (`code` null, `waitingForToken`): a
+ * token function gave back the token the server refused.
+ */
 export interface DisconnectInfo {
+  /** The close code (4000: this client's missing-pong close, 1006: no close frame), or null when no socket closed. */
   code: number | null;
   reason: string;
   url: string | null;
   wasConnected: boolean;
+  /** True when the client now waits for setToken() (after 1008/4010 with a fixed token): it will not reconnect by itself. */
   waitingForToken?: boolean;
 }
 
@@ -149,12 +157,14 @@ export class SwitchboardError extends Error {
 }
 
 export interface EventMap {
+  /** Every change of state, once (never the same state twice in a row); 'disconnected' carries a DisconnectInfo. */
   state: [state: ConnectionState, detail: unknown];
   connecting: [info: { url: string; attempt: number }];
   connected: [info: ConnectedInfo];
   disconnected: [info: DisconnectInfo];
   reconnecting: [info: ReconnectInfo];
-  closed: [info: DisconnectInfo | { code: number; reason: string }];
+  /** Once per closing for good: by the server (1000, 1009) or by close() (code 1000, reason 'client closed'). */
+  closed: [info: DisconnectInfo];
   subscribed: [info: SubscribedInfo];
   message: [frame: MessageFrame];
   error: [error: SwitchboardError | Error];
@@ -196,6 +206,10 @@ export class SwitchboardClient {
   presence(channel: string): Promise<Presence>;
   request<R = unknown>(address: string, message: unknown, options?: { timeout?: number }): Promise<R>;
   history<T = unknown>(channel: string, options?: { limit?: number }): Promise<History<T>>;
+  /**
+   * Closes for good (1000). A socket still open or opening is reported 'disconnected' first; then 'closed', unless
+   * the server had already closed the client for good. Pending requests reject with 'closed'.
+   */
   close(): void;
 }
 

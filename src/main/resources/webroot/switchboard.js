@@ -154,7 +154,7 @@ export class SwitchboardClient {
     this._renewal = { inFlight: null, next: null };
     this._tokenSeq = 0; // numbers setToken() calls, so an older renewal finishing late cannot undo a newer token
     this._tokenInUse = 0;
-    this._needNewToken = false;
+    this._tokenRefusal = null; // {code} of the close that refused _lastToken, while a token function must give another
     this._waitingForToken = false;
     this._userClosed = false;
     this._started = false;
@@ -235,7 +235,7 @@ export class SwitchboardClient {
     if (seq >= this._tokenInUse) {
       this._tokenInUse = seq;
       this._tokenSource = source;
-      this._needNewToken = false;
+      this._tokenRefusal = null;
     }
   }
 
@@ -338,7 +338,11 @@ export class SwitchboardClient {
     return this._request(frame).then((f) => ({ channel: f.channel, messages: f.messages, offset: f.offset, epoch: f.epoch }));
   }
 
-  /** Closes for good (code 1000); pending requests fail with code 'closed'. `open()` starts again. */
+  /**
+   * Closes for good (code 1000); pending requests fail with code 'closed'. `open()` starts again. A socket still
+   * open or opening is reported 'disconnected' first, as when the server closes; a client the server already
+   * closed for good is not reported 'closed' again.
+   */
   close() {
     if (this._userClosed) {
       return;
@@ -348,6 +352,7 @@ export class SwitchboardClient {
     this._clearAllTimers();
     this._resetSubscribes();
     const ws = this._ws;
+    const detail = { code: CloseCodes.NORMAL, reason: 'client closed', url: this.url, wasConnected: this._state === States.CONNECTED };
     this._detach();
     if (ws) {
       try {
@@ -357,8 +362,16 @@ export class SwitchboardClient {
       }
     }
     this._failAll('closed', 'the client was closed');
-    this._setState(States.CLOSED, { code: CloseCodes.NORMAL, reason: 'client closed' });
-    this._emit('closed', { code: CloseCodes.NORMAL, reason: 'client closed' });
+    if (ws) {
+      this._disconnected(detail);
+      if (!this._userClosed) {
+        return; // a listener opened it again
+      }
+    }
+    if (this._state !== States.CLOSED) {
+      this._setState(States.CLOSED, detail);
+      this._emit('closed', detail);
+    }
   }
 
   // ---- connection ------------------------------------------------------------------------------
@@ -389,12 +402,19 @@ export class SwitchboardClient {
     if (seq !== this._socketSeq || this._userClosed) {
       return;
     }
-    if (this._needNewToken && token === this._lastToken) {
-      // The server refused this very token: wait for setToken() instead of hammering it.
-      this._waitForToken({ code: CloseCodes.POLICY_VIOLATION, reason: 'token refused' });
+    if (this._tokenRefusal && token === this._lastToken) {
+      // The server refused this very token: wait for setToken() instead of hammering it. No socket closed now,
+      // hence no code; the refusal's close was reported when it happened.
+      const refusedBy = this._tokenRefusal.code;
+      this._waitingForToken = true;
+      this._disconnected({ code: null, reason: 'the token function returned the token the server refused (close ' + refusedBy + ')',
+        url, wasConnected: false, waitingForToken: true });
+      if (this._waitingForToken) {
+        this._reportWaitingForToken(refusedBy);
+      }
       return;
     }
-    this._needNewToken = false;
+    this._tokenRefusal = null;
     this._lastToken = token;
 
     let ws;
@@ -470,43 +490,57 @@ export class SwitchboardClient {
     this._resetSubscribes();
     this._dropInFlight();
     const detail = { code, reason, url: this.url, wasConnected };
-    this._setState(States.DISCONNECTED, detail);
-    this._emit('disconnected', detail);
-    if (this._userClosed) {
-      return;
-    }
     let policy = closePolicy(code);
     if (policy === 'now' && !wasConnected) {
       // 1001 before a session was even established: the node is draining; do not spin on it.
       policy = 'backoff';
+    }
+    const fixedToken = typeof this._tokenSource !== 'function';
+    if (policy === 'token' && fixedToken && !this._userClosed) {
+      // Decided before 'disconnected' goes out, so the one report of this close says what comes next, and a
+      // listener that calls setToken() on it reconnects at once.
+      this._waitingForToken = true;
+      detail.waitingForToken = true;
+    }
+    this._disconnected(detail);
+    if (this._userClosed || this._state !== States.DISCONNECTED) {
+      return; // closed, or given a new token, by a listener
     }
     if (policy === 'stop') {
       this._failAll('closed', 'connection closed by the server (' + code + (reason ? ' ' + reason : '') + ')');
       if (code === CloseCodes.MESSAGE_TOO_BIG) {
         this._emit('error', new SwitchboardError('too_large', 'the server closed the connection: a frame was larger than its max_message_size'));
       }
-      this._setState(States.CLOSED, detail);
-      this._emit('closed', detail);
+      if (this._state === States.DISCONNECTED) { // an 'error' listener may have closed it already
+        this._setState(States.CLOSED, detail);
+        this._emit('closed', detail);
+      }
       return;
     }
     if (policy === 'token') {
-      if (typeof this._tokenSource === 'function') {
-        // Ask the function again; if it hands back the refused token, wait for setToken().
-        this._needNewToken = true;
-        this._scheduleReconnect('backoff', detail);
+      if (fixedToken) {
+        if (this._waitingForToken) {
+          this._reportWaitingForToken(code);
+        }
       } else {
-        this._waitForToken(detail);
+        // Ask the function again; if it hands back the refused token, wait for setToken().
+        this._tokenRefusal = { code };
+        this._scheduleReconnect('backoff', detail);
       }
       return;
     }
     this._scheduleReconnect(policy, detail);
   }
 
-  _waitForToken(detail) {
-    this._waitingForToken = true;
-    this._setState(States.DISCONNECTED, { ...detail, waitingForToken: true });
+  /** Enters the disconnected state: the one place that reports it, so 'state' and 'disconnected' go together. */
+  _disconnected(detail) {
+    this._setState(States.DISCONNECTED, detail);
+    this._emit('disconnected', detail);
+  }
+
+  _reportWaitingForToken(code) {
     this._emit('error', new SwitchboardError('unauthorized',
-      'the server refused the token (close ' + detail.code + '); call setToken() with a new one to reconnect'));
+      'the server refused the token (close ' + code + '); call setToken() with a new one to reconnect'));
   }
 
   _scheduleReconnect(policy, detail) {
@@ -1042,7 +1076,7 @@ export class SwitchboardClient {
   // ---- plumbing --------------------------------------------------------------------------------
 
   _setState(state, detail) {
-    if (this._state === state && state !== States.DISCONNECTED) {
+    if (this._state === state) {
       return;
     }
     this._state = state;
