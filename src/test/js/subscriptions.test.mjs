@@ -494,3 +494,57 @@ test('a gap open at a reconnect is left to since, and the ack\'s position closes
   assert.deepEqual(client.position('room:a'), { offset: 4, epoch: 'e1' });
   client.close();
 });
+
+test('a since without epoch is sent as it is (the server checks the offset alone) until an ack gives the epoch', async () => {
+  const { clock, sockets, client } = await setup();
+  const got = [];
+  client.subscribe('room:a', (m) => got.push(m.n), { since: { offset: 41 } });
+  assert.deepEqual(client.position('room:a'), { offset: 41 });
+  sockets[0].accept();
+  assert.deepEqual(sockets[0].frames('subscribe')[0].since, { offset: 41 }, 'not dropped');
+
+  await drop(clock, sockets); // lost before the ack: the app's position still stands
+  const f = sockets[1].frames('subscribe')[0];
+  assert.deepEqual(f.since, { offset: 41 });
+  sockets[1].receive(at('room:a', 42));
+  sockets[1].receive(at('room:a', 43));
+  sockets[1].answer(f, { recovered: true, offset: 43, epoch: 'e1' });
+  await flush();
+  assert.deepEqual(got, [42, 43]);
+  assert.deepEqual(client.position('room:a'), { offset: 43, epoch: 'e1' });
+  await drop(clock, sockets);
+  assert.deepEqual(sockets[2].frames('subscribe')[0].since, { offset: 43, epoch: 'e1' });
+  client.close();
+});
+
+test('messages replayed after an epoch-less since give the position when the ack never came', async () => {
+  const { clock, sockets, client } = await setup();
+  client.subscribe('room:a', () => {}, { since: { offset: 41, epoch: null } });
+  sockets[0].accept();
+  assert.deepEqual(sockets[0].frames('subscribe')[0].since, { offset: 41 });
+  sockets[0].receive(at('room:a', 42));
+  sockets[0].receive(at('room:a', 43));
+  await drop(clock, sockets);
+  assert.deepEqual(sockets[1].frames('subscribe')[0].since, { offset: 43, epoch: 'e1' });
+  client.close();
+});
+
+test('a since the server could not take throws at the call, naming what is wrong, and subscribes nothing', async () => {
+  const { sockets, client } = await setup();
+  sockets[0].accept();
+  const bad = [
+    [{ epoch: 'e1' }, /since\.offset/],
+    [{ offset: -1, epoch: 'e1' }, /since\.offset/],
+    [{ offset: 1.5 }, /since\.offset/],
+    [{ offset: '3' }, /since\.offset/],
+    [{ offset: 3, epoch: 7 }, /since\.epoch/],
+    [42, /since/],
+  ];
+  for (const [since, message] of bad) {
+    assert.throws(() => client.subscribe('room:a', () => {}, { since }), (e) => e instanceof TypeError && message.test(e.message),
+      JSON.stringify(since));
+  }
+  assert.deepEqual(client.channels(), []);
+  assert.equal(sockets[0].frames('subscribe').length, 0);
+  client.close();
+});

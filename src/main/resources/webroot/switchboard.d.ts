@@ -23,6 +23,18 @@ export interface StreamPosition {
   epoch: string;
 }
 
+/**
+ * Where a subscription starts: messages with a higher offset are replayed before the ack (channels that keep
+ * history). Leave `epoch` out only when you do not have it: the subscribe then goes with the offset alone, which
+ * the server checks against the channel's current epoch, so it cannot tell that the history began again since
+ * (README "History and recovery"). A malformed since (offset not a non-negative integer, epoch not a string)
+ * throws TypeError.
+ */
+export interface Since {
+  offset: number;
+  epoch?: string | null;
+}
+
 export interface ConnectOptions {
   /** One endpoint, e.g. "wss://push.example.com/ws". */
   url?: string;
@@ -193,14 +205,21 @@ export class SwitchboardClient {
    * token it has, also for reconnecting. Not connected: the next attempt uses it (after 1008/4010, at once).
    */
   setToken(token: TokenSource): Promise<void>;
+  /**
+   * Adds a handler to a channel, subscribing it if it is the channel's first. `since` (e.g. a position() saved
+   * earlier) counts for the first handler only; later ones share the channel's subscription and position.
+   * Throws TypeError for a missing handler or a malformed since.
+   */
   subscribe<T = unknown>(channel: string, handler: (message: T, frame: MessageFrame<T>) => void,
-                         options?: { since?: StreamPosition }): Unsubscribe;
+                         options?: { since?: Since }): Unsubscribe;
   channels(): string[];
   /**
    * The channel's position (channels that keep history): taken from every ack that carries one and from the
    * messages, never backwards within an epoch; a gap in the offsets waits `reorderWindow` for a late message.
+   * Without `epoch` only while it is still an epoch-less `since` the app gave, before the first ack or message
+   * with one.
    */
-  position(channel: string): StreamPosition | null;
+  position(channel: string): StreamPosition | { offset: number } | null;
   publish(channel: string, message: unknown): Promise<void>;
   send(user: string, message: unknown): Promise<void>;
   presence(channel: string): Promise<Presence>;

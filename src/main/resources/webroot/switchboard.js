@@ -244,19 +244,24 @@ export class SwitchboardClient {
    * from its position when the channel keeps history. Returns a function that unsubscribes the handler; its
    * `ready` promise settles with the first ack ({channel, recovered}), a final refusal, or 'unsubscribed' when
    * the handler goes first. Subscribes are paced, and one refused rate_limited is sent again later.
+   * `options.since` ({offset, epoch}, the epoch optional) is where the channel's first handler starts from; a
+   * malformed one throws TypeError.
    */
   subscribe(channel, handler, options = {}) {
     if (typeof handler !== 'function') {
       throw new TypeError('switchboard: subscribe(channel, handler) needs a handler function');
     }
+    const since = checkSince(options.since);
     let entry = this._subs.get(channel);
     const isNew = !entry;
     if (isNew) {
       entry = { channel, handlers: new Set(), offset: null, epoch: null, ahead: new Set(), delivered: new Set(), gap: null,
         acked: false, last: null, waiters: [] };
-      if (options.since && options.since.offset != null && options.since.epoch != null) {
-        entry.offset = options.since.offset;
-        entry.epoch = options.since.epoch;
+      if (since) {
+        // Without an epoch the offset goes as it is, as the server takes it: checked by its offset alone (README
+        // "History and recovery"). The first ack or message with an epoch replaces it.
+        entry.offset = since.offset;
+        entry.epoch = since.epoch ?? null;
       }
       this._subs.set(channel, entry);
     }
@@ -1149,10 +1154,13 @@ export class SwitchboardClient {
   }
 }
 
-/** The position a resubscribe resumes from, or null when none is known yet. */
+/**
+ * The position a resubscribe resumes from, or null when none is known yet. Without an epoch only while it is
+ * still the app's epoch-less since: every ack and message that sets an offset brings its epoch.
+ */
 function positionOf(entry) {
   if (entry.epoch == null) {
-    return null;
+    return entry.offset === null ? null : { offset: entry.offset };
   }
   let offset = entry.offset;
   if (offset === null) {
@@ -1166,6 +1174,26 @@ function positionOf(entry) {
     }
   }
   return { offset, epoch: entry.epoch };
+}
+
+/**
+ * The app's `since`, checked as the server checks it (FrameDecoder): a malformed one would be refused
+ * bad_request, and one silently dropped would start from now, both found out only later.
+ */
+function checkSince(since) {
+  if (since === undefined || since === null) {
+    return null;
+  }
+  if (typeof since !== 'object') {
+    throw new TypeError('switchboard: since must be an object {offset, epoch}, e.g. a position() saved earlier');
+  }
+  if (!Number.isSafeInteger(since.offset) || since.offset < 0) {
+    throw new TypeError('switchboard: since.offset must be a non-negative integer (got ' + String(since.offset) + ')');
+  }
+  if (since.epoch != null && typeof since.epoch !== 'string') {
+    throw new TypeError('switchboard: since.epoch must be a string, or left out to have the offset checked alone');
+  }
+  return since.epoch == null ? { offset: since.offset } : { offset: since.offset, epoch: since.epoch };
 }
 
 /** Remembers the offsets delivered lately, so a replay of one of them is not delivered twice. */
