@@ -56,13 +56,21 @@ public final class SwitchboardClient {
   public enum State { CONNECTING, CONNECTED, DISCONNECTED, RECONNECTING, CLOSED }
 
   /**
-   * A state change and its cause.
+   * A state change and its cause. Each close is reported by one DISCONNECTED, then RECONNECTING or CLOSED unless
+   * the client waits for a token.
    *
    * @param closeCode the close code that ended the last connection (null when not applicable)
    * @param attempt consecutive failed attempts before this one
    * @param delayMs for RECONNECTING: how long until the next attempt
+   * @param waitingForToken for DISCONNECTED: the token was refused (1008/4010) and the client reconnects only after
+   *     {@link SwitchboardClient#setToken}
    */
-  public record StateChange(State state, String url, Integer closeCode, String reason, int attempt, long delayMs) {}
+  public record StateChange(State state, String url, Integer closeCode, String reason, int attempt, long delayMs,
+      boolean waitingForToken) {
+    public StateChange(State state, String url, Integer closeCode, String reason, int attempt, long delayMs) {
+      this(state, url, closeCode, reason, attempt, delayMs, false);
+    }
+  }
 
   /** A message delivered on a channel; offset and epoch are set on channels that keep history. */
   public record Delivery(String channel, Object message, String fromUser, String timestamp, Long offset, String epoch) {
@@ -834,11 +842,16 @@ public final class SwitchboardClient {
     cancelTimers();
     resetSubscribes();
     dropInFlight();
+    CloseCode.Reconnect policy = reconnectPolicy(code);
+    if (policy == CloseCode.Reconnect.WITH_NEW_TOKEN && fixedToken && !userClosed) {
+      // One DISCONNECTED per close: this one already says that the client waits for a token.
+      waitForToken(code, reason);
+      return;
+    }
     setState(State.DISCONNECTED, code, reason, attempt);
     if (userClosed) {
       return;
     }
-    CloseCode.Reconnect policy = reconnectPolicy(code);
     if (policy == CloseCode.Reconnect.AT_ONCE && !wasConnected) {
       // 1001 before a session was established: the node is draining; do not spin on it.
       policy = CloseCode.Reconnect.WITH_BACKOFF;
@@ -852,12 +865,8 @@ public final class SwitchboardClient {
         setState(State.CLOSED, code, reason, attempt);
       }
       case WITH_NEW_TOKEN -> {
-        if (fixedToken) {
-          waitForToken(code, reason);
-        } else {
-          needNewToken = true;
-          scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, code, reason);
-        }
+        needNewToken = true;
+        scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, code, reason);
       }
       default -> scheduleReconnect(policy, code, reason);
     }
@@ -865,7 +874,8 @@ public final class SwitchboardClient {
 
   private void waitForToken(int code, String reason) {
     waitingForToken = true;
-    setState(State.DISCONNECTED, code, reason, attempt);
+    state = State.DISCONNECTED;
+    emitState(new StateChange(State.DISCONNECTED, url, code, reason, attempt, 0, true));
     SwitchboardException e = new SwitchboardException("unauthorized",
         "the server refused the token (close " + code + "); call setToken() with a new one to reconnect");
     failConnectWaiters(e);
@@ -1393,7 +1403,7 @@ public final class SwitchboardClient {
   // ---- plumbing ----------------------------------------------------------------------------------
 
   private void setState(State s, Integer code, String reason, int n) {
-    if (state == s && s != State.DISCONNECTED) {
+    if (state == s) {
       return;
     }
     state = s;
