@@ -20,15 +20,31 @@ public final class TokenBucket {
 
   /** Takes one token if there is one. */
   public boolean tryTake(long nowNanos) {
-    long elapsed = nowNanos - last;
-    if (elapsed > 0) {
-      tokens = Math.min(burst, tokens + elapsed * ratePerNano);
-      last = nowNanos;
-    }
+    refill(nowNanos);
     if (tokens >= 1) {
       tokens -= 1;
       return true;
     }
     return false;
+  }
+
+  /** Spends every token, e.g. when the other side's bucket turned out to be empty. */
+  public void drain(long nowNanos) {
+    tokens = 0;
+    last = nowNanos;
+  }
+
+  /** How long until {@link #tryTake} succeeds, in milliseconds rounded up; 0 when a token is there. */
+  public long millisUntilToken(long nowNanos) {
+    refill(nowNanos);
+    return tokens >= 1 ? 0 : (long) Math.ceil((1 - tokens) / ratePerNano / 1e6);
+  }
+
+  private void refill(long nowNanos) {
+    long elapsed = nowNanos - last;
+    if (elapsed > 0) {
+      tokens = Math.min(burst, tokens + elapsed * ratePerNano);
+      last = nowNanos;
+    }
   }
 }

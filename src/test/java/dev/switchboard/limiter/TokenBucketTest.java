@@ -46,4 +46,17 @@ class TokenBucketTest {
     assertFalse(b.tryTake(9 * SECOND));
     assertFalse(b.tryTake(10 * SECOND));
   }
+
+  @Test
+  void aDrainedBucketSaysWhenItsNextTokenComes() {
+    long t = 5 * SECOND;
+    TokenBucket b = new TokenBucket(20, 40, t);
+    assertEquals(0, b.millisUntilToken(t), "full");
+    b.drain(t);
+    assertFalse(b.tryTake(t));
+    assertEquals(50, b.millisUntilToken(t), "one token per 50 ms");
+    assertEquals(25, b.millisUntilToken(t + SECOND / 40));
+    assertEquals(0, b.millisUntilToken(t + SECOND / 20 + 1));
+    assertTrue(b.tryTake(t + SECOND / 20 + 1));
+  }
 }
