@@ -1,7 +1,6 @@
 package dev.switchboard.client;
 
 import dev.switchboard.protocol.CloseCode;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
@@ -15,16 +14,11 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.DoubleSupplier;
@@ -106,22 +100,23 @@ public final class SwitchboardClient {
 
   /** Settings; everything but {@code urls} and {@code token} has a default. */
   public static final class Options {
-    private final List<String> urls = new ArrayList<>();
-    private Supplier<Future<String>> token;
-    private boolean fixedToken;
-    private Duration backoffBase = Duration.ofMillis(500);
-    private Duration backoffCap = Duration.ofSeconds(30);
-    private int longBackoffAttempt = 6;
-    private Duration pingInterval = Duration.ofSeconds(20);
-    private Duration pongTimeout = Duration.ofSeconds(10);
-    private Duration connectTimeout = Duration.ofSeconds(10);
-    private Duration requestTimeout = Duration.ofSeconds(15);
-    private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
-    private WebSocketClient webSocketClient;
-    private int subscribeBurst = 30;
-    private double subscribeRate = 15;
-    private Duration subscribeRetryBase = Duration.ofSeconds(1);
-    private Duration reorderWindow = Duration.ofSeconds(1);
+    // Package-visible: the client and its parts read most of these when they need them, not once at create().
+    final List<String> urls = new ArrayList<>();
+    Supplier<Future<String>> token;
+    boolean fixedToken;
+    Duration backoffBase = Duration.ofMillis(500);
+    Duration backoffCap = Duration.ofSeconds(30);
+    int longBackoffAttempt = 6;
+    Duration pingInterval = Duration.ofSeconds(20);
+    Duration pongTimeout = Duration.ofSeconds(10);
+    Duration connectTimeout = Duration.ofSeconds(10);
+    Duration requestTimeout = Duration.ofSeconds(15);
+    DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
+    WebSocketClient webSocketClient;
+    int subscribeBurst = 30;
+    double subscribeRate = 15;
+    Duration subscribeRetryBase = Duration.ofSeconds(1);
+    Duration reorderWindow = Duration.ofSeconds(1);
 
     /** Endpoints like {@code ws://host:8080/ws}; each attempt takes the next one. */
     public Options urls(String... urls) {
@@ -234,8 +229,7 @@ public final class SwitchboardClient {
    * clients that lost the same node over the whole window instead of bringing them back in waves.
    */
   public static long backoffDelay(int attempt, long baseMs, long capMs, double random) {
-    double ceiling = Math.min((double) capMs, baseMs * Math.pow(2, Math.min(attempt, 30)));
-    return (long) Math.floor(random * ceiling);
+    return Backoff.fullJitter(attempt, baseMs, capMs, random);
   }
 
   /** What SPEC §4 tells a client to do after a close code; codes it does not name mean "reconnect with backoff". */
@@ -251,45 +245,40 @@ public final class SwitchboardClient {
   /** Sent by this client when the server stopped answering pings. */
   public static final short NO_PONG = 4000;
   private static final int ABNORMAL = 1006;
-  private static final Set<String> FINAL_SUBSCRIBE_ERRORS = Set.of("forbidden", "bad_request", "too_large", "unauthorized");
 
   private final Vertx vertx;
-  private final Context ctx;
+  private final ClientContext context;
   private final Options opts;
   private final List<String> urls;
   private final WebSocketClient wsClient;
   private final boolean ownsWsClient;
   private final List<Handler<StateChange>> stateHandlers = new CopyOnWriteArrayList<>();
-  private final List<Handler<Subscribed>> subscribedHandlers = new CopyOnWriteArrayList<>();
   private final List<Handler<Throwable>> errorHandlers = new CopyOnWriteArrayList<>();
-  private final List<Handler<Delivery>> messageHandlers = new CopyOnWriteArrayList<>();
+  private final Connection connection = new Connection() {
+    @Override
+    public boolean connected() {
+      return state == State.CONNECTED;
+    }
 
-  // Everything below is touched only on ctx.
-  private final Map<String, Entry> subs = new LinkedHashMap<>();
-  private final Map<Long, Pending> pending = new LinkedHashMap<>();
-  /** Entries whose (re)subscribe waits for the pace, in order. */
-  private final ArrayDeque<Entry> subQueue = new ArrayDeque<>();
-  private double subTokens;
-  private long subTokensAt;
-  private long subPumpTimer = -1;
-  /** Counts sessions, so a subscribe retry armed on an earlier one does nothing. */
-  private long connId;
-  private Set<String> automatic = Set.of();
-  private Supplier<Future<String>> tokenSource;
-  private boolean fixedToken;
-  private String lastToken;
-  // The server answers one auth at a time ("authentication already in progress" otherwise): renewals queue here.
-  private RenewJob renewInFlight;
-  private RenewJob renewNext;
-  /** Numbers setToken() calls, so an older renewal finishing late cannot undo a newer token. */
-  private long tokenSeq;
-  private long tokenInUse;
-  private boolean needNewToken;
+    @Override
+    public Future<JsonObject> send(JsonObject frame, boolean subscribe, long timeoutMs) {
+      return SwitchboardClient.this.send(frame, subscribe, timeoutMs);
+    }
+
+    @Override
+    public void error(Throwable t) {
+      SwitchboardClient.this.error(t);
+    }
+  };
+
+  // Everything below is touched only on the context.
+  private final PendingRequests requests;
+  private final Subscriptions subscriptions;
+  private final Tokens tokens;
   private boolean waitingForToken;
   private volatile State state = State.DISCONNECTED;
   private WebSocket ws;
   private long socketSeq;
-  private long nextId = 1;
   private int urlIndex;
   private int attempt;
   private volatile int attemptsStarted;
@@ -302,164 +291,7 @@ public final class SwitchboardClient {
   private long pingTimer = -1;
   private long pongTimer = -1;
   private long connectTimer = -1;
-  private long renewTimer = -1;
   private final List<Promise<Void>> connectWaiters = new ArrayList<>();
-
-  /**
-   * A channel's handlers and its position.
-   *
-   * <p>The position ({@link #offset}) is the offset up to which every message was delivered or published before
-   * the subscription; {@link #ahead} holds the offsets delivered above it. Several nodes may publish to one
-   * channel, so 46 can arrive before 42: resuming from the highest offset seen would lose 42..45. A gap that
-   * stays open longer than the reorder window is taken as lost, and an ack with a position closes what it
-   * covers, so the position never sticks below the live stream.
-   */
-  private final class Entry {
-    final String channel;
-    final List<Handler<Delivery>> handlers = new ArrayList<>();
-    final List<Promise<Subscribed>> waiters = new ArrayList<>();
-    Long offset;
-    String epoch;
-    TreeSet<Long> ahead = new TreeSet<>();
-    /** The offsets delivered lately, so a replay of one of them is not delivered twice. */
-    LinkedHashSet<Long> delivered = new LinkedHashSet<>();
-    long gapTimer = -1;
-    Subscribed acked;
-    boolean queued;
-    boolean resubscribe;
-    int retries;
-    long retryTimer = -1;
-    /** The session its last subscribe frame was sent on: an entry still queued has nothing to leave. */
-    long sentOn = -1;
-    /** The server refused the subscribe of this automatic channel: the session is on it anyway, without a position. */
-    boolean automaticRefused;
-
-    /** Records a delivery; false when it was already delivered (a replay after a reconnect). */
-    boolean track(long o, String ep) {
-      if (!ep.equals(epoch)) {
-        // The channel's history was lost and began again: the old position means nothing in the new epoch.
-        resetPosition(ep, null);
-      }
-      if (!delivered.add(o)) {
-        return false;
-      }
-      if (delivered.size() > 2048) {
-        delivered.remove(delivered.iterator().next());
-      }
-      // At or below the position yet never delivered: published just before the ack's position was read, and
-      // late. Deliver it; the position already covers it.
-      if (offset == null || o > offset) {
-        ahead.add(o);
-        settlePosition();
-      }
-      return true;
-    }
-
-    /** Takes the position an ack carries (plain subscribe, recovered true or false); never backwards in an epoch. */
-    void positionFromAck(JsonObject ack) {
-      Long o = ack.getValue("offset") instanceof Number n ? n.longValue() : null;
-      String ep = ack.getString("epoch");
-      if (o != null && ep != null) {
-        if (!ep.equals(epoch)) {
-          resetPosition(ep, o);
-        } else if (offset == null || o > offset) {
-          offset = o; // what is below was replayed, or published before the subscription
-        }
-        settlePosition();
-      } else if (Boolean.FALSE.equals(ack.getBoolean("recovered"))) {
-        // The server cannot send what is missing: do not wait for it.
-        closeGap();
-      }
-    }
-
-    /** The position a resubscribe resumes from, or null when none is known yet. */
-    JsonObject position() {
-      if (epoch == null) {
-        return null;
-      }
-      Long o = offset;
-      if (o == null) {
-        // No ack with a position yet: the run of messages seen so far, from the lowest.
-        if (ahead.isEmpty()) {
-          return null;
-        }
-        o = ahead.first();
-        while (ahead.contains(o + 1)) {
-          o++;
-        }
-      }
-      return new JsonObject().put("offset", o).put("epoch", epoch);
-    }
-
-    void resetPosition(String ep, Long o) {
-      epoch = ep;
-      offset = o;
-      ahead = new TreeSet<>();
-      delivered = new LinkedHashSet<>();
-      cancelGap();
-    }
-
-    void settlePosition() {
-      if (offset != null) {
-        ahead.headSet(offset, true).clear();
-        while (ahead.remove(offset + 1)) {
-          offset++;
-        }
-      }
-      if (ahead.isEmpty()) {
-        cancelGap();
-      } else if (ahead.size() > 1000) {
-        closeGap();
-      } else if (gapTimer < 0) {
-        gapTimer = vertx.setTimer(Math.max(1, opts.reorderWindow.toMillis()), t -> {
-          gapTimer = -1;
-          if (subs.get(channel) == this) {
-            closeGap();
-          }
-        });
-      }
-    }
-
-    /** Moves the position past a gap whose messages are not coming: the highest offset delivered. */
-    void closeGap() {
-      cancelGap();
-      if (!ahead.isEmpty()) {
-        offset = offset == null ? ahead.last() : Math.max(offset, ahead.last());
-        ahead.clear();
-      }
-    }
-
-    void cancelGap() {
-      cancel(gapTimer);
-      gapTimer = -1;
-    }
-
-    Entry(String channel) {
-      this.channel = channel;
-    }
-  }
-
-  /** A renewal waiting its turn; seq 0: the renewal timer asking the supplier again, which changes no token. */
-  private static final class RenewJob {
-    Supplier<Future<String>> source;
-    boolean fixed;
-    long seq;
-    final List<Promise<Void>> waiters = new ArrayList<>();
-  }
-
-  private static final class Pending {
-    final JsonObject frame;
-    final Promise<JsonObject> promise;
-    final boolean subscribe;
-    long timer = -1;
-    boolean sent;
-
-    Pending(JsonObject frame, Promise<JsonObject> promise, boolean subscribe) {
-      this.frame = frame;
-      this.promise = promise;
-      this.subscribe = subscribe;
-    }
-  }
 
   private SwitchboardClient(Vertx vertx, Options opts) {
     if (opts.urls.isEmpty()) {
@@ -469,11 +301,12 @@ public final class SwitchboardClient {
       throw new IllegalArgumentException("give a token (a JWT, or a supplier of one)");
     }
     this.vertx = vertx;
-    this.ctx = vertx.getOrCreateContext();
+    this.context = new ClientContext(vertx.getOrCreateContext());
     this.opts = opts;
     this.urls = List.copyOf(opts.urls);
-    this.tokenSource = opts.token;
-    this.fixedToken = opts.fixedToken;
+    this.requests = new PendingRequests(vertx);
+    this.subscriptions = new Subscriptions(vertx, opts, connection, context);
+    this.tokens = new Tokens(vertx, opts, connection, context);
     this.ownsWsClient = opts.webSocketClient == null;
     this.wsClient = ownsWsClient ? vertx.createWebSocketClient(new WebSocketClientOptions()
         .setMaxFrameSize(1024 * 1024)
@@ -514,7 +347,7 @@ public final class SwitchboardClient {
 
   /** Every subscribe ack, including the ones after a reconnect, with {@code recovered}. */
   public SwitchboardClient onSubscribed(Handler<Subscribed> handler) {
-    subscribedHandlers.add(handler);
+    subscriptions.onSubscribed(handler);
     return this;
   }
 
@@ -526,7 +359,7 @@ public final class SwitchboardClient {
 
   /** Every delivery on any channel, subscribed by a handler or automatically. */
   public SwitchboardClient onMessage(Handler<Delivery> handler) {
-    messageHandlers.add(handler);
+    subscriptions.onMessage(handler);
     return this;
   }
 
@@ -537,7 +370,7 @@ public final class SwitchboardClient {
    * 1008/4010 (the supplier is asked again and must give another token).
    */
   public Future<Void> connect() {
-    return call(() -> {
+    return context.call(() -> {
       if (userClosed) {
         return Future.failedFuture(new SwitchboardException("closed", "the client was closed; create a new one"));
       }
@@ -546,7 +379,7 @@ public final class SwitchboardClient {
       }
       Promise<Void> p = Promise.promise();
       connectWaiters.add(p);
-      boolean stopped = state == State.CLOSED || (waitingForToken && !fixedToken);
+      boolean stopped = state == State.CLOSED || (waitingForToken && !tokens.fixed());
       if (!started || stopped) {
         started = true;
         waitingForToken = false;
@@ -578,12 +411,11 @@ public final class SwitchboardClient {
   }
 
   private Future<Void> setTokenSource(Supplier<Future<String>> source, boolean fixed) {
-    return call(() -> {
-      long seq = ++tokenSeq;
+    return context.call(() -> {
       if (state == State.CONNECTED && !userClosed) {
-        return queueRenewal(source, fixed, seq);
+        return tokens.renewWith(source, fixed);
       }
-      useToken(source, fixed, seq);
+      tokens.replace(source, fixed);
       if (!userClosed && waitingForToken) {
         waitingForToken = false;
         attempt = 0;
@@ -593,16 +425,6 @@ public final class SwitchboardClient {
     });
   }
 
-  /** Makes a token the one connection attempts use, unless a newer setToken() already took its place. */
-  private void useToken(Supplier<Future<String>> source, boolean fixed, long seq) {
-    if (seq >= tokenInUse) {
-      tokenInUse = seq;
-      tokenSource = source;
-      fixedToken = fixed;
-      needNewToken = false;
-    }
-  }
-
   /**
    * Subscribes a handler; restored after every reconnect. Completes with the first ack (at once for a
    * channel already acked), fails when the server refuses it (SwitchboardException with the code).
@@ -610,43 +432,11 @@ public final class SwitchboardClient {
   public Future<Subscription> subscribe(String channel, Handler<Delivery> handler) {
     Objects.requireNonNull(channel, "channel");
     Objects.requireNonNull(handler, "handler");
-    return call(() -> {
+    return context.call(() -> {
       if (userClosed) {
         return Future.failedFuture(new SwitchboardException("closed", "the client is closed"));
       }
-      Entry e = subs.get(channel);
-      boolean isNew = e == null;
-      if (isNew) {
-        e = new Entry(channel);
-        subs.put(channel, e);
-      }
-      e.handlers.add(handler);
-      Entry entry = e;
-      Promise<Subscribed> acked = Promise.promise();
-      if (e.acked != null) {
-        acked.complete(e.acked);
-      } else {
-        e.waiters.add(acked);
-      }
-      if (isNew && state == State.CONNECTED) {
-        enqueueSubscribe(e, false, true);
-      }
-      return acked.future().map(info -> new Subscription() {
-        @Override
-        public String channel() {
-          return channel;
-        }
-
-        @Override
-        public Subscribed acked() {
-          return info;
-        }
-
-        @Override
-        public Future<Void> unsubscribe() {
-          return call(() -> removeHandler(entry, handler));
-        }
-      });
+      return subscriptions.subscribe(channel, handler);
     });
   }
 
@@ -691,20 +481,17 @@ public final class SwitchboardClient {
    * resubscribe sends it as {@code since}.
    */
   public Future<JsonObject> position(String channel) {
-    return call(() -> {
-      Entry e = subs.get(channel);
-      return Future.succeededFuture(e == null ? null : e.position());
-    });
+    return context.call(() -> Future.succeededFuture(subscriptions.position(channel)));
   }
 
   /** Closes for good with 1000 and releases the WebSocket client; pending requests fail with code "closed". */
   public Future<Void> close() {
-    return call(() -> {
+    return context.call(() -> {
       if (!userClosed) {
         userClosed = true;
         waitingForToken = false;
         cancelTimers();
-        resetSubscribes();
+        subscriptions.reset();
         cancel(reconnectTimer);
         reconnectTimer = -1;
         WebSocket s = ws;
@@ -733,13 +520,7 @@ public final class SwitchboardClient {
     url = target;
     attemptsStarted++;
     setState(State.CONNECTING, null, null, 0);
-    Future<String> tokenFuture;
-    try {
-      tokenFuture = tokenSource.get();
-    } catch (RuntimeException e) {
-      tokenFuture = Future.failedFuture(e);
-    }
-    tokenFuture.onComplete(ar -> run(() -> {
+    tokens.fetch().onComplete(ar -> context.run(() -> {
       if (seq != socketSeq || userClosed) {
         return;
       }
@@ -749,16 +530,14 @@ public final class SwitchboardClient {
         return;
       }
       String token = ar.result();
-      if (needNewToken && Objects.equals(token, lastToken)) {
+      if (tokens.refusedAgain(token)) {
         waitForToken(CloseCode.POLICY_VIOLATION.code(), "token refused");
         return;
       }
-      needNewToken = false;
-      lastToken = token;
+      tokens.sending(token);
       open(seq, target, token);
     }));
   }
-
   private void open(long seq, String target, String token) {
     WebSocketConnectOptions co;
     try {
@@ -840,10 +619,10 @@ public final class SwitchboardClient {
     ws = null;
     socketSeq++;
     cancelTimers();
-    resetSubscribes();
-    dropInFlight();
+    subscriptions.reset();
+    requests.dropInFlight();
     CloseCode.Reconnect policy = reconnectPolicy(code);
-    if (policy == CloseCode.Reconnect.WITH_NEW_TOKEN && fixedToken && !userClosed) {
+    if (policy == CloseCode.Reconnect.WITH_NEW_TOKEN && tokens.fixed() && !userClosed) {
       // One DISCONNECTED per close: this one already says that the client waits for a token.
       waitForToken(code, reason);
       return;
@@ -865,7 +644,7 @@ public final class SwitchboardClient {
         setState(State.CLOSED, code, reason, attempt);
       }
       case WITH_NEW_TOKEN -> {
-        needNewToken = true;
+        tokens.requireNew();
         scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, code, reason);
       }
       default -> scheduleReconnect(policy, code, reason);
@@ -887,14 +666,14 @@ public final class SwitchboardClient {
       attempt = Math.max(attempt, opts.longBackoffAttempt);
     }
     long delay = policy == CloseCode.Reconnect.AT_ONCE ? 0
-        : backoffDelay(attempt, opts.backoffBase.toMillis(), opts.backoffCap.toMillis(), opts.random.getAsDouble());
+        : Backoff.fullJitter(attempt, opts.backoffBase.toMillis(), opts.backoffCap.toMillis(), opts.random.getAsDouble());
     int n = attempt++;
     String next = urls.get(urlIndex % urls.size());
     state = State.RECONNECTING;
     emitState(new StateChange(State.RECONNECTING, next, code, reason, n, delay));
     if (delay == 0) {
       reconnectTimer = -1;
-      ctx.runOnContext(v -> connectNow());
+      context.later(this::connectNow);
     } else {
       reconnectTimer = vertx.setTimer(delay, t -> connectNow());
     }
@@ -915,32 +694,20 @@ public final class SwitchboardClient {
     String type = f.getString("type", "");
     switch (type) {
       case "auth_success" -> onAuthSuccess(f);
-      case "message" -> onMessage(f);
+      case "message" -> subscriptions.deliver(f);
       case "pong" -> { }
       default -> {
-        Long id = idOf(f);
-        Pending p = id == null ? null : pending.get(id);
-        if (p != null) {
-          settle(id, p, f);
-        } else if ("error".equals(type)) {
+        if (!requests.answer(f) && "error".equals(type)) {
           error(new SwitchboardException(f.getString("code"), f.getString("message")));
         }
       }
     }
   }
 
-  private static Long idOf(JsonObject f) {
-    return f.getValue("id") instanceof Number n ? n.longValue() : null;
-  }
-
   private void onAuthSuccess(JsonObject f) {
-    Long id = idOf(f);
-    Pending p = id == null ? null : pending.get(id);
-    if (p != null || state == State.CONNECTED) {
-      if (p != null) {
-        settle(id, p, f);
-      }
-      scheduleRenew(f.getLong("expires_in"));
+    // The answer to a renewal, or one the session no longer waits for.
+    if (requests.answer(f) || state == State.CONNECTED) {
+      tokens.scheduleRenewal(f.getLong("expires_in"));
       return;
     }
     cancel(connectTimer);
@@ -950,7 +717,7 @@ public final class SwitchboardClient {
     node = f.getString("node");
     Set<String> auto = new HashSet<>();
     f.getJsonArray("channels", new JsonArray()).forEach(c -> auto.add(String.valueOf(c)));
-    automatic = auto;
+    subscriptions.automatic(auto);
     setState(State.CONNECTED, null, null, 0);
     for (Promise<Void> w : List.copyOf(connectWaiters)) {
       w.tryComplete();
@@ -960,302 +727,32 @@ public final class SwitchboardClient {
       return;
     }
     schedulePing(f.getInteger("heartbeat", 0));
-    scheduleRenew(f.getLong("expires_in"));
-    connId++;
-    resetSubscribes();
-    // The server's budget for this session starts full; ours is the smaller share of it.
-    subTokens = opts.subscribeBurst;
-    subTokensAt = System.nanoTime();
-    for (Entry e : List.copyOf(subs.values())) {
-      // An entry acked on an earlier connection is a resubscribe; the app may need its recovered flag.
-      enqueueSubscribe(e, e.acked != null, false);
-    }
-    pumpSubscribes();
+    tokens.scheduleRenewal(f.getLong("expires_in"));
+    subscriptions.resubscribeAll();
     if (state != State.CONNECTED) {
       return;
     }
-    for (Map.Entry<Long, Pending> q : List.copyOf(pending.entrySet())) {
-      if (!q.getValue().sent && pending.containsKey(q.getKey())) {
-        q.getValue().sent = true;
-        write(q.getValue().frame);
-      }
-    }
-  }
-
-  private void onMessage(JsonObject f) {
-    String channel = f.getString("channel");
-    Entry e = subs.get(channel);
-    Long offset = f.getValue("offset") instanceof Number n ? n.longValue() : null;
-    String epoch = f.getString("epoch");
-    if (e != null && offset != null && epoch != null && !e.track(offset, epoch)) {
-      return; // already delivered (a replay after a reconnect)
-    }
-    Delivery d = new Delivery(channel, f.getValue("message"), f.getString("from_user"), f.getString("timestamp"), offset, epoch);
-    if (e != null) {
-      for (Handler<Delivery> h : List.copyOf(e.handlers)) {
-        try {
-          h.handle(d);
-        } catch (RuntimeException ex) {
-          error(ex);
-        }
-      }
-    }
-    for (Handler<Delivery> h : messageHandlers) {
-      try {
-        h.handle(d);
-      } catch (RuntimeException ex) {
-        error(ex);
-      }
-    }
-  }
-
-  private void sendSubscribe(Entry e, boolean resubscribe) {
-    if (!needsSubscribeFrame(e)) {
-      subscribed(e, new Subscribed(e.channel, null, resubscribe, true));
-      return;
-    }
-    JsonObject frame = new JsonObject().put("type", "subscribe").put("channel", e.channel);
-    JsonObject since = e.position();
-    if (since != null) {
-      frame.put("since", since);
-    }
-    e.sentOn = connId;
-    // No client-side timeout: a subscription stays wanted until unsubscribed; liveness is the ping's job.
-    send(frame, true, 0).onComplete(ar -> {
-      if (subs.get(e.channel) != e) {
-        return;
-      }
-      if (ar.succeeded()) {
-        e.retries = 0;
-        e.positionFromAck(ar.result());
-        subscribed(e, new Subscribed(e.channel, ar.result().getBoolean("recovered"), resubscribe,
-            automatic.contains(e.channel)));
-        return;
-      }
-      SwitchboardException err = ar.cause() instanceof SwitchboardException se ? se
-          : new SwitchboardException("internal", ar.cause().getMessage());
-      if (FINAL_SUBSCRIBE_ERRORS.contains(err.code()) && automatic.contains(e.channel)) {
-        // The session is on it anyway; only the position is not to be had (a config that refuses the subscribe).
-        e.automaticRefused = true;
-        subscribed(e, new Subscribed(e.channel, null, resubscribe, true));
-        return;
-      }
-      if (FINAL_SUBSCRIBE_ERRORS.contains(err.code())) {
-        subs.remove(e.channel);
-        for (Promise<Subscribed> w : List.copyOf(e.waiters)) {
-          w.tryFail(err);
-        }
-        e.waiters.clear();
-        error(new SwitchboardException(err.code(), e.channel + ": " + err.getMessage()));
-        return;
-      }
-      if ("closed".equals(err.code())) {
-        return; // failAll already told the waiters
-      }
-      if ("rate_limited".equals(err.code())) {
-        // The server's bucket is empty (the app's own frames count too): let ours wait for it to refill.
-        subTokens = 0;
-        subTokensAt = System.nanoTime();
-      } else {
-        error(new SwitchboardException(err.code(), e.channel + ": " + err.getMessage()));
-      }
-      retrySubscribe(e, resubscribe);
-    });
-  }
-
-  private void enqueueSubscribe(Entry e, boolean resubscribe, boolean pump) {
-    e.resubscribe = resubscribe;
-    if (!e.queued) {
-      e.queued = true;
-      subQueue.add(e);
-    }
-    if (pump) {
-      pumpSubscribes();
-    }
-  }
-
-  /**
-   * Sends queued subscribes within a token bucket (subscribeBurst at once, then subscribeRate a second), so 60
-   * channels after a reconnect are not answered rate_limited for what the server's bucket cannot take.
-   */
-  private void pumpSubscribes() {
-    if (state != State.CONNECTED) {
-      return;
-    }
-    long now = System.nanoTime();
-    subTokens = Math.min(opts.subscribeBurst, subTokens + Math.max(0, now - subTokensAt) / 1e9 * opts.subscribeRate);
-    subTokensAt = now;
-    while (!subQueue.isEmpty()) {
-      Entry e = subQueue.peek();
-      boolean live = subs.get(e.channel) == e;
-      boolean needsFrame = live && needsSubscribeFrame(e);
-      if (needsFrame && subTokens < 1) {
-        break;
-      }
-      subQueue.poll();
-      e.queued = false;
-      if (!live) {
-        continue; // unsubscribed while it waited
-      }
-      if (needsFrame) {
-        subTokens -= 1;
-      }
-      sendSubscribe(e, e.resubscribe);
-      if (state != State.CONNECTED) {
-        return; // an onSubscribed handler closed the client
-      }
-    }
-    if (!subQueue.isEmpty() && subPumpTimer < 0) {
-      long wait = Math.max(1, (long) Math.ceil((1 - subTokens) * 1000 / opts.subscribeRate));
-      subPumpTimer = vertx.setTimer(wait, t -> {
-        subPumpTimer = -1;
-        pumpSubscribes();
-      });
-    }
-  }
-
-  /** Sends a refused-for-now subscribe again after a growing delay, half of it jitter, on the same session only. */
-  private void retrySubscribe(Entry e, boolean resubscribe) {
-    int n = e.retries++;
-    double ceiling = Math.min((double) opts.backoffCap.toMillis(),
-        opts.subscribeRetryBase.toMillis() * Math.pow(2, Math.min(n, 30)));
-    long delay = Math.max(1, (long) Math.floor(ceiling / 2 + opts.random.getAsDouble() * ceiling / 2));
-    long conn = connId;
-    cancel(e.retryTimer);
-    e.retryTimer = vertx.setTimer(delay, t -> {
-      e.retryTimer = -1;
-      if (subs.get(e.channel) == e && connId == conn && state == State.CONNECTED) {
-        enqueueSubscribe(e, resubscribe, true);
-      }
-    });
-  }
-
-  /** Forgets what was queued or waiting to retry on the session that ended; the next one resubscribes all. */
-  private void resetSubscribes() {
-    cancel(subPumpTimer);
-    subPumpTimer = -1;
-    for (Entry e : subQueue) {
-      e.queued = false;
-    }
-    subQueue.clear();
-    for (Entry e : subs.values()) {
-      cancel(e.retryTimer);
-      e.retryTimer = -1;
-      // A gap open when the session ended is left to the resubscribe's since, which replays what is missing.
-      e.cancelGap();
-    }
-  }
-
-  /**
-   * The server puts every session on user:&lt;self&gt;, broadcast and segment:… itself. A subscribe for
-   * user:&lt;self&gt; is still sent when the app listens to it: its ack carries the position, and a since after a
-   * reconnect recovers the direct messages sent meanwhile, when the user namespace keeps history. The server
-   * refuses it for broadcast and segment:…, which keep no history.
-   */
-  private boolean needsSubscribeFrame(Entry e) {
-    if (!automatic.contains(e.channel)) {
-      return true;
-    }
-    return e.channel.startsWith("user:") && !e.automaticRefused;
-  }
-
-  private void subscribed(Entry e, Subscribed info) {
-    e.acked = info;
-    for (Promise<Subscribed> w : List.copyOf(e.waiters)) {
-      w.tryComplete(info);
-    }
-    e.waiters.clear();
-    for (Handler<Subscribed> h : subscribedHandlers) {
-      h.handle(info);
-    }
-  }
-
-  private Future<Void> removeHandler(Entry e, Handler<Delivery> handler) {
-    e.handlers.remove(handler);
-    if (e.handlers.isEmpty() && subs.get(e.channel) == e) {
-      subs.remove(e.channel);
-      cancel(e.retryTimer);
-      e.retryTimer = -1;
-      e.cancelGap();
-      // Still queued or waiting to retry: the server never heard of it on this session, so nothing to leave.
-      if (state == State.CONNECTED && e.sentOn == connId && !automatic.contains(e.channel)) {
-        return send(new JsonObject().put("type", "unsubscribe").put("channel", e.channel), false,
-            opts.requestTimeout.toMillis()).mapEmpty();
-      }
-    }
-    return Future.succeededFuture();
+    requests.sendQueued(this::write);
   }
 
   // ---- requests ----------------------------------------------------------------------------------
 
   private Future<JsonObject> request(JsonObject frame, Duration timeout) {
     long ms = (timeout == null ? opts.requestTimeout : timeout).toMillis();
-    return call(() -> send(frame, false, ms));
+    return context.call(() -> send(frame, false, ms));
   }
 
-  /** On ctx: sends now when connected, else queues until the next authentication. */
+  /** On the context: sends now when connected, else queues until the next authentication. */
   private Future<JsonObject> send(JsonObject frame, boolean subscribe, long timeoutMs) {
     if (userClosed || state == State.CLOSED) {
       return Future.failedFuture(new SwitchboardException("closed", "the client is closed; connect() it again first"));
     }
-    long id = nextId++;
-    JsonObject out = frame.copy().put("id", id);
-    Pending p = new Pending(out, Promise.promise(), subscribe);
-    if (timeoutMs > 0) {
-      p.timer = vertx.setTimer(timeoutMs, t -> {
-        if (pending.remove(id, p)) {
-          p.promise.tryFail(new SwitchboardException("timeout",
-              "no answer to " + frame.getString("type") + " within " + timeoutMs + " ms"));
-        }
-      });
-    }
-    pending.put(id, p);
-    if (state == State.CONNECTED) {
-      p.sent = true;
-      write(out);
-    }
-    return p.promise.future();
-  }
-
-  private void settle(long id, Pending p, JsonObject f) {
-    pending.remove(id);
-    cancel(p.timer);
-    if ("error".equals(f.getString("type"))) {
-      p.promise.tryFail(new SwitchboardException(f.getString("code"), f.getString("message")));
-    } else {
-      p.promise.tryComplete(f);
-    }
-  }
-
-  /** Requests written to the lost socket may or may not have been handled: fail them; keep the queued ones. */
-  private void dropInFlight() {
-    for (Map.Entry<Long, Pending> q : List.copyOf(pending.entrySet())) {
-      Pending p = q.getValue();
-      if (!p.sent) {
-        continue;
-      }
-      pending.remove(q.getKey());
-      cancel(p.timer);
-      if (!p.subscribe) {
-        p.promise.tryFail(new SwitchboardException("disconnected",
-            "the connection was lost before the answer to " + p.frame.getString("type") + " arrived"));
-      }
-      // A subscribe is simply sent again after the reconnect.
-    }
+    return requests.add(frame, subscribe, timeoutMs, state == State.CONNECTED ? this::write : null);
   }
 
   private void failAll(String code, String message) {
-    for (Pending p : List.copyOf(pending.values())) {
-      cancel(p.timer);
-      p.promise.tryFail(new SwitchboardException(code, message));
-    }
-    pending.clear();
-    for (Entry e : subs.values()) {
-      for (Promise<Subscribed> w : List.copyOf(e.waiters)) {
-        w.tryFail(new SwitchboardException(code, message));
-      }
-      e.waiters.clear();
-    }
+    requests.failAll(code, message);
+    subscriptions.failWaiters(code, message);
     failConnectWaiters(new SwitchboardException(code, message));
   }
 
@@ -1273,7 +770,7 @@ public final class SwitchboardClient {
     }
   }
 
-  // ---- liveness and renewal ----------------------------------------------------------------------
+  // ---- liveness ----------------------------------------------------------------------------------
 
   private void schedulePing(int heartbeatSeconds) {
     long interval = heartbeatSeconds > 0
@@ -1295,109 +792,6 @@ public final class SwitchboardClient {
       }
       schedulePing(heartbeatSeconds);
     });
-  }
-
-  private void scheduleRenew(Long expiresIn) {
-    cancel(renewTimer);
-    renewTimer = -1;
-    if (fixedToken || expiresIn == null || expiresIn <= 0) {
-      return;
-    }
-    // Renew at 80 % of the token's remaining life, well inside the server's expiry grace.
-    renewTimer = vertx.setTimer(Math.max(1000, expiresIn * 800), t -> {
-      renewTimer = -1;
-      if (renewInFlight == null && renewNext == null) {
-        queueRenewal(tokenSource, fixedToken, 0);
-      }
-    });
-  }
-
-  private Future<Void> queueRenewal(Supplier<Future<String>> source, boolean fixed, long seq) {
-    RenewJob job = renewNext;
-    if (job == null) {
-      job = new RenewJob();
-      renewNext = job;
-    }
-    // Not sent yet, so a newer token simply takes its place: the older one would be replaced at once anyway.
-    job.source = source;
-    job.fixed = fixed;
-    job.seq = seq;
-    Promise<Void> done = Promise.promise();
-    job.waiters.add(done);
-    pumpRenewal();
-    return done.future();
-  }
-
-  private void pumpRenewal() {
-    if (renewInFlight != null || renewNext == null) {
-      return;
-    }
-    RenewJob job = renewNext;
-    renewNext = null;
-    renewInFlight = job;
-    renew(job).onComplete(ar -> {
-      renewInFlight = null;
-      if (ar.failed()) {
-        error(ar.cause());
-      }
-      for (Promise<Void> w : job.waiters) {
-        if (ar.succeeded()) {
-          w.tryComplete();
-        } else {
-          w.tryFail(ar.cause());
-        }
-      }
-      pumpRenewal();
-    });
-  }
-
-  /** On ctx: one renewal; completes on ctx. */
-  private Future<Void> renew(RenewJob job) {
-    Future<String> tf;
-    try {
-      tf = job.source.get();
-    } catch (RuntimeException e) {
-      tf = Future.failedFuture(e);
-    }
-    Promise<Void> done = Promise.promise();
-    tf.onComplete(ar -> run(() -> {
-      if (ar.failed()) {
-        done.fail(new SwitchboardException("token", "the token supplier failed: " + ar.cause().getMessage()));
-        return;
-      }
-      if (state != State.CONNECTED) {
-        // The session went away first: like a token set while disconnected, the next attempt uses it.
-        if (job.seq > 0) {
-          useToken(job.source, job.fixed, job.seq);
-        }
-        done.complete();
-        return;
-      }
-      String token = ar.result();
-      send(new JsonObject().put("type", "auth").put("token", token), false, opts.requestTimeout.toMillis())
-          .onComplete(sent -> {
-            if (sent.succeeded()) {
-              lastToken = token;
-              if (job.seq > 0) {
-                useToken(job.source, job.fixed, job.seq);
-              }
-              done.complete();
-              return;
-            }
-            String code = sent.cause() instanceof SwitchboardException se ? se.code() : "internal";
-            if (code.equals("disconnected") || code.equals("closed")) {
-              if (job.seq > 0) {
-                useToken(job.source, job.fixed, job.seq);
-              }
-              done.complete();
-              return;
-            }
-            // Refused: the session still runs on the token it has, so that one stays for reconnecting; taking
-            // the refused one would fail the next attempt, or make it another user.
-            done.fail(new SwitchboardException(code, "the server refused the new token: " + sent.cause().getMessage()));
-          });
-    }));
-    return done.future();
   }
 
   // ---- plumbing ----------------------------------------------------------------------------------
@@ -1434,30 +828,13 @@ public final class SwitchboardClient {
     cancel(connectTimer);
     cancel(pingTimer);
     cancel(pongTimer);
-    cancel(renewTimer);
-    connectTimer = pingTimer = pongTimer = renewTimer = -1;
+    tokens.cancelRenewal();
+    connectTimer = pingTimer = pongTimer = -1;
   }
 
   private void cancel(long timer) {
     if (timer >= 0) {
       vertx.cancelTimer(timer);
     }
-  }
-
-  private void run(Runnable r) {
-    if (Vertx.currentContext() == ctx) {
-      r.run();
-    } else {
-      ctx.runOnContext(v -> r.run());
-    }
-  }
-
-  private <T> Future<T> call(Supplier<Future<T>> body) {
-    if (Vertx.currentContext() == ctx) {
-      return body.get();
-    }
-    Promise<T> p = Promise.promise();
-    ctx.runOnContext(v -> body.get().onComplete(p));
-    return p.future();
   }
 }
