@@ -59,6 +59,8 @@ public final class Session {
   private static final int MAX_PENDING_WHILE_AUTH = 32;
   /** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, two of them the code. */
   private static final int MAX_CLOSE_REASON_BYTES = 123;
+  /** RFC 6455 §7.1.5: the code of a close frame that carried none; never sent, only counted and logged. */
+  private static final int NO_STATUS_CODE = 1005;
 
   private final ServerWebSocket ws;
   private RawSocket raw;
@@ -98,6 +100,8 @@ public final class Session {
   private boolean closed;
   /** The close code this side sent; 0 while none. */
   private short sentCode;
+  /** The peer's close frame carried no status code, which Vert.x's {@code closeStatusCode()} reports as 1000. */
+  private boolean peerSentNoCode;
   /** When a session this side closed has had time enough to let its close frame out (epoch ms). */
   private long closeDeadline;
   /** The user whose per-user slot this session holds in the limiter; released exactly once. */
@@ -167,6 +171,8 @@ public final class Session {
   private void onFrame(WebSocketFrame f) {
     touch();
     if (f.isClose()) {
+      // Vert.x hands the close frame's payload over as it came: empty means no status code at all.
+      peerSentNoCode = f.binaryData().length() == 0;
       peerClosing();
       return;
     }
@@ -1060,10 +1066,16 @@ public final class Session {
     log.info("event=disconnect session={} user={} ip={} code={}", id, userId(), ip, code);
   }
 
-  /** The code this side sent, else the peer's, else 1006 (closed without a close frame). */
+  /**
+   * The code this side sent, else the peer's (1005 when its close frame carried none), else 1006 (closed
+   * without a close frame).
+   */
   private int closeCode() {
     if (sentCode != 0) {
       return sentCode;
+    }
+    if (peerSentNoCode) {
+      return NO_STATUS_CODE;
     }
     // Asked only once the peer's close frame came (peerClosing) or the socket closed: before that, Vert.x 5.0's
     // closeStatusCode() unboxes its null code and throws.

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.cluster.Http;
+import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
@@ -215,8 +216,7 @@ class CloseCodesTest {
   }
 
   static double disconnects(String code) {
-    var c = node.context().registry().find("switchboard.disconnects").tag("code", code).counter();
-    return c == null ? 0 : c.count();
+    return disconnects(node, code);
   }
 
   @Test
@@ -282,6 +282,39 @@ class CloseCodesTest {
     dev.switchboard.cluster.Tally.waitFor(() -> disconnects("other") == other + 1, WAIT,
         () -> "disconnects{code=other} is " + disconnects("other") + ", was " + other);
     assertEquals(0, disconnects("4123"));
+  }
+
+  @Test
+  void aCloseFrameWithoutAStatusCodeIsCountedAndLoggedAs1005NotAs1000() throws IOException {
+    // A node of its own: no other test's sessions close with 1000 on it while the counters are read.
+    SwitchboardNode own = TestNodes.standalone(new JsonObject());
+    try (LogCapture logs = LogCapture.of(Session.class)) {
+      try (RawWsClient c = RawWsClient.connect(own.port(), "/ws?token=" + TestNodes.token("mona"))) {
+        c.next("auth_success", WAIT);
+        // RFC 6455 §7.1.5: a close frame with no payload has no status code, which is 1005, not 1000.
+        c.sendFrame(RawWsClient.CLOSE, true, new byte[0]);
+        c.awaitClose(WAIT);
+      }
+      dev.switchboard.cluster.Tally.waitFor(() -> disconnects(own, "1005") == 1, WAIT, () -> "disconnects{code=1005}: " + disconnects(own, "1005"));
+      assertEquals(0, disconnects(own, "1000"));
+      assertEquals(1, logs.containing("event=disconnect").stream()
+          .filter(l -> l.contains("user=mona") && l.endsWith("code=1005")).count(), () -> logs.messages().toString());
+
+      try (RawWsClient c = RawWsClient.connect(own.port(), "/ws?token=" + TestNodes.token("nina"))) {
+        c.next("auth_success", WAIT);
+        c.sendFrame(RawWsClient.CLOSE, true, new byte[] {0x03, (byte) 0xe8});
+        c.awaitClose(WAIT);
+      }
+      dev.switchboard.cluster.Tally.waitFor(() -> disconnects(own, "1000") == 1, WAIT, () -> "disconnects{code=1000}: " + disconnects(own, "1000"));
+      assertEquals(1, disconnects(own, "1005"));
+    } finally {
+      own.close().await();
+    }
+  }
+
+  static double disconnects(SwitchboardNode n, String code) {
+    var c = n.context().registry().find("switchboard.disconnects").tag("code", code).counter();
+    return c == null ? 0 : c.count();
   }
 
   /** Retries until admitted: releasing a slot is asynchronous. Bounded by a deadline. */
