@@ -4,11 +4,9 @@ import dev.switchboard.auth.Principal;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.config.SwitchboardConfig;
-import dev.switchboard.history.HistoryStore;
 import dev.switchboard.limiter.InflationLimit;
 import dev.switchboard.limiter.TokenBucket;
 import dev.switchboard.metrics.AdminAccess;
-import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.Frame;
@@ -18,23 +16,17 @@ import dev.switchboard.protocol.ServerFrames;
 import dev.switchboard.router.Undelivered;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.WebSocketFrame;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -43,17 +35,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One WebSocket connection: its authentication state, its subscriptions, its inbound rate budget, and the
- * only place frames are written to its socket. Runs on its gateway instance's event loop.
+ * One WebSocket connection: its state (authentication in {@link SessionAuth}), its subscriptions, its inbound
+ * rate budget, and the only place frames are written to its socket. Runs on its gateway instance's event loop.
  *
  * <p>Every inbound frame goes through {@link #onText}: rate budget, {@link FrameDecoder}, then one
  * dispatch per {@link Frame} type, each failure answered with an error frame and a return. A bad request
- * never closes the connection; only the close rules of SPEC §4 do.
+ * never closes the connection; only the close rules of SPEC §4 do. The one-shot requests (publish, send,
+ * presence, request, history) are answered by {@link SessionRequests}, the replay of a subscribe with
+ * {@code since} by a {@link ChannelRecovery}.
  */
 public final class Session {
 
   private static final Logger log = LoggerFactory.getLogger(Session.class);
-  private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
+  static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
   private static final long RATE_WINDOW_MS = 10_000;
   /** Requests a client may send before its authentication has completed; they are answered after it. */
   private static final int MAX_PENDING_WHILE_AUTH = 32;
@@ -75,11 +69,9 @@ public final class Session {
   private final String id;
   private final String ip;
   private final Set<String> subscriptions = new HashSet<>();
-  /** How many of {@link #subscriptions} are automatic (user:, broadcast, segments); they cannot be left. */
-  private int automaticChannels;
   private final TokenBucket bucket;
-  private final long authDeadline;
-  private Principal principal;
+  private final SessionAuth auth;
+  private final SessionRequests requests;
   /** Channels being recovered (subscribe with since) → live deliveries held until the replay is done. */
   private Map<String, List<Publication>> recovering;
   /**
@@ -87,8 +79,6 @@ public final class Session {
    * still be on its way live; it was already sent from history, so live copies at or below this are dropped.
    */
   private Map<String, Frame.Since> replayedUpTo;
-  /** True from the moment a first authentication starts until it is admitted or refused. */
-  private boolean authInFlight;
   /** Text frames that arrived while the first authentication was in flight, replayed once it succeeds. */
   private ArrayDeque<String> pendingWhileAuth;
   /** Bytes of the fragmented message being received, for the max_message_size rule. */
@@ -104,8 +94,6 @@ public final class Session {
   private boolean peerSentNoCode;
   /** When a session this side closed has had time enough to let its close frame out (epoch ms). */
   private long closeDeadline;
-  /** The user whose per-user slot this session holds in the limiter; released exactly once. */
-  private String admittedUser;
 
   Session(ServerWebSocket ws, SessionServices svc, String ip, long nowMillis) {
     this.ws = ws;
@@ -115,7 +103,8 @@ public final class Session {
     this.id = Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
     this.ip = ip;
     this.bucket = new TokenBucket(config.limits().messagesPerSecond(), config.limits().burst(), System.nanoTime());
-    this.authDeadline = nowMillis + config.auth().authTimeout().toMillis();
+    this.auth = new SessionAuth(this, svc, nowMillis);
+    this.requests = new SessionRequests(this, svc);
     this.lastSeen = nowMillis;
     this.lastPing = nowMillis;
   }
@@ -144,7 +133,7 @@ public final class Session {
       // auth_success is the first frame: not before the compression codec is in place, or it goes out raw.
       InflationLimit.whenUpgradeWritten(ws).onComplete(v -> {
         if (!closed && !ws.isClosed()) {
-          authenticate(new Frame.Auth(null, handshakeToken, List.of()));
+          auth.authenticate(new Frame.Auth(null, handshakeToken, List.of()));
         }
       });
     }
@@ -155,11 +144,19 @@ public final class Session {
   }
 
   public String userId() {
-    return principal == null ? null : principal.userId();
+    return auth.userId();
+  }
+
+  String ip() {
+    return ip;
   }
 
   Set<String> subscriptions() {
     return subscriptions;
+  }
+
+  boolean isClosed() {
+    return closed;
   }
 
   private void touch() {
@@ -222,7 +219,7 @@ public final class Session {
       rateLimited(text);
       return;
     }
-    if (principal == null && authInFlight) {
+    if (auth.firstInFlight()) {
       // A client may send its requests right behind the auth frame (or right after an upgrade that
       // carried the token); answer them once it is known who they are from.
       if (pendingWhileAuth == null) {
@@ -248,11 +245,12 @@ public final class Session {
     }
     Frame f = d.frame();
     svc.node().metrics().messageIn(typeOf(f));
+    Principal principal = auth.principal();
     if (principal == null && !(f instanceof Frame.Auth) && !(f instanceof Frame.AdminAuth) && !(f instanceof Frame.Ping)) {
       reply(f, ErrorCode.UNAUTHORIZED, "authenticate first: send {\"type\":\"auth\",\"token\":\"<jwt>\"}");
       return;
     }
-    if (principal != null && tokenExpired() && !(f instanceof Frame.Auth || f instanceof Frame.Ping
+    if (principal != null && auth.tokenExpired() && !(f instanceof Frame.Auth || f instanceof Frame.Ping
         || f instanceof Frame.Unsubscribe)) {
       // The grace is for renewing: deliveries go on meanwhile, but the expired token authorizes nothing new.
       reply(f, ErrorCode.UNAUTHORIZED, "token expired: renew it with {\"type\":\"auth\",\"token\":\"<jwt>\"} within "
@@ -264,29 +262,30 @@ public final class Session {
       return;
     }
     if (f instanceof Frame.Auth a) {
-      authenticate(a);
+      auth.authenticate(a);
     } else if (f instanceof Frame.AdminAuth a) {
-      adminAuth(a);
+      auth.adminAuth(a);
     } else if (f instanceof Frame.Subscribe s) {
-      subscribe(s);
+      subscribe(principal, s);
     } else if (f instanceof Frame.Unsubscribe u) {
       unsubscribe(u);
     } else if (f instanceof Frame.Publish p) {
-      publish(p);
+      requests.publish(principal, p);
     } else if (f instanceof Frame.Send s) {
-      sendDirect(s);
+      requests.sendDirect(principal, s);
     } else if (f instanceof Frame.Presence p) {
-      presence(p);
+      requests.presence(principal, p);
     } else if (f instanceof Frame.Request r) {
-      request(r);
+      requests.request(principal, r);
     } else if (f instanceof Frame.History h) {
-      history(h);
+      requests.history(principal, h);
     } else if (f instanceof Frame.Ping p) {
       send(ServerFrames.pong(p.id()));
     }
   }
 
-  private void replayPending() {
+  /** Answers the requests held while the first authentication was in flight, now that it was admitted. */
+  void replayPending() {
     ArrayDeque<String> pending = pendingWhileAuth;
     pendingWhileAuth = null;
     if (pending != null) {
@@ -320,219 +319,16 @@ public final class Session {
         + " messages/s (burst " + config.limits().burst() + "); message dropped"));
   }
 
-  // ---- auth -------------------------------------------------------------------------------------
+  // ---- subscriptions ----------------------------------------------------------------------------
 
-  private void authenticate(Frame.Auth a) {
-    if (authInFlight) {
-      reply(a, ErrorCode.BAD_REQUEST, "authentication already in progress");
-      return;
-    }
-    authInFlight = true;
-    eb.<JsonObject>request(Addresses.AUTH_VERIFY, a.token(), LOCAL).onComplete(ar -> {
-      if (closed) {
-        return;
-      }
-      if (ar.failed()) {
-        authInFlight = false;
-        String reason = ar.cause().getMessage();
-        log.info("event=auth_failure session={} ip={} reason=\"{}\"", id, ip, reason);
-        reply(a, ErrorCode.UNAUTHORIZED, reason);
-        if (principal == null) {
-          pendingWhileAuth = null;
-          svc.node().metrics().connect("unauthorized");
-          close(CloseCode.POLICY_VIOLATION, "auth failure");
-        }
-        return;
-      }
-      Principal p = Principal.fromJson(ar.result().body());
-      if (principal != null) {
-        authInFlight = false;
-        renew(a, p);
-      } else {
-        admit(a, p);
-      }
-    });
-  }
-
-  /** An operator's dashboard session: the API key, checked here, buys read access to system channels. */
-  private void adminAuth(Frame.AdminAuth a) {
-    Principal p = AdminAccess.verify(a.apiKey(), config.api().keys());
-    if (p == null) {
-      log.info("event=auth_failure session={} ip={} reason=\"invalid api key\" admin=true", id, ip);
-      reply(a, ErrorCode.UNAUTHORIZED, "invalid API key");
-      if (principal == null) {
-        svc.node().metrics().connect("unauthorized");
-        close(CloseCode.POLICY_VIOLATION, "auth failure");
-      }
-      return;
-    }
-    if (principal != null && !AdminAccess.isAdmin(principal)) {
-      reply(a, ErrorCode.FORBIDDEN, "a user session cannot become an admin session; open a new connection");
-      return;
-    }
-    if (principal == null) {
-      svc.node().metrics().connect("ok");
-      log.info("event=connect session={} user={} ip={} admin=true", id, p.userId(), ip);
-    }
-    principal = p;
-    sendAuthSuccess(a.id());
-  }
-
-  private boolean tokenExpired() {
-    return principal.expiresAt() != null && System.currentTimeMillis() >= principal.expiresAt() * 1000;
-  }
-
-  private void renew(Frame.Auth a, Principal p) {
-    if (!p.userId().equals(principal.userId())) {
-      reply(a, ErrorCode.FORBIDDEN, "a session renews with a token for the same user (" + principal.userId() + ")");
-      return;
-    }
-    // Segment channels follow the token's claims (SPEC §3): a renewal that changes a claim moves the session
-    // out of the old segment and into the new one, as a new connection with that token would be.
-    Set<String> was = segmentChannels(principal);
-    Set<String> now = segmentChannels(p);
-    principal = p;
-    log.info("event=renew session={} user={}", id, p.userId());
-    for (String ch : was) {
-      if (!now.contains(ch) && subscriptions.contains(ch)) {
-        svc.hub().unsubscribe(this, ch);
-        automaticChannels--;
-      }
-    }
-    now.removeAll(was);
-    dropWhatTheTokenNoLongerAllows();
-    subscribeAll(new ArrayList<>(now), requested(a, p, List.of())).onComplete(done -> {
-      if (!closed) {
-        sendAuthSuccess(a.id());
-      }
-    });
-  }
-
-  /**
-   * A renewed token may allow less (a room taken off its {@code rooms} claim): the session leaves what the
-   * new token would not let it subscribe to, as a new connection with that token could not have joined it,
-   * and is told, one error per channel (no id: the renewal's answer is its auth_success).
-   */
-  private void dropWhatTheTokenNoLongerAllows() {
-    for (String ch : new ArrayList<>(subscriptions)) {
-      if (isAutomatic(ch)) {
-        continue;
-      }
-      ProtocolError refused = svc.rules().checkSubscribe(principal, Channel.of(ch));
-      if (refused != null) {
-        svc.hub().unsubscribe(this, ch);
-        if (replayedUpTo != null) {
-          replayedUpTo.remove(ch);
-        }
-        send(ServerFrames.channelError(ErrorCode.FORBIDDEN, ch, "unsubscribed from " + ch
-            + ": the renewed token does not allow it (" + refused.message() + ")"));
-      }
-    }
-    updateDirect();
-  }
-
-  private void admit(Frame.Auth a, Principal p) {
-    eb.request(Addresses.LIMITER_ADMIT_USER, new JsonObject().put("user", p.userId()).put("ip", ip), LOCAL).onComplete(ar -> {
-      if (ar.succeeded()) {
-        admittedUser = p.userId();
-      }
-      if (closed) {
-        releaseUser();
-        return;
-      }
-      if (ar.failed()) {
-        authInFlight = false;
-        pendingWhileAuth = null;
-        svc.node().metrics().connect("too_many_connections");
-        close(CloseCode.TOO_MANY_CONNECTIONS, ar.cause().getMessage());
-        return;
-      }
-      principal = p;
-      svc.hub().authenticated(this);
-      svc.node().metrics().connect("ok");
-      log.info("event=connect session={} user={} ip={}", id, p.userId(), ip);
-      List<String> automatic = new ArrayList<>();
-      automatic.add(Channel.user(p.userId()).toString());
-      automatic.add(Channel.BROADCAST);
-      automatic.addAll(segmentChannels(p));
-      subscribeAll(automatic, requested(a, p, automatic)).onComplete(done -> {
-        authInFlight = false;
-        if (!closed) {
-          sendAuthSuccess(a.id());
-          replayPending();
-        }
-      });
-    });
-  }
-
-  /**
-   * The channels the auth frame asked for, beyond the automatic ones. A refused channel gets its own error
-   * frame without the request id (the auth itself succeeds; its answer is the auth_success) but naming the
-   * channel.
-   */
-  private List<String> requested(Frame.Auth a, Principal p, List<String> automatic) {
-    List<String> wanted = new ArrayList<>();
-    for (String raw : a.channels()) {
-      Channel.Result r = Channel.parse(raw);
-      ProtocolError err = r.ok() ? svc.rules().checkSubscribe(p, r.channel())
-          : ProtocolError.badRequest("bad channel name: " + r.error(), null);
-      if (err != null) {
-        send(ServerFrames.channelError(err.code(), raw, raw + ": " + err.message()));
-      } else if (!automatic.contains(r.channel().toString()) && !wanted.contains(r.channel().toString())) {
-        wanted.add(r.channel().toString());
-      }
-    }
-    return wanted;
-  }
-
-  /**
-   * The automatic channels always (SPEC §3: every session is on its user:, broadcast and segment channels),
-   * then the requested ones up to the subscription limit, each one past it refused with its own error.
-   */
-  private Future<?> subscribeAll(List<String> automatic, List<String> requested) {
-    List<Future<Void>> subs = new ArrayList<>();
-    for (String ch : automatic) {
-      if (!subscriptions.contains(ch)) {
-        automaticChannels++;
-        subs.add(svc.hub().subscribe(this, ch));
-      }
-    }
-    for (String ch : requested) {
-      if (subscriptions.contains(ch)) {
-        continue;
-      }
-      if (atSubscriptionLimit()) {
-        send(ServerFrames.channelError(ErrorCode.TOO_LARGE, ch, ch + ": subscription limit of "
-            + config.session().maxSubscriptions() + " reached"));
-        continue;
-      }
-      subs.add(svc.hub().subscribe(this, ch));
-    }
-    return Future.join(subs);
-  }
-
-  /** max_subscriptions counts what the client chose, not the channels every session is on automatically. */
-  private boolean atSubscriptionLimit() {
-    return subscriptions.size() - automaticChannels >= config.session().maxSubscriptions();
-  }
-
-  private void sendAuthSuccess(Object requestId) {
-    Long expiresIn = principal.expiresAt() == null ? null
-        : Math.max(0, principal.expiresAt() - System.currentTimeMillis() / 1000);
-    send(ServerFrames.authSuccess(requestId, principal.userId(), id, svc.node().name(),
-        new LinkedHashSet<>(subscriptions), (int) config.session().heartbeat().toSeconds(), expiresIn));
-  }
-
-  // ---- requests ---------------------------------------------------------------------------------
-
-  private void subscribe(Frame.Subscribe s) {
+  private void subscribe(Principal principal, Frame.Subscribe s) {
     String ch = s.channel().toString();
     ProtocolError err = svc.rules().checkSubscribe(principal, s.channel());
     if (err != null) {
       send(ServerFrames.error(err.withId(s.id())));
       return;
     }
-    if (!subscriptions.contains(ch) && atSubscriptionLimit()) {
+    if (!subscriptions.contains(ch) && auth.atSubscriptionLimit()) {
       reply(s, ErrorCode.TOO_LARGE, "subscription limit of " + config.session().maxSubscriptions() + " reached");
       return;
     }
@@ -555,7 +351,7 @@ public final class Session {
         }
         reply(s, ErrorCode.INTERNAL, "subscription failed: " + ar.cause().getMessage());
       } else if (recover) {
-        recover(s, ch);
+        new ChannelRecovery(this, svc, s, ch).start();
       } else if (s.since() != null) {
         // Nothing is kept here to recover from: say so, so the client resyncs rather than trusting its gap-free state.
         send(ServerFrames.ack(s.id(), new JsonObject().put("recovered", false)));
@@ -588,231 +384,52 @@ public final class Session {
     });
   }
 
+  /** Ends the hold on a channel's live deliveries; returns those held meanwhile, null when none were held. */
+  List<Publication> stopHolding(String ch) {
+    return recovering == null ? null : recovering.remove(ch);
+  }
+
   /**
-   * Sends what the client missed after {@code since}, then the live deliveries held meanwhile (skipping
-   * those already sent from history), then the ack: no gap and no duplicate at the seam. When the
-   * position is in another epoch or already trimmed, nothing is replayed and the ack says
-   * {@code recovered:false} so the client resyncs from its own source of truth.
+   * A recovery is done: live copies at or below {@code upTo} are dropped from now on (null when the recovery
+   * replayed nothing), and deliveries may take the direct path again if nothing else stops them.
    */
-  private void recover(Frame.Subscribe s, String ch) {
-    Frame.Since since = s.since();
-    int pageSize = Math.max(1, Math.min(1000, svc.rules().rules(s.channel()).historySize()));
-    svc.node().history().read(ch, since.offset(), pageSize).onComplete(first -> {
-      if (first.failed()) {
-        finishRecovery(s, ch, false, since.offset(), null);
-        return;
-      }
-      HistoryStore.Page page = first.result();
-      if (!page.covers(since.offset(), since.epoch())) {
-        finishRecovery(s, ch, false, since.offset(), page);
-        return;
-      }
-      replay(s, ch, page, since.offset(), page.offset(), pageSize);
-    });
-  }
-
-  private void replay(Frame.Subscribe s, String ch, HistoryStore.Page page, long last, long target, int pageSize) {
-    if (closed) {
-      return;
-    }
-    long sent = last;
-    for (Publication p : page.publications()) {
-      if (p.offset() > sent) {
-        writeNow(ServerFrames.message(p), p);
-        sent = p.offset();
-      }
-    }
-    if (sent >= target || page.publications().isEmpty()) {
-      finishRecovery(s, ch, sent >= target, sent, page);
-      return;
-    }
-    long from = sent;
-    svc.node().history().read(ch, from, pageSize).onComplete(next -> {
-      if (next.failed()) {
-        finishRecovery(s, ch, false, from, page);
-      } else {
-        replay(s, ch, next.result(), from, target, pageSize);
-      }
-    });
-  }
-
-  private void finishRecovery(Frame.Subscribe s, String ch, boolean recovered, long sent, HistoryStore.Page page) {
-    List<Publication> held = recovering == null ? null : recovering.remove(ch);
-    if (closed) {
-      return;
-    }
-    if (held != null) {
-      // Held while the replay ran, in arrival order: publishers on two nodes can overtake each other (46 before
-      // 42). Everything sent before the ack goes out in offset order, as SPEC §4 promises for the missed ones.
-      held.sort(Comparator.comparingLong(Publication::offset));
-      for (Publication p : held) {
-        if (!recovered || p.offset() > sent) {
-          writeNow(ServerFrames.message(p), p);
-        }
-      }
-    }
-    if (recovered && sent > s.since().offset() && page != null) {
+  void recovered(String ch, Frame.Since upTo) {
+    if (upTo != null) {
       if (replayedUpTo == null) {
         replayedUpTo = new HashMap<>();
       }
-      replayedUpTo.put(ch, new Frame.Since(sent, page.epoch()));
+      replayedUpTo.put(ch, upTo);
     }
     updateDirect();
-    JsonObject extra = new JsonObject().put("recovered", recovered);
-    if (page != null) {
-      extra.put("offset", page.offset()).put("epoch", page.epoch());
-    }
-    send(ServerFrames.ack(s.id(), extra));
+  }
+
+  /** Writes a message a recovery sends, from history or held back, in the order it chose. */
+  void writeMessage(Publication p) {
+    writeNow(ServerFrames.message(p), p);
   }
 
   private void unsubscribe(Frame.Unsubscribe u) {
     String ch = u.channel().toString();
-    if (isAutomatic(ch)) {
+    if (auth.isAutomatic(ch)) {
       reply(u, ErrorCode.FORBIDDEN, ch + " is subscribed automatically for the whole session");
       return;
     }
+    leave(ch);
+    send(ServerFrames.ack(u.id()));
+  }
+
+  /** Leaves a channel, and the floor a recovery set on it: a later subscribe starts from what it asks for. */
+  void leave(String ch) {
     svc.hub().unsubscribe(this, ch);
     if (replayedUpTo != null) {
       replayedUpTo.remove(ch);
       updateDirect();
     }
-    send(ServerFrames.ack(u.id()));
   }
 
-  private static Set<String> segmentChannels(Principal p) {
-    Set<String> out = new LinkedHashSet<>();
-    p.segments().forEach((claim, value) -> out.add(Channel.segment(claim, value).toString()));
-    return out;
-  }
-
-  /** user:&lt;self&gt;, broadcast and the token's segments: what every session of this principal is in. */
-  private boolean isAutomatic(String ch) {
-    return ch.equals(Channel.BROADCAST) || ch.equals(Channel.user(principal.userId()).toString())
-        || segmentChannels(principal).contains(ch);
-  }
-
-  private void publish(Frame.Publish p) {
-    ProtocolError err = svc.rules().checkPublish(principal, p.channel());
-    if (err != null) {
-      send(ServerFrames.error(err.withId(p.id())));
-      return;
-    }
-    route(p, p.channel(), p.message());
-  }
-
-  private void sendDirect(Frame.Send s) {
-    ProtocolError err = svc.rules().checkSend(principal, s.to());
-    if (err != null) {
-      send(ServerFrames.error(err.withId(s.id())));
-      return;
-    }
-    route(s, Channel.user(s.to()), s.message());
-  }
-
-  /**
-   * A client's publish, already checked against the channel rules. On channels without history the
-   * router's own fan-out ({@link dev.switchboard.router.Fanout}) runs right here on the session's loop and the
-   * ack follows at once: it means what it always meant (accepted and handed to the clustered event bus),
-   * without a request/reply hop to the router verticle. Channels with history go through the router
-   * verticle, whose per-channel append chain hands out the offsets in order.
-   */
-  private void route(Frame f, Channel channel, Object message) {
-    if (!svc.rules().keepsHistory(channel)) {
-      Publication pub = Publication.now(channel.toString(), message, principal.userId());
-      svc.fanout().publish(pub, channel);
-      svc.fanout().accepted(pub, true);
-      send(ServerFrames.ack(f.id()));
-      return;
-    }
-    JsonObject body = new JsonObject().put("channel", channel.toString()).put("message", message)
-        .put("from_user", principal.userId());
-    eb.request(Addresses.CLIENT_PUBLISH, body, LOCAL).onComplete(ar -> {
-      if (ar.succeeded()) {
-        send(ServerFrames.ack(f.id()));
-      } else {
-        replyFailure(f, ar.cause());
-      }
-    });
-  }
-
-  private void presence(Frame.Presence p) {
-    ProtocolError err = svc.rules().checkPresence(principal, p.channel());
-    if (err != null) {
-      send(ServerFrames.error(err.withId(p.id())));
-      return;
-    }
-    svc.view().presence(p.channel().toString()).onComplete(ar -> {
-      if (ar.succeeded()) {
-        send(ServerFrames.presence(p.id(), p.channel().toString(), ar.result()));
-      } else {
-        reply(p, ErrorCode.INTERNAL, "presence failed: " + ar.cause().getMessage());
-      }
-    });
-  }
-
-  private void request(Frame.Request r) {
-    // Switchboard's own addresses (auth, limiter, node control) are never a client's to call, whatever
-    // a broad rpc.allowed pattern such as "*" says.
-    if (r.address().startsWith("switchboard.") || !svc.rpcAllowed().matches(r.address())) {
-      reply(r, ErrorCode.FORBIDDEN, "address " + r.address() + " is not allowed by rpc.allowed");
-      return;
-    }
-    DeliveryOptions opts = new DeliveryOptions()
-        .setSendTimeout(config.rpc().timeout().toMillis())
-        .addHeader("user_id", principal.userId())
-        .addHeader("session_id", id);
-    Future<io.vertx.core.eventbus.Message<Object>> answer;
-    try {
-      answer = eb.request(r.address(), r.message(), opts);
-    } catch (IllegalArgumentException e) {
-      reply(r, ErrorCode.BAD_REQUEST, "message cannot be sent on the event bus: " + e.getMessage());
-      return;
-    }
-    answer.onComplete(ar -> {
-      if (ar.succeeded()) {
-        send(ServerFrames.reply(r.id(), ar.result().body()));
-      } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
-        reply(r, ErrorCode.TIMEOUT, "no reply from " + r.address() + " within " + config.rpc().timeout().toMillis() + " ms");
-      } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
-        reply(r, ErrorCode.TIMEOUT, "no service is listening on " + r.address());
-      } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-        // The service refused it: its code, read as the router's are (400, 403, 413, 429, …), tells the client why.
-        reply(r, ErrorCode.ofStatus(re.failureCode()), "service failed: " + re.getMessage());
-      } else {
-        reply(r, ErrorCode.INTERNAL, "service failed: " + ar.cause().getMessage());
-      }
-    });
-  }
-
-  private void history(Frame.History h) {
-    ProtocolError err = svc.rules().checkHistory(principal, h.channel());
-    if (err != null) {
-      send(ServerFrames.error(err.withId(h.id())));
-      return;
-    }
-    int kept = svc.rules().rules(h.channel()).historySize();
-    int limit = h.limit() == null ? kept : Math.min(h.limit(), kept);
-    String ch = h.channel().toString();
-    svc.node().history().read(ch, -1, Math.min(limit, 1000)).onComplete(ar -> {
-      if (ar.failed()) {
-        reply(h, ErrorCode.INTERNAL, "history read failed: " + ar.cause().getMessage());
-        return;
-      }
-      HistoryStore.Page page = ar.result();
-      JsonArray messages = new JsonArray();
-      page.publications().forEach(p -> messages.add(ServerFrames.messageJson(p)));
-      send(ServerFrames.history(h.id(), ch, messages, page.offset(), page.epoch()));
-    });
-  }
-
-  private void reply(Frame f, ErrorCode code, String message) {
+  /** Answers a request with an error frame carrying its id. */
+  void reply(Frame f, ErrorCode code, String message) {
     send(ServerFrames.error(f.id(), code, message));
-  }
-
-  private void replyFailure(Frame f, Throwable cause) {
-    ErrorCode code = cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE
-        ? ErrorCode.ofStatus(re.failureCode()) : ErrorCode.INTERNAL;
-    reply(f, code, cause.getMessage());
   }
 
   // ---- outbound ---------------------------------------------------------------------------------
@@ -1033,14 +650,6 @@ public final class Session {
     }
   }
 
-  /** Gives the per-user slot back to the limiter, once. */
-  private void releaseUser() {
-    if (admittedUser != null) {
-      eb.send(Addresses.LIMITER_RELEASE, new JsonObject().put("user", admittedUser), LOCAL);
-      admittedUser = null;
-    }
-  }
-
   static String truncateUtf8(String s, int maxBytes) {
     if (s.length() * 3 <= maxBytes || s.getBytes(StandardCharsets.UTF_8).length <= maxBytes) {
       return s;
@@ -1060,7 +669,7 @@ public final class Session {
     updateDirect();
     svc.hub().remove(this);
     eb.send(Addresses.LIMITER_RELEASE, new JsonObject().put("ip", ip), LOCAL);
-    releaseUser();
+    auth.releaseUser();
     int code = closeCode();
     svc.node().metrics().disconnect(code);
     log.info("event=disconnect session={} user={} ip={} code={}", id, userId(), ip, code);
@@ -1088,7 +697,7 @@ public final class Session {
     if (closed) {
       return;
     }
-    if (principal == null && !authInFlight && now > authDeadline) {
+    if (auth.timedOut(now)) {
       svc.node().metrics().connect("auth_timeout");
       close(CloseCode.POLICY_VIOLATION, "auth timeout");
       return;
@@ -1097,8 +706,7 @@ public final class Session {
       close(CloseCode.GOING_AWAY, "idle timeout");
       return;
     }
-    if (principal != null && principal.expiresAt() != null
-        && now > principal.expiresAt() * 1000 + config.auth().expiryGrace().toMillis()) {
+    if (auth.expiredPastGrace(now)) {
       close(CloseCode.TOKEN_EXPIRED, "token expired");
       return;
     }

@@ -1,0 +1,98 @@
+package dev.switchboard.gateway;
+
+import dev.switchboard.bus.Publication;
+import dev.switchboard.history.HistoryStore;
+import dev.switchboard.protocol.Frame;
+import dev.switchboard.protocol.ServerFrames;
+import io.vertx.core.json.JsonObject;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * One subscribe with {@code since} on a channel that keeps history, from the moment its subscription is live
+ * (the session holds the channel's live deliveries meanwhile) to its ack. Sends what the client missed after
+ * {@code since}, then the live deliveries held meanwhile (skipping those already sent from history), then the
+ * ack: no gap and no duplicate at the seam. When the position is in another epoch or already trimmed, nothing
+ * is replayed and the ack says {@code recovered:false} so the client resyncs from its own source of truth.
+ */
+final class ChannelRecovery {
+
+  private final Session session;
+  private final SessionServices svc;
+  private final Frame.Subscribe request;
+  private final String channel;
+  private final int pageSize;
+
+  ChannelRecovery(Session session, SessionServices svc, Frame.Subscribe request, String channel) {
+    this.session = session;
+    this.svc = svc;
+    this.request = request;
+    this.channel = channel;
+    this.pageSize = Math.max(1, Math.min(1000, svc.rules().rules(request.channel()).historySize()));
+  }
+
+  void start() {
+    Frame.Since since = request.since();
+    svc.node().history().read(channel, since.offset(), pageSize).onComplete(first -> {
+      if (first.failed()) {
+        finish(false, since.offset(), null);
+        return;
+      }
+      HistoryStore.Page page = first.result();
+      if (!page.covers(since.offset(), since.epoch())) {
+        finish(false, since.offset(), page);
+        return;
+      }
+      replay(page, since.offset(), page.offset());
+    });
+  }
+
+  private void replay(HistoryStore.Page page, long last, long target) {
+    if (session.isClosed()) {
+      return;
+    }
+    long sent = last;
+    for (Publication p : page.publications()) {
+      if (p.offset() > sent) {
+        session.writeMessage(p);
+        sent = p.offset();
+      }
+    }
+    if (sent >= target || page.publications().isEmpty()) {
+      finish(sent >= target, sent, page);
+      return;
+    }
+    long from = sent;
+    svc.node().history().read(channel, from, pageSize).onComplete(next -> {
+      if (next.failed()) {
+        finish(false, from, page);
+      } else {
+        replay(next.result(), from, target);
+      }
+    });
+  }
+
+  private void finish(boolean recovered, long sent, HistoryStore.Page page) {
+    List<Publication> held = session.stopHolding(channel);
+    if (session.isClosed()) {
+      return;
+    }
+    if (held != null) {
+      // Held while the replay ran, in arrival order: publishers on two nodes can overtake each other (46 before
+      // 42). Everything sent before the ack goes out in offset order, as SPEC §4 promises for the missed ones.
+      held.sort(Comparator.comparingLong(Publication::offset));
+      for (Publication p : held) {
+        if (!recovered || p.offset() > sent) {
+          session.writeMessage(p);
+        }
+      }
+    }
+    boolean replayed = recovered && sent > request.since().offset() && page != null;
+    session.recovered(channel, replayed ? new Frame.Since(sent, page.epoch()) : null);
+    JsonObject extra = new JsonObject().put("recovered", recovered);
+    if (page != null) {
+      extra.put("offset", page.offset()).put("epoch", page.epoch());
+    }
+    session.send(ServerFrames.ack(request.id(), extra));
+  }
+}
