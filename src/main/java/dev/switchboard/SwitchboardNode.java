@@ -3,9 +3,9 @@ package dev.switchboard;
 import dev.switchboard.auth.AuthVerticle;
 import dev.switchboard.auth.JwksKeys;
 import dev.switchboard.auth.JwtTokenVerifier;
-import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterSetup;
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.cluster.QuorumWatch;
 import dev.switchboard.cluster.Seniority;
 import dev.switchboard.cluster.NodeDirectory;
 import dev.switchboard.config.ConfigException;
@@ -33,7 +33,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.transport.Transport;
 import io.vertx.micrometer.Label;
@@ -51,8 +50,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One running Switchboard node: builds Vert.x (clustered through Hazelcast, or standalone), deploys the
- * verticles in dependency order — auth, limiter, node directory, router, gateway, Redis bridge — and
- * drains on request. Tests start several of these in one JVM; {@code switchboard run} starts one.
+ * verticles in dependency order — auth, limiter, node directory, quorum watch, router, gateway, Redis
+ * bridge — and drains on request. Tests start several of these in one JVM; {@code switchboard run} starts
+ * one.
  */
 public final class SwitchboardNode {
 
@@ -200,6 +200,9 @@ public final class SwitchboardNode {
         })
         .compose(id -> vertx.deployVerticle(new LimiterVerticle(context)))
         .compose(id -> vertx.deployVerticle(new NodeDirectory(context)))
+        // Before the gateway, so no connection is accepted before the first count of the nodes.
+        .compose(id -> context.clustered() && context.quorum().enabled()
+            ? vertx.deployVerticle(new QuorumWatch(context)) : Future.succeededFuture())
         // One router: a session's publishes are requests round-robined over router instances, so with several
         // two publishes of one session could leave out of order. Routing is light; fan-out is the gateways' job.
         .compose(id -> vertx.deployVerticle(new RouterVerticle(context)))
@@ -258,8 +261,7 @@ public final class SwitchboardNode {
     }
     long period = context.config().drain().period().toMillis();
     log.info("event=drain_start node={} sessions={} period_ms={}", name(), context.sessions().connections(), period);
-    vertx.eventBus().publish(Addresses.DRAIN, new JsonObject().put("period_ms", period),
-        new DeliveryOptions().setLocalOnly(true));
+    context.closeSessions("node going away");
     Promise<Void> drained = Promise.promise();
     // The last session is closed by the end of the period; a peer that never answers its close frame is cut
     // after the close grace, noticed on the gateway's next 1 s tick (2 s leaves room for a busy loop).
@@ -293,9 +295,7 @@ public final class SwitchboardNode {
           long period = context.config().drain().period().toMillis();
           log.info("event=cluster_rejoined node={} sessions={} period_ms={} reason=\"merged back after a split: "
               + "sessions reconnect to recover what they missed\"", name(), context.sessions().connections(), period);
-          context.scheduleCloses();
-          vertx.eventBus().publish(Addresses.DRAIN, new JsonObject().put("period_ms", period)
-              .put("reason", "rejoined the cluster after a split: reconnect and recover"), new DeliveryOptions().setLocalOnly(true));
+          context.closeSessions("rejoined the cluster after a split: reconnect and recover");
         }
       });
     }

@@ -1,5 +1,6 @@
 package dev.switchboard.cluster;
 
+import dev.switchboard.bus.Addresses;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.ChannelFeeds;
 import dev.switchboard.gateway.NodeSessions;
@@ -7,7 +8,9 @@ import dev.switchboard.history.HistoryStore;
 import dev.switchboard.metrics.SwitchboardMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonObject;
 import io.vertx.core.spi.cluster.ClusterManager;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -15,8 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What the verticles of one node share: its config, its identity, its metrics, the node-wide session
- * counts, and whether it is ready or draining. One per Vert.x instance; several nodes can live in one JVM
- * (tests), so nothing here is static.
+ * counts, and whether it is ready, draining or cut off from its quorum. One per Vert.x instance; several
+ * nodes can live in one JVM (tests), so nothing here is static.
  */
 public final class NodeContext {
 
@@ -28,6 +31,7 @@ public final class NodeContext {
   private final NodeSessions sessions = new NodeSessions();
   private final ChannelFeeds feeds;
   private final AtomicBoolean ready = new AtomicBoolean();
+  private final Quorum quorum;
   private volatile HistoryStore history;
   private final AtomicBoolean draining = new AtomicBoolean();
   private final AtomicInteger drainSlots = new AtomicInteger();
@@ -39,6 +43,7 @@ public final class NodeContext {
     this.registry = registry;
     this.metrics = new SwitchboardMetrics(registry);
     this.feeds = new ChannelFeeds(this);
+    this.quorum = new Quorum(config.cluster().minNodes());
     String id = nodeId();
     this.name = config.nodeId() != null ? config.nodeId() : "node-" + id.substring(0, Math.min(8, id.length()));
     metrics.gauges(sessions::openSockets, () -> members().size());
@@ -107,8 +112,14 @@ public final class NodeContext {
     return feeds;
   }
 
+  /** Deployed, not draining, and holding its quorum. */
   public boolean ready() {
-    return ready.get() && !draining.get();
+    return ready.get() && !draining.get() && quorum.held();
+  }
+
+  /** Whether this node sees enough of the cluster to serve ({@code cluster.min_nodes}). */
+  public Quorum quorum() {
+    return quorum;
   }
 
   public void markReady() {
@@ -119,22 +130,26 @@ public final class NodeContext {
     return draining.get();
   }
 
-  /** @return true the first time only */
+  /**
+   * Turns readiness off and refuses new upgrades; {@link #closeSessions} then closes what is open.
+   *
+   * @return true the first time only
+   */
   public boolean startDraining() {
-    if (!draining.compareAndSet(false, true)) {
-      return false;
-    }
-    scheduleCloses();
-    return true;
+    return draining.compareAndSet(false, true);
   }
 
   /**
-   * Starts a new schedule for closing every session over a period ({@link #nextDrainDelay}): for a drain,
-   * and for the sessions of a node that rejoined the cluster after a split.
+   * Closes every session of this node with 1001 and {@code reason}, spread evenly over {@code drain.period}
+   * ({@link #nextDrainDelay}) so their clients reconnect without a herd: on a drain, after the node rejoined
+   * the cluster from a split, and when it lost its quorum. Each gateway instance closes its own sessions
+   * ({@link Addresses#DRAIN}).
    */
-  public void scheduleCloses() {
+  public void closeSessions(String reason) {
     drainSlots.set(0);
     drainTotal = sessions.connections();
+    vertx.eventBus().publish(Addresses.DRAIN, new JsonObject().put("period_ms", config.drain().period().toMillis())
+        .put("reason", reason), new DeliveryOptions().setLocalOnly(true));
   }
 
   /**

@@ -15,6 +15,10 @@
  *       asynchronously; a subscribe is therefore acked only after every member has proven, with a probe
  *       published through its own routing ({@link dev.switchboard.cluster.ProbeResponder}), that it routes
  *       the channel to the new consumer.</li>
+ *   <li><b>A quorum is a count, not a vote.</b> With {@code cluster.min_nodes} each node decides alone from
+ *       the member list Hazelcast shows it ({@link dev.switchboard.cluster.QuorumWatch}): below the quorum it
+ *       serves nothing, so at most one side of a split (the one holding a majority) takes publishes and keeps
+ *       sessions. Nodes only: backend JVMs are lite members and cannot make a small side look whole.</li>
  *   <li><b>The network identity comes from Switchboard's config, not from cluster.xml</b>
  *       ({@link dev.switchboard.cluster.ClusterSetup}), so one env var moves a node between laptop, hosts and
  *       Kubernetes, and a node can never fall back to multicast or phone home.</li>

@@ -40,6 +40,7 @@ public final class ConfigLoader {
     m.put("SWITCHBOARD_CLUSTER_CONFIG", "cluster.config");
     m.put("SWITCHBOARD_CLUSTER_KUBERNETES_SERVICE_DNS", "cluster.kubernetes_service_dns");
     m.put("SWITCHBOARD_CLUSTER_BUS_PORT", "cluster.bus_port");
+    m.put("SWITCHBOARD_CLUSTER_MIN_NODES", "cluster.min_nodes");
     m.put("SWITCHBOARD_JWT_SECRET", "auth.jwt_secret");
     m.put("SWITCHBOARD_JWT_PUBLIC_KEY", "auth.jwt_public_key");
     m.put("SWITCHBOARD_JWKS_URL", "auth.jwks_url");
@@ -272,7 +273,8 @@ public final class ConfigLoader {
         r.string("cluster.config", "cluster.xml"),
         r.string("cluster.name", "switchboard"),
         r.string("cluster.kubernetes_service_dns", null),
-        r.integer("cluster.bus_port", 0, 0, 65535));
+        r.integer("cluster.bus_port", 0, 0, 65535),
+        r.integer("cluster.min_nodes", 1, 1, 1000));
     var redis = new SwitchboardConfig.Redis(r.string("redis.url", null));
     var drain = new SwitchboardConfig.Drain(r.duration("drain.period", Duration.ofSeconds(10)));
     var logging = new SwitchboardConfig.Logging(r.decimal("logging.message_sample_rate", 0.01, 0, 1));

@@ -181,10 +181,27 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param kubernetesServiceDns headless service DNS name; when set, members are found through Hazelcast's
    *     Kubernetes discovery instead of the TCP-IP member list
    * @param busPort TCP port of the clustered event bus (the messages themselves) on {@code host}; 0 = any free
+   * @param minNodes Switchboard nodes (backend JVMs not counted) a node must see, itself included, to serve;
+   *     below it the node is not ready and refuses connections and publishes (split-brain protection).
+   *     Default 1: off
    */
   public record Cluster(boolean standalone, String host, int port, List<String> members, String config,
-                        String name, String kubernetesServiceDns, int busPort) {
+                        String name, String kubernetesServiceDns, int busPort, int minNodes) {
+
+    /** Without a quorum ({@code min_nodes} 1), as backend JVMs and most tests build it. */
+    public Cluster(boolean standalone, String host, int port, List<String> members, String config, String name,
+                   String kubernetesServiceDns, int busPort) {
+      this(standalone, host, port, members, config, name, kubernetesServiceDns, busPort, 1);
+    }
+
     public Cluster {
+      if (minNodes < 1) {
+        throw new ConfigException("cluster.min_nodes", "must be at least 1 (1 turns the quorum off), was " + minNodes);
+      }
+      if (standalone && minNodes > 1) {
+        throw new ConfigException("cluster.min_nodes", "is " + minNodes + ", but a standalone node "
+            + "(cluster.standalone) has no cluster to count: leave min_nodes at 1, or run clustered");
+      }
       for (String m : members) {
         int colon = m.lastIndexOf(':');
         String memberHost = colon < 0 ? m : m.substring(0, colon);

@@ -193,8 +193,9 @@ public final class ApiRoutes {
       if (ar.succeeded()) {
         json(ctx, 200, new JsonObject().put("ok", true).put("published", items.size()));
       } else {
-        int status = ar.cause() instanceof io.vertx.core.eventbus.ReplyException re
-            && re.failureCode() >= 400 && re.failureCode() < 500 ? (re.failureCode() == 413 ? 413 : 400) : 500;
+        int status = !(ar.cause() instanceof io.vertx.core.eventbus.ReplyException re) ? 500
+            : re.failureCode() == 413 || re.failureCode() == 503 ? re.failureCode()
+            : re.failureCode() >= 400 && re.failureCode() < 500 ? 400 : 500;
         fail(ctx, status, ar.cause().getMessage());
       }
     });

@@ -192,8 +192,8 @@ public final class GatewayVerticle extends VerticleBase {
       hs.reject(404);
       return;
     }
-    if (node.draining()) {
-      node.metrics().connect("draining");
+    if (node.draining() || !node.quorum().held()) {
+      node.metrics().connect(node.draining() ? "draining" : "no_quorum");
       hs.reject(503);
       return;
     }

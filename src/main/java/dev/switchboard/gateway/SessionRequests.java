@@ -58,6 +58,11 @@ final class SessionRequests {
    * verticle, whose per-channel append chain hands out the offsets in order.
    */
   private void route(Principal principal, Frame f, Channel channel, Object message) {
+    String cutOff = svc.node().quorum().refusal();
+    if (cutOff != null) {
+      session.reply(f, ErrorCode.INTERNAL, cutOff);
+      return;
+    }
     if (!svc.rules().keepsHistory(channel)) {
       Publication pub = Publication.now(channel.toString(), message, principal.userId());
       svc.fanout().publish(pub, channel);

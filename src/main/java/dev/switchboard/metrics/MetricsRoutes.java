@@ -1,6 +1,7 @@
 package dev.switchboard.metrics;
 
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.cluster.Quorum;
 import dev.switchboard.limiter.RefusalLog;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -12,7 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code GET /metrics} (Prometheus text format), {@code GET /health/live} (the process answers),
- * {@code GET /health/ready} (cluster joined, verticles deployed, accepting; 503 otherwise, and during a drain)
+ * {@code GET /health/ready} (cluster joined, verticles deployed, accepting; 503 otherwise, with the reason: during
+ * a drain, and while the node sees fewer than {@code cluster.min_nodes} nodes)
  * and {@code /admin} (the dashboard page: its sign-in form for a browser, 401 for any other client without
  * {@code Authorization: Bearer <api key>}; its data comes over /ws after an auth with the key, see
  * {@link AdminAccess}).
@@ -34,16 +36,24 @@ public final class MetricsRoutes {
     router.get("/health/ready").handler(ctx -> {
       boolean joined = clusterJoined(node);
       boolean ready = joined && node.ready();
+      Quorum quorum = node.quorum();
+      JsonObject answer = new JsonObject()
+          .put("status", ready ? "UP" : "DOWN")
+          .put("node", node.name())
+          .put("cluster", node.clustered() ? (joined ? "joined" : "left") : "standalone")
+          .put("members", node.members().size())
+          .put("draining", node.draining());
+      if (quorum.enabled()) {
+        answer.put("nodes", quorum.visibleNodes()).put("min_nodes", quorum.minNodes());
+      }
+      if (!ready) {
+        answer.put("reason", !joined ? "left the cluster" : node.draining() ? "draining"
+            : !quorum.held() ? quorum.shortfall() : "starting");
+      }
       ctx.response().setStatusCode(ready ? 200 : 503)
           .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
           .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
-          .end(new JsonObject()
-              .put("status", ready ? "UP" : "DOWN")
-              .put("node", node.name())
-              .put("cluster", node.clustered() ? (joined ? "joined" : "left") : "standalone")
-              .put("members", node.members().size())
-              .put("draining", node.draining())
-              .encode());
+          .end(answer.encode());
     });
     // The page is only a shell: everything it shows arrives over /ws after an auth with an API key.
     router.route("/admin").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> ctx.reroute("/admin.html"));

@@ -35,8 +35,8 @@ public final class SwitchboardMetrics {
 
   /** Connect results counted; the first three are pre-registered at zero. */
   static final String[] CONNECT_RESULTS = {"ok", "unauthorized", "too_many_connections", "auth_timeout",
-      "forbidden_origin", "node_full", "draining"};
-  static final String[] DROP_REASONS = {"slow_consumer", "rate_limited", "no_session", "too_large"};
+      "forbidden_origin", "node_full", "draining", "no_quorum"};
+  static final String[] DROP_REASONS = {"slow_consumer", "rate_limited", "no_session", "too_large", "no_quorum"};
   static final String[] MESSAGE_TYPES = {"auth", "subscribe", "unsubscribe", "broadcast", "send", "presence",
       "request", "history", "ping", "invalid", "binary"};
   static final int[] CLOSE_CODES = {1000, 1001, 1006, 1008, 1009, 1011, 4008, 4009, 4010, 4029};
@@ -88,7 +88,7 @@ public final class SwitchboardMetrics {
         .register(registry);
   }
 
-  /** result: ok, unauthorized, auth_timeout, forbidden_origin, too_many_connections, node_full, draining. */
+  /** result: ok, unauthorized, auth_timeout, forbidden_origin, too_many_connections, node_full, draining, no_quorum. */
   public void connect(String result) {
     connects.computeIfAbsent(result, r -> Counter.builder("switchboard.connects").tag("result", r)
         .description("Connection attempts by result").register(registry)).increment();

@@ -5,6 +5,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.cluster.Seniority;
+import dev.switchboard.limiter.RefusalLog;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
@@ -31,10 +32,12 @@ import org.slf4j.LoggerFactory;
  * The payload is {@code {"message":…, "from_user":…}} or any other JSON value, delivered as the message
  * (text that is not JSON is delivered as a string). The router's checks apply: a channel of an unknown
  * namespace, a payload over {@code max_message_size} bytes, a null message or a {@code from_user} that is
- * not a string is dropped with a warning. Channels that keep history go through one node's router instead
- * ({@link #publishWithHistory}), so their messages get offsets and stay in the history. A {@code user:} message
- * that reaches no session is not reported undelivered on this path (each node only sees its own sessions):
- * publish over the event bus or HTTP when you need that report.
+ * not a string is dropped with a warning. A node cut off from its quorum ({@code cluster.min_nodes}) drops
+ * everything, logged as {@code event=redis_dropped} and counted as dropped {@code no_quorum}: its sessions are
+ * being sent to the nodes that still hold the quorum, whose bridges deliver it. Channels that keep history go
+ * through one node's router instead ({@link #publishWithHistory}), so their messages get offsets and stay in
+ * the history. A {@code user:} message that reaches no session is not reported undelivered on this path (each
+ * node only sees its own sessions): publish over the event bus or HTTP when you need that report.
  * When Redis goes away the bridge reconnects with backoff (0.5 s doubling to 10 s) and subscribes again;
  * messages published while no node was subscribed are lost, as Redis pub/sub itself does.
  */
@@ -49,6 +52,8 @@ public final class RedisBridgeVerticle extends VerticleBase {
   private final NodeContext node;
   private final ChannelRules rules;
   private final int maxMessageSize;
+  /** Drops while cut off from the quorum: one line per channel and second, the rest summarised. */
+  private RefusalLog cutOffDrops;
   private Redis redis;
   private RedisConnection conn;
   private long backoffMs = 500;
@@ -62,6 +67,7 @@ public final class RedisBridgeVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    cutOffDrops = new RefusalLog(vertx, log, "redis_dropped");
     redis = Redis.createClient(vertx, new RedisOptions()
         .setConnectionString(node.config().redis().url())
         .setPreferredProtocolVersion(ProtocolVersion.RESP2)
@@ -119,6 +125,13 @@ public final class RedisBridgeVerticle extends VerticleBase {
     }
     String redisChannel = r.get(2).toString();
     if (!redisChannel.startsWith(PREFIX)) {
+      return;
+    }
+    String cutOff = node.quorum().refusal();
+    if (cutOff != null) {
+      // Only this node's own sessions would get it, and they are being sent to nodes whose bridges deliver it.
+      cutOffDrops.refused("channel=\"" + redisChannel + "\"", " reason=\"" + cutOff + "\"");
+      node.metrics().dropped("no_quorum");
       return;
     }
     Channel.Result ch = Channel.parse(redisChannel.substring(PREFIX.length()));

@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Body: {@code {"channel":…, "message":…, "from_user":…|null}}. This node's sessions publish on
  * {@link Addresses#CLIENT_PUBLISH} instead (local), and what they publish is copied to {@link Addresses#INBOUND}.
- * Failures use the HTTP-like codes 400 (bad request), 403 (forbidden) and 413 (too large) with the reason as
- * message.
+ * Failures use the HTTP-like codes 400 (bad request), 403 (forbidden), 413 (too large) and 503 (this node is
+ * cut off from its quorum, {@code cluster.min_nodes}) with the reason as message.
  *
  * <p>A backend that {@code publish}es to {@link Addresses#PUBLISH} instead of sending a request reaches every
  * node's router at once. One of them, the oldest node, routes it, so it is delivered once; the others drop
@@ -111,6 +111,12 @@ public final class RouterVerticle extends VerticleBase {
     Object fromUser = body.getValue("from_user");
     if (fromUser != null && !(fromUser instanceof String)) {
       msg.fail(400, "from_user must be a string or null");
+      return;
+    }
+    String cutOff = node.quorum().refusal();
+    if (cutOff != null) {
+      // Delivered only on this side of a split, and its history write dropped at the merge: refuse it instead.
+      msg.fail(503, cutOff);
       return;
     }
     Publication pub = Publication.now(ch.toString(), message, fromUser instanceof String s ? s : null);

@@ -104,6 +104,17 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void minNodesIsOffByDefaultAndSetByEnv() {
+    assertEquals(1, ConfigLoader.fromJson(new JsonObject()).cluster().minNodes());
+    assertEquals(3, ConfigLoader.load(null, Map.of("SWITCHBOARD_CLUSTER_MIN_NODES", "3"), Map.of()).cluster().minNodes());
+    for (String bad : List.of("0", "-2", "two", "1.5")) {
+      ConfigException e = assertThrows(ConfigException.class,
+          () -> ConfigLoader.load(null, Map.of("SWITCHBOARD_CLUSTER_MIN_NODES", bad), Map.of()), bad);
+      assertTrue(e.getMessage().startsWith("cluster.min_nodes: "), e.getMessage());
+    }
+  }
+
+  @Test
   void theTransportIsChosenByEnvInAnyCase() {
     SwitchboardConfig c = ConfigLoader.load(null, Map.of("SWITCHBOARD_TRANSPORT", "IO_URING"), Map.of());
     assertEquals(SwitchboardConfig.Transport.IO_URING, c.server().transport());

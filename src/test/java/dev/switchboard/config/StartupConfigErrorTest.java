@@ -55,6 +55,22 @@ class StartupConfigErrorTest {
   }
 
   @Test
+  void aMinNodesThatIsNotAWholeNumberFromOneExitsWith2NamingTheKey() throws IOException {
+    Path f = dir.resolve("quorum.json");
+    for (Object bad : List.of(0, -1, "two", 1.5)) {
+      Files.writeString(f, new JsonObject().put("cluster", new JsonObject().put("min_nodes", bad)).encode());
+      Cli.Result r = Cli.run("run", "--conf", f.toString());
+      assertEquals(2, r.code(), bad + ": " + r);
+      assertTrue(r.err().contains("switchboard: config error: cluster.min_nodes: must be"), bad + ": " + r);
+    }
+    // A standalone node has no cluster to count: refused rather than a quorum silently ignored.
+    Files.writeString(f, new JsonObject().put("cluster", new JsonObject().put("min_nodes", 2)).encode());
+    Cli.Result r = Cli.run("run", "--standalone", "--conf", f.toString());
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("switchboard: config error: cluster.min_nodes: is 2, but a standalone node"), r.toString());
+  }
+
+  @Test
   void settingsOnlyStartUpCanJudgeExitWith2NamingTheKeyToo() throws IOException {
     Path missingXml = dir.resolve("cluster.json");
     Files.writeString(missingXml, "{\"cluster\":{\"config\":\"" + dir.resolve("nope.xml") + "\"}}");

@@ -13,25 +13,25 @@ import java.util.concurrent.TimeUnit;
  * A real {@code redis-server} on loopback for tests: no persistence, on the port given, started and stopped
  * by PID. Nothing here talks to any Redis the test did not start.
  */
-final class RedisServer implements AutoCloseable {
+public final class RedisServer implements AutoCloseable {
 
   private final int port;
   private Process process;
 
-  RedisServer(int port) {
+  public RedisServer(int port) {
     this.port = port;
   }
 
-  int port() {
+  public int port() {
     return port;
   }
 
-  String url() {
+  public String url() {
     return "redis://127.0.0.1:" + port;
   }
 
   /** Starts the server and waits until it answers PING. */
-  RedisServer start() throws IOException, InterruptedException {
+  public RedisServer start() throws IOException, InterruptedException {
     File log = File.createTempFile("redis-" + port + "-", ".log");
     log.deleteOnExit();
     process = new ProcessBuilder("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
@@ -51,7 +51,7 @@ final class RedisServer implements AutoCloseable {
   }
 
   /** Kills the server (SIGKILL, the way a crash looks to clients) and waits for it to exit. */
-  void kill() throws InterruptedException {
+  public void kill() throws InterruptedException {
     if (process != null && process.isAlive()) {
       process.destroyForcibly();
       process.waitFor(10, TimeUnit.SECONDS);
@@ -64,7 +64,7 @@ final class RedisServer implements AutoCloseable {
   }
 
   /** The reply of an inline command: a status/integer line, or the text of a bulk string; null when down. */
-  String command(String inline) {
+  public String command(String inline) {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), 500);
       s.setSoTimeout(2000);
@@ -94,12 +94,12 @@ final class RedisServer implements AutoCloseable {
     return c == -1 && line.length() == 0 ? null : line.toString();
   }
 
-  boolean pings() {
+  public boolean pings() {
     return "+PONG".equals(command("PING"));
   }
 
   /** Connections with a pattern subscription: one per node whose bridge is subscribed. */
-  int patternSubscribers() {
+  public int patternSubscribers() {
     String list = command("CLIENT LIST");
     return list == null ? -1 : (int) list.lines().filter(l -> l.contains(" psub=1")).count();
   }
