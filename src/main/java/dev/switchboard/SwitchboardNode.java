@@ -19,6 +19,7 @@ import dev.switchboard.history.HistorySettings;
 import dev.switchboard.history.HistoryStore;
 import dev.switchboard.history.MemoryHistoryStore;
 import dev.switchboard.protocol.Channel;
+import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.router.ChannelRules;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import dev.switchboard.limiter.LimiterVerticle;
@@ -261,7 +262,7 @@ public final class SwitchboardNode {
     }
     long period = context.config().drain().period().toMillis();
     log.info("event=drain_start node={} sessions={} period_ms={}", name(), context.sessions().connections(), period);
-    context.closeSessions("node going away");
+    context.closeSessions(CloseCode.GOING_AWAY.reason());
     Promise<Void> drained = Promise.promise();
     // The last session is closed by the end of the period; a peer that never answers its close frame is cut
     // after the close grace, noticed on the gateway's next 1 s tick (2 s leaves room for a busy loop).

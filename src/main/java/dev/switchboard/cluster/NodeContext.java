@@ -4,6 +4,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.gateway.ChannelFeeds;
 import dev.switchboard.gateway.NodeSessions;
+import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.history.HistoryStore;
 import dev.switchboard.metrics.SwitchboardMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -128,6 +129,18 @@ public final class NodeContext {
 
   public boolean draining() {
     return draining.get();
+  }
+
+  /**
+   * Why this node sends sessions away (the 1001 reason: draining, or cut off from its quorum), or null while it
+   * takes them. The gateway asks again once an upgrade it let in has completed, since a drain or a lost quorum
+   * that came meanwhile closed only the sessions it found.
+   */
+  public String sendsSessionsAway() {
+    if (draining.get()) {
+      return CloseCode.GOING_AWAY.reason();
+    }
+    return quorum.held() ? null : QuorumWatch.CUT_OFF;
   }
 
   /**

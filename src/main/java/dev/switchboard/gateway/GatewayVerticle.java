@@ -237,6 +237,11 @@ public final class GatewayVerticle extends VerticleBase {
         Session session = new Session(ws, services, ip, System.currentTimeMillis());
         hub.add(session);
         session.start(token);
+        String away = node.sendsSessionsAway();
+        if (away != null) {
+          // The drain or quorum loss came while this upgrade was completing: its closes missed this session.
+          session.close(CloseCode.GOING_AWAY, away);
+        }
       });
     });
   }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.bus.Addresses;
+import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
@@ -17,6 +19,7 @@ import io.vertx.junit5.VertxExtension;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -55,6 +58,33 @@ class NodeStopTest {
         int gone = indexOf(lines, "event=disconnect session=", "user=" + user + " ");
         assertTrue(gone >= 0 && gone < done, user + "'s socket had not closed when the drain ended: " + lines);
       }
+    }
+  }
+
+  /**
+   * A drain closes the sessions it finds; an upgrade already let through (past the draining checks of the
+   * handshake and the limiter) completes after that, and must be sent away too rather than left on a node that
+   * is leaving. The drain is started from an event-bus interceptor as the limiter's answer goes back.
+   */
+  @Test
+  void anUpgradeThatCompletesAfterTheDrainStartedIsSentAwayToo(Vertx vertx) throws IOException {
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("drain", new JsonObject().put("period", "30s")));
+    AtomicReference<String> admitReply = new AtomicReference<>();
+    node.vertx().eventBus().addOutboundInterceptor(ctx -> {
+      String address = ctx.message().address();
+      if (Addresses.LIMITER_ADMIT.equals(address)) {
+        admitReply.set(ctx.message().replyAddress());
+      } else if (address.equals(admitReply.get()) && node.context().startDraining()) {
+        // The limiter has admitted the upgrade (it refuses once draining); the drain starts as its yes goes back.
+        node.context().closeSessions(CloseCode.GOING_AWAY.reason());
+      }
+      ctx.next();
+    });
+    try (RawWsClient late = RawWsClient.connect(node.port(), "/ws?token=" + TestNodes.token("lou"))) {
+      assertEquals(101, late.status(), "the upgrade was let through before the drain began");
+      RawWsClient.Frame close = late.awaitClose(WAIT);
+      assertEquals(1001, close.closeCode(), "a session that arrived as the drain began was left open");
+      assertEquals(CloseCode.GOING_AWAY.reason(), close.closeReason());
     }
   }
 
