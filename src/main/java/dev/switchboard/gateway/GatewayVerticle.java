@@ -189,12 +189,12 @@ public final class GatewayVerticle extends VerticleBase {
 
   private void handshake(ServerWebSocketHandshake hs) {
     if (!config.server().wsPath().equals(hs.path())) {
-      hs.reject(404);
+      UpgradeRefusal.refuse(hs, 404);
       return;
     }
     if (node.draining() || !node.quorum().held()) {
       node.metrics().connect(node.draining() ? "draining" : "no_quorum");
-      hs.reject(503);
+      UpgradeRefusal.refuse(hs, 503);
       return;
     }
     List<String> origins = config.server().allowedOrigins();
@@ -202,7 +202,7 @@ public final class GatewayVerticle extends VerticleBase {
     if (!origins.isEmpty() && origin != null && !origins.contains(origin) && !origins.contains("*")) {
       node.metrics().connect("forbidden_origin");
       log.info("event=connect_refused reason=origin origin=\"{}\"", origin);
-      hs.reject(403);
+      UpgradeRefusal.refuse(hs, 403);
       return;
     }
     String ip = hs.remoteAddress() == null ? "unknown" : hs.remoteAddress().hostAddress();
@@ -221,7 +221,7 @@ public final class GatewayVerticle extends VerticleBase {
           });
         } else {
           node.metrics().connect("node_full");
-          reject(hs, 503);
+          UpgradeRefusal.refuse(hs, 503);
         }
         return;
       }
@@ -261,14 +261,6 @@ public final class GatewayVerticle extends VerticleBase {
 
   private static void connectionError(Throwable e) {
     log.debug("event=connection_error reason=\"{}\"", e.getMessage());
-  }
-
-  private static void reject(ServerWebSocketHandshake hs, int status) {
-    try {
-      hs.reject(status);
-    } catch (RuntimeException e) {
-      log.debug("event=reject_failed status={} reason=\"{}\"", status, e.getMessage());
-    }
   }
 
   /** Authorization: Bearer on the upgrade, else ?token= in the query. */

@@ -20,17 +20,21 @@ import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemTrustOptions;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * SPEC §6: TLS from a PEM certificate and key in config ({@code server.tls.cert}/{@code server.tls.key}),
- * for both wss:// and https://, and the Origin allow-list enforced at the upgrade with HTTP 403.
+ * for both wss:// and https://, and the Origin allow-list enforced at the upgrade with HTTP 403, after which the
+ * node closes the connection (plain and TLS), so a client learns of the refusal at once.
  *
  * <p>The certificate is generated for this run with {@code openssl req -x509} (self-signed, CN=localhost, one
  * day) and the clients trust exactly that certificate, so a passing test proves the node serves it.
@@ -38,12 +42,14 @@ import org.junit.jupiter.api.Test;
 class TlsAndOriginTest {
 
   static final String ALLOWED = "https://app.example.com";
+  static final String PYTHON = "/usr/bin/python3";
 
   static Vertx vertx;
   static Path dir;
   static Path cert;
   static SwitchboardNode tls;
   static SwitchboardNode origins;
+  static SwitchboardNode tlsOrigins;
 
   @BeforeAll
   static void start() throws Exception {
@@ -64,6 +70,9 @@ class TlsAndOriginTest {
         .put("tls", new JsonObject().put("cert", cert.toString()).put("key", key.toString()))));
     origins = TestNodes.standalone(new JsonObject().put("server", new JsonObject()
         .put("allowed_origins", new JsonArray().add(ALLOWED))));
+    tlsOrigins = TestNodes.standalone(new JsonObject().put("server", new JsonObject()
+        .put("tls", new JsonObject().put("cert", cert.toString()).put("key", key.toString()))
+        .put("allowed_origins", new JsonArray().add(ALLOWED))));
   }
 
   @AfterAll
@@ -73,6 +82,9 @@ class TlsAndOriginTest {
     }
     if (origins != null) {
       origins.close().await();
+    }
+    if (tlsOrigins != null) {
+      tlsOrigins.close().await();
     }
     vertx.close().await();
     try (Stream<Path> files = Files.walk(dir)) {
@@ -161,6 +173,50 @@ class TlsAndOriginTest {
         .addHeader("Origin", "https://evil.example.net")).await());
     assertInstanceOf(UpgradeRejectedException.class, e);
     assertEquals(403, ((UpgradeRejectedException) e).getStatus());
+  }
+
+  @Test
+  void forbiddenOriginGets403WithConnectionCloseAndTheConnectionEnds() throws Exception {
+    RefusedUpgrade r = RefusedUpgrade.plain(origins.port(), "/ws?token=" + TestNodes.token("olga"),
+        Map.of("Origin", "https://evil.example.net"), 3_000);
+    assertEquals(403, r.status(), r.toString());
+    assertEquals("close", r.header("Connection"), r.toString());
+    assertTrue(r.closed(), "the server must close the connection after its 403: " + r);
+  }
+
+  @Test
+  void forbiddenOriginOverTlsGets403AndTheServerEndsTheTlsSession() throws Exception {
+    RefusedUpgrade r = RefusedUpgrade.tls(tlsOrigins.port(), cert, "/ws?token=" + TestNodes.token("olga"),
+        Map.of("Origin", "https://evil.example.net"), 3_000);
+    assertEquals(403, r.status(), r.toString());
+    assertEquals("close", r.header("Connection"), r.toString());
+    assertTrue(r.closed(), "the server must end the TLS session (close_notify, then EOF) after its 403: " + r);
+  }
+
+  /**
+   * Python's {@code websockets} closes a refused connection and waits for the server's side of the close; over
+   * TLS that is the server's close_notify. While the node kept the connection open, the client sat out its whole
+   * open timeout (10 s here) and then reported a timeout instead of the 403.
+   */
+  @Test
+  void aPythonWebsocketsClientOverWssReportsTheForbiddenOriginAtOnce(@TempDir Path tmp) throws Exception {
+    Path script = tmp.resolve("refused_upgrade.py");
+    try (var in = getClass().getResourceAsStream("/python/refused_upgrade.py")) {
+      Files.write(script, in.readAllBytes());
+    }
+    Process py = new ProcessBuilder(PYTHON, script.toString(),
+        "wss://127.0.0.1:" + tlsOrigins.port() + "/ws?token=" + TestNodes.token("olga"), cert.toString(),
+        "https://evil.example.net").redirectErrorStream(true).start();
+    try {
+      assertTrue(py.waitFor(20, TimeUnit.SECONDS), "python did not finish");
+      String out = new String(py.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+      assertEquals(0, py.exitValue(), out);
+      JsonObject report = new JsonObject(out.substring(out.lastIndexOf('\n') + 1));
+      assertEquals(403, report.getInteger("status", -1), out);
+      assertTrue(report.getDouble("seconds") < 2.0, "the 403 must be reported at once, not after a timeout: " + out);
+    } finally {
+      py.destroyForcibly();
+    }
   }
 
   @Test
