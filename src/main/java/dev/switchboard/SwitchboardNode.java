@@ -42,8 +42,11 @@ import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -194,11 +197,8 @@ public final class SwitchboardNode {
   private Future<Void> deploy() {
     SwitchboardConfig config = context.config();
     int loops = config.server().instances() > 0 ? config.server().instances() : defaultGatewayInstances();
-    return loadJwks(config.auth())
-        .compose(jwks -> {
-          JwtTokenVerifier verifier = new JwtTokenVerifier(vertx, config.auth(), config.channels().segments(), jwks);
-          return vertx.deployVerticle(new AuthVerticle(verifier));
-        })
+    return verifier(config)
+        .compose(verifier -> vertx.deployVerticle(new AuthVerticle(verifier)))
         .compose(id -> vertx.deployVerticle(new LimiterVerticle(context)))
         .compose(id -> vertx.deployVerticle(new NodeDirectory(context)))
         // Before the gateway, so no connection is accepted before the first count of the nodes.
@@ -225,18 +225,42 @@ public final class SwitchboardNode {
   }
 
   /**
-   * JWKS keys from auth.jwks_file or auth.jwks_url, read once at start, or null. The read is the one the running
-   * node's refresh makes ({@link JwksKeys#fetch}): bounded by its timeout, a status other than 200 is a failure,
-   * and an entry that is not a usable key is skipped rather than failing the set. A source that cannot be read
-   * stops start-up naming its key, as any bad setting does.
+   * The token verifier, with the JWKS keys of auth.jwks_url or auth.jwks_file and of each auth.issuers entry read
+   * once at start, all at once.
    */
-  private Future<List<JsonObject>> loadJwks(SwitchboardConfig.Auth auth) {
-    if (auth.jwksFile() == null && auth.jwksUrl() == null) {
-      return Future.succeededFuture(null);
+  private Future<JwtTokenVerifier> verifier(SwitchboardConfig config) {
+    SwitchboardConfig.Auth auth = config.auth();
+    Future<List<JsonObject>> own = auth.jwksFile() == null && auth.jwksUrl() == null ? Future.succeededFuture(null)
+        : loadJwks(auth.jwksUrl(), auth.jwksFile(), auth.jwksFile() != null ? "auth.jwks_file" : "auth.jwks_url");
+    List<Future<List<JsonObject>>> all = new ArrayList<>(List.of(own));
+    for (SwitchboardConfig.TrustedIssuer t : auth.issuers()) {
+      all.add(loadJwks(t.jwksUrl(), t.jwksFile(), t.sourceKey()));
     }
-    JwksKeys once = new JwksKeys(vertx, auth.jwksUrl(), auth.jwksFile());
-    String key = auth.jwksFile() != null ? "auth.jwks_file" : "auth.jwks_url";
-    String what = auth.jwksFile() != null ? "cannot read a JWKS document: " : "cannot fetch JWKS: ";
+    return Future.join(all).transform(done -> {
+      // The first source in config order that cannot be read stops start-up, named.
+      for (Future<List<JsonObject>> f : all) {
+        if (f.failed()) {
+          return Future.failedFuture(f.cause());
+        }
+      }
+      Map<String, List<JsonObject>> byIssuer = new HashMap<>();
+      for (int i = 0; i < auth.issuers().size(); i++) {
+        byIssuer.put(auth.issuers().get(i).issuer(), all.get(i + 1).result());
+      }
+      return Future.succeededFuture(
+          new JwtTokenVerifier(vertx, auth, config.channels().segments(), own.result(), byIssuer));
+    });
+  }
+
+  /**
+   * JWKS keys from a file or a URL, read once at start. The read is the one the running node's refresh makes
+   * ({@link JwksKeys#fetch}): bounded by its timeout, a status other than 200 is a failure, and an entry that is
+   * not a usable key is skipped rather than failing the set. A source that cannot be read stops start-up naming
+   * its key, as any bad setting does.
+   */
+  private Future<List<JsonObject>> loadJwks(String url, String file, String key) {
+    JwksKeys once = new JwksKeys(vertx, url, file);
+    String what = file != null ? "cannot read a JWKS document: " : "cannot fetch JWKS: ";
     Future<List<JsonObject>> keys;
     try {
       keys = once.fetch();

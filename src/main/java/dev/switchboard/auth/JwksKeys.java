@@ -20,7 +20,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The keys of one JWKS endpoint ({@code auth.jwks_url}) or file ({@code auth.jwks_file}), cached by key id.
+ * The keys of one JWKS endpoint ({@code auth.jwks_url}, or an {@code auth.issuers} entry's {@code jwks_url}) or
+ * file ({@code jwks_file}), cached by key id. Each source has its own cache, refresh and refetch budget: one issuer's
+ * unknown key ids never cost another issuer's endpoint a request ({@link IssuerKeys}).
  *
  * <p>Keys rotate: a token signed with a key id this cache does not know triggers a re-fetch, and the cache
  * is refreshed every {@link #PERIODIC_REFRESH_MS} anyway so removed keys stop validating. Re-fetches on

@@ -6,14 +6,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.ext.auth.JWTOptions;
 import io.vertx.ext.auth.NoSuchKeyIdException;
-import io.vertx.ext.auth.PubSecKeyOptions;
 import io.vertx.ext.auth.User;
-import io.vertx.ext.auth.authentication.TokenCredentials;
 import io.vertx.ext.auth.impl.jose.JWT;
-import io.vertx.ext.auth.jwt.JWTAuth;
-import io.vertx.ext.auth.jwt.JWTAuthOptions;
 import java.security.KeyFactory;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
@@ -32,91 +27,107 @@ import java.util.Set;
  *
  * <p>With a JWKS source, a token whose {@code kid} is not among the cached keys makes {@link JwksKeys}
  * re-read the source (rate-limited) and is verified once more against the new key set.
+ *
+ * <p>With {@code auth.issuers}, the token's {@code iss} picks the {@link IssuerKeys} it is verified with (SPEC §6:
+ * keys are cached per issuer and endpoint as well as key id): a listed issuer's own JWKS keys, or the node's own
+ * keys for a token without {@code iss} or naming {@code auth.issuer}; any other issuer is refused, named. The
+ * {@code iss} is read before the signature is checked only to choose the keys, which then check it too.
  */
 public final class JwtTokenVerifier implements TokenVerifier {
 
-  private final Vertx vertx;
   private final SwitchboardConfig.Auth auth;
   private final List<String> segmentClaims;
-  private final JwksKeys jwks;
-  private JWTAuth jwt;
-  private int builtFrom = -1;
+  /** The node's own keys (secret, public key, auth.jwks_url/jwks_file); null when only auth.issuers is set. */
+  private final IssuerKeys own;
+  /** auth.issuers by iss. */
+  private final Map<String, IssuerKeys> trusted;
 
   /**
    * @param jwks the JWKS keys read at start from auth.jwks_url or auth.jwks_file, or null when neither is set
    */
   public JwtTokenVerifier(Vertx vertx, SwitchboardConfig.Auth auth, List<String> segmentClaims, List<JsonObject> jwks) {
-    this.vertx = vertx;
+    this(vertx, auth, segmentClaims, jwks, Map.of());
+  }
+
+  /**
+   * @param jwks the JWKS keys read at start from auth.jwks_url or auth.jwks_file, or null when neither is set
+   * @param issuerJwks the keys read at start from each auth.issuers entry's source, by issuer
+   */
+  public JwtTokenVerifier(Vertx vertx, SwitchboardConfig.Auth auth, List<String> segmentClaims, List<JsonObject> jwks,
+      Map<String, List<JsonObject>> issuerJwks) {
     this.auth = auth;
     this.segmentClaims = List.copyOf(segmentClaims);
-    if (auth.jwksUrl() != null || auth.jwksFile() != null) {
-      this.jwks = new JwksKeys(vertx, auth.jwksUrl(), auth.jwksFile());
-      this.jwks.set(jwks == null ? List.of()
-          : JwksKeys.usableKeys(vertx, new JsonObject().put("keys", new JsonArray(new ArrayList<>(jwks)))));
-      this.jwks.startPeriodicRefresh();
-    } else {
-      this.jwks = null;
+    JwksKeys ownJwks = auth.jwksUrl() != null || auth.jwksFile() != null
+        ? startedJwks(vertx, auth.jwksUrl(), auth.jwksFile(), jwks) : null;
+    this.own = auth.jwtSecret() == null && auth.jwtPublicKey() == null && ownJwks == null ? null
+        : new IssuerKeys(vertx, auth.jwtSecret(), auth.jwtPublicKey(), auth.issuer(), auth.audience(), ownJwks);
+    Map<String, IssuerKeys> byIssuer = new LinkedHashMap<>();
+    for (SwitchboardConfig.TrustedIssuer t : auth.issuers()) {
+      JwksKeys keys = startedJwks(vertx, t.jwksUrl(), t.jwksFile(), issuerJwks.get(t.issuer()));
+      byIssuer.put(t.issuer(), new IssuerKeys(vertx, null, null, t.issuer(), auth.audience(), keys));
     }
-    rebuildIfKeysChanged();
+    this.trusted = Map.copyOf(byIssuer);
   }
 
-  /** The JWKS cache, or null without a JWKS source. */
+  private static JwksKeys startedJwks(Vertx vertx, String url, String file, List<JsonObject> atStart) {
+    JwksKeys keys = new JwksKeys(vertx, url, file);
+    keys.set(atStart == null ? List.of()
+        : JwksKeys.usableKeys(vertx, new JsonObject().put("keys", new JsonArray(new ArrayList<>(atStart)))));
+    keys.startPeriodicRefresh();
+    return keys;
+  }
+
+  /** The JWKS cache of auth.jwks_url or auth.jwks_file, or null without one. */
   public JwksKeys jwks() {
-    return jwks;
-  }
-
-  private void rebuildIfKeysChanged() {
-    int version = jwks == null ? 0 : jwks.version();
-    if (jwt == null || version != builtFrom) {
-      jwt = JWTAuth.create(vertx, options(auth, jwks == null ? null : jwks.keys()));
-      builtFrom = version;
-    }
-  }
-
-  static JWTAuthOptions options(SwitchboardConfig.Auth auth, List<JsonObject> jwks) {
-    JWTAuthOptions opts = new JWTAuthOptions();
-    if (auth.jwtSecret() != null) {
-      opts.addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(auth.jwtSecret()));
-    }
-    if (auth.jwtPublicKey() != null) {
-      String pem = PemKeys.read(auth.jwtPublicKey());
-      opts.addPubSecKey(new PubSecKeyOptions().setAlgorithm(PemKeys.algorithmOf(pem)).setBuffer(pem));
-    }
-    if (jwks != null) {
-      jwks.forEach(opts::addJwk);
-    }
-    JWTOptions jwtOptions = new JWTOptions();
-    if (auth.issuer() != null) {
-      jwtOptions.setIssuer(auth.issuer());
-    }
-    if (auth.audience() != null) {
-      jwtOptions.setAudience(List.of(auth.audience()));
-    }
-    opts.setJWTOptions(jwtOptions);
-    return opts;
+    return own == null ? null : own.jwks();
   }
 
   @Override
   public Future<Principal> verify(String token) {
+    IssuerKeys keys = own;
+    if (!trusted.isEmpty()) {
+      JsonObject payload = payloadOf(token);
+      Object iss = payload == null ? null : payload.getValue("iss");
+      keys = iss instanceof String s ? trusted.get(s) : null;
+      if (keys == null && (iss == null || iss.equals(auth.issuer()))) {
+        keys = own;
+      }
+      if (keys == null) {
+        return Future.failedFuture(payload == null ? "invalid token" : untrusted(iss));
+      }
+    }
+    IssuerKeys by = keys;
+    JwksKeys jwks = by.jwks();
     String kid = jwks == null ? null : kidOf(token);
-    return authenticate(token)
+    return by.authenticate(token)
         .recover(e -> {
           if (kid == null || jwks.knows(kid) || reason(e, kid).equals(EXPIRED)) {
             return Future.failedFuture(e);
           }
           // Signed with a key we have not seen: the provider may have rotated its keys since we last looked.
-          return jwks.refreshForUnknownKid(kid).compose(changed -> changed ? authenticate(token) : Future.failedFuture(e));
+          return jwks.refreshForUnknownKid(kid).compose(changed -> changed ? by.authenticate(token) : Future.failedFuture(e));
         })
-        .recover(e -> Future.failedFuture(refusal(e, kid, token)))
+        .recover(e -> Future.failedFuture(refusal(e, jwks, kid, token)))
         .compose(this::toPrincipal);
   }
 
+  /** Why a token of an issuer that is not trusted is refused; the iss is the client's text, echoed only when plain. */
+  private static String untrusted(Object iss) {
+    if (iss == null) {
+      return "token has no iss claim, and this node trusts only the issuers it lists";
+    }
+    if (iss instanceof String s && s.matches("[\\x21-\\x7e]{1,200}")) {
+      return "token issuer " + s + " is not trusted";
+    }
+    return "token issuer is not trusted";
+  }
+
   /** Why the token was refused, in words a client may see. */
-  private String refusal(Throwable e, String kid, String token) {
+  private static String refusal(Throwable e, JwksKeys jwks, String kid, String token) {
     if (notYetValid(token, e)) {
       return "token not valid yet (its nbf is in the future)";
     }
-    String mismatch = algorithmMismatch(e, kid, token);
+    String mismatch = algorithmMismatch(e, jwks, kid, token);
     return mismatch != null ? mismatch : reason(e, kid);
   }
 
@@ -136,22 +147,13 @@ public final class JwtTokenVerifier implements TokenVerifier {
     }
   }
 
-  private Future<User> authenticate(String token) {
-    rebuildIfKeysChanged();
-    try {
-      return jwt.authenticate(new TokenCredentials(token));
-    } catch (RuntimeException e) {
-      return Future.failedFuture(e);
-    }
-  }
-
   /**
    * vertx-auth-jwt looks a key up by the token's {@code alg} and {@code kid} together, so a token naming a key we
    * hold but another algorithm (an ES256 token with an RSA key's kid, or the HS256-with-the-public-key forgery)
    * fails as an unknown key id. Such a token is refused without a JWKS re-fetch (the kid is known); this says
    * what is wrong with it instead: "token algorithm ES256 does not match key k2 (RS256)". Null otherwise.
    */
-  private String algorithmMismatch(Throwable e, String kid, String token) {
+  private static String algorithmMismatch(Throwable e, JwksKeys jwks, String kid, String token) {
     if (!(e instanceof NoSuchKeyIdException) || kid == null) {
       return null;
     }
@@ -175,12 +177,19 @@ public final class JwtTokenVerifier implements TokenVerifier {
   /** The token's header, or null when it is not base64url JSON. */
   private static JsonObject headerOf(String token) {
     int dot = token == null ? -1 : token.indexOf('.');
-    if (dot <= 0) {
-      return null;
-    }
+    return dot <= 0 ? null : decoded(token.substring(0, dot));
+  }
+
+  /** The token's payload, not yet verified; null when it is not base64url JSON. */
+  private static JsonObject payloadOf(String token) {
+    int first = token == null ? -1 : token.indexOf('.');
+    int second = first < 0 ? -1 : token.indexOf('.', first + 1);
+    return second < 0 ? null : decoded(token.substring(first + 1, second));
+  }
+
+  private static JsonObject decoded(String base64url) {
     try {
-      return new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(0, dot)),
-          java.nio.charset.StandardCharsets.UTF_8));
+      return new JsonObject(new String(Base64.getUrlDecoder().decode(base64url), java.nio.charset.StandardCharsets.UTF_8));
     } catch (RuntimeException e) {
       return null;
     }

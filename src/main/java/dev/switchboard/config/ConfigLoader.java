@@ -1,6 +1,7 @@
 package dev.switchboard.config;
 
 import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,7 +93,8 @@ public final class ConfigLoader {
     // it: anyone can read that secret and mint tokens with it.
     JsonObject auth = tree.getJsonObject("auth", new JsonObject());
     boolean asymmetric = auth.getValue("jwt_public_key") != null || auth.getValue("jwks_url") != null
-        || auth.getValue("jwks_file") != null;
+        || auth.getValue("jwks_file") != null
+        || auth.getValue("issuers") instanceof JsonArray issuers && !issuers.isEmpty();
     if (asymmetric && DEV_SECRET.equals(auth.getValue("jwt_secret"))) {
       put(tree, "auth.jwt_secret", null);
     }
@@ -211,6 +214,47 @@ public final class ConfigLoader {
     return r.unread().stream().map(u -> u.key() + u.hint()).toList();
   }
 
+  /** The settings an entry of auth.issuers may have. */
+  private static final List<String> ISSUER_KEYS = List.of("issuer", "jwks_url", "jwks_file");
+
+  /** {@code auth.issuers}: a list of {"issuer": …, "jwks_url": …} (or "jwks_file") objects. */
+  private static List<SwitchboardConfig.TrustedIssuer> trustedIssuers(ConfigReader r) {
+    Object v = r.raw("auth.issuers");
+    if (v == null) {
+      return List.of();
+    }
+    if (!(v instanceof JsonArray list)) {
+      throw new ConfigException("auth.issuers", "must be a list of {\"issuer\": …, \"jwks_url\": …} objects");
+    }
+    List<SwitchboardConfig.TrustedIssuer> out = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      String key = "auth.issuers[" + i + "]";
+      if (!(list.getValue(i) instanceof JsonObject entry)) {
+        throw new ConfigException(key, "must be an object like {\"issuer\": \"https://idp.example\", \"jwks_url\": …}");
+      }
+      for (String name : entry.fieldNames()) {
+        // A misspelt key here would leave an issuer without its source, or with a setting silently dropped.
+        if (!ISSUER_KEYS.contains(name)) {
+          throw new ConfigException(key + "." + name, "is not a setting of a trusted issuer (" + String.join(", ", ISSUER_KEYS) + ")");
+        }
+      }
+      out.add(new SwitchboardConfig.TrustedIssuer(text(entry, key, "issuer"), text(entry, key, "jwks_url"),
+          text(entry, key, "jwks_file"), key));
+    }
+    return out;
+  }
+
+  private static String text(JsonObject entry, String key, String name) {
+    Object v = entry.getValue(name);
+    if (v == null || "".equals(v)) {
+      return null;
+    }
+    if (!(v instanceof String s)) {
+      throw new ConfigException(key + "." + name, "must be a string");
+    }
+    return s;
+  }
+
   private static SwitchboardConfig read(ConfigReader r) {
     var server = new SwitchboardConfig.Server(
         r.string("server.host", "127.0.0.1"),
@@ -232,7 +276,8 @@ public final class ConfigLoader {
         r.string("auth.issuer", null),
         r.string("auth.audience", null),
         r.duration("auth.auth_timeout", Duration.ofSeconds(10)),
-        r.duration("auth.expiry_grace", Duration.ofSeconds(25)));
+        r.duration("auth.expiry_grace", Duration.ofSeconds(25)),
+        trustedIssuers(r));
     var api = new SwitchboardConfig.Api(r.strings("api.keys", List.of()), r.bool("api.demo_tokens", false));
     var session = new SwitchboardConfig.SessionSettings(
         r.duration("session.heartbeat", Duration.ofSeconds(25)),

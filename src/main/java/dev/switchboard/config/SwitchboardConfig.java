@@ -1,8 +1,10 @@
 package dev.switchboard.config;
 
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The whole configuration, read once at start by {@link ConfigLoader} (file → SWITCHBOARD_* env → flags)
@@ -53,21 +55,74 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
   public enum Transport { AUTO, IO_URING, EPOLL, NIO }
 
   /**
-   * Token verification. One of jwtSecret (HS256), jwtPublicKey (PEM, RS256/ES256), jwksUrl or jwksFile.
+   * Token verification. At least one of jwtSecret (HS256), jwtPublicKey (PEM, RS256/ES256), jwksUrl, jwksFile or
+   * an entry of issuers.
    *
+   * @param issuer the {@code iss} required of tokens verified with jwtSecret, jwtPublicKey, jwksUrl or jwksFile;
+   *     null = any (or none)
+   * @param audience the {@code aud} required of every token; null = any
    * @param authTimeout how long an unauthenticated connection may stay open; default 10 s
    * @param expiryGrace how long after exp a session may renew before it is closed with 4010; default 25 s
+   * @param issuers {@code auth.issuers}: further trusted issuers, each with its own JWKS source; a token naming one
+   *     of them in {@code iss} is verified with that issuer's keys only; default none
    */
   public record Auth(String jwtSecret, String jwtPublicKey, String jwksUrl, String jwksFile, String issuer,
-                     String audience, Duration authTimeout, Duration expiryGrace) {
+                     String audience, Duration authTimeout, Duration expiryGrace, List<TrustedIssuer> issuers) {
     public Auth {
-      if (jwtSecret == null && jwtPublicKey == null && jwksUrl == null && jwksFile == null) {
+      issuers = List.copyOf(issuers);
+      if (jwtSecret == null && jwtPublicKey == null && jwksUrl == null && jwksFile == null && issuers.isEmpty()) {
         throw new ConfigException("auth", "set one of jwt_secret (SWITCHBOARD_JWT_SECRET), jwt_public_key "
-            + "(SWITCHBOARD_JWT_PUBLIC_KEY), jwks_url or jwks_file");
+            + "(SWITCHBOARD_JWT_PUBLIC_KEY), jwks_url, jwks_file or issuers");
       }
       if (authTimeout.isZero() || authTimeout.isNegative()) {
         throw new ConfigException("auth.auth_timeout", "must be positive");
       }
+      if (!issuers.isEmpty() && (jwksUrl != null || jwksFile != null) && issuer == null) {
+        // Its tokens carry some iss that is not listed, and would be refused as untrusted.
+        throw new ConfigException("auth.issuer", "must be set when auth." + (jwksUrl != null ? "jwks_url" : "jwks_file")
+            + " is used beside auth.issuers: it names the issuer whose tokens that source's keys verify (or move the "
+            + "source into auth.issuers)");
+      }
+      Set<String> seen = new HashSet<>();
+      if (issuer != null) {
+        seen.add(issuer);
+      }
+      for (TrustedIssuer t : issuers) {
+        if (!seen.add(t.issuer())) {
+          throw new ConfigException(t.key() + ".issuer", t.issuer() + " is trusted twice (in auth.issuers"
+              + (t.issuer().equals(issuer) ? " and as auth.issuer" : "") + "): each issuer has one key source");
+        }
+      }
+    }
+
+    /** Without auth.issuers, as configurations written before it. */
+    public Auth(String jwtSecret, String jwtPublicKey, String jwksUrl, String jwksFile, String issuer,
+                String audience, Duration authTimeout, Duration expiryGrace) {
+      this(jwtSecret, jwtPublicKey, jwksUrl, jwksFile, issuer, audience, authTimeout, expiryGrace, List.of());
+    }
+  }
+
+  /**
+   * One entry of {@code auth.issuers}: an identity provider whose tokens the node accepts, and where its keys are.
+   *
+   * @param issuer the {@code iss} of its tokens, compared exactly
+   * @param jwksUrl its JWKS endpoint, or null when jwksFile is set
+   * @param jwksFile a JWKS document on disk, or null when jwksUrl is set
+   * @param key where it is configured, e.g. {@code auth.issuers[1]}, for the messages that name it
+   */
+  public record TrustedIssuer(String issuer, String jwksUrl, String jwksFile, String key) {
+    public TrustedIssuer {
+      if (issuer == null || issuer.isEmpty()) {
+        throw new ConfigException(key + ".issuer", "is required: the iss its tokens carry");
+      }
+      if ((jwksUrl == null) == (jwksFile == null)) {
+        throw new ConfigException(key, "set one of jwks_url or jwks_file for issuer " + issuer);
+      }
+    }
+
+    /** The config key of its key source, which start-up names when it cannot be read. */
+    public String sourceKey() {
+      return key + (jwksUrl != null ? ".jwks_url" : ".jwks_file");
     }
   }
 

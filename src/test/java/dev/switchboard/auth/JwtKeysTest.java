@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * Public-key verification on its own (no HS256 secret configured): ES256 from a PEM given inline, RS256
  * from a PEM file path, and a JWKS URL whose keys rotate — an unknown {@code kid} makes the node re-fetch
  * the JWKS, at most a few times however many made-up key ids arrive, and a failing endpoint keeps the keys
- * already known.
+ * already known. With several trusted issuers ({@code auth.issuers}), each has its own keys and endpoint.
  */
 class JwtKeysTest {
 
@@ -195,6 +195,115 @@ class JwtKeysTest {
     } finally {
       node.close().await();
       jwksServer.close().await();
+    }
+  }
+
+  /** A JWKS endpoint serving what {@code served} holds, counting its requests. */
+  record JwksEndpoint(HttpServer server, AtomicReference<JsonObject> served, AtomicInteger hits) {
+    static JwksEndpoint serving(JsonObject jwks) {
+      AtomicReference<JsonObject> served = new AtomicReference<>(jwks);
+      AtomicInteger hits = new AtomicInteger();
+      HttpServer server = vertx.createHttpServer().requestHandler(req -> {
+        hits.incrementAndGet();
+        req.response().putHeader("content-type", "application/json").end(served.get().encode());
+      }).listen(0, "127.0.0.1").await();
+      return new JwksEndpoint(server, served, hits);
+    }
+
+    String url() {
+      return "http://127.0.0.1:" + server.actualPort() + "/jwks.json";
+    }
+  }
+
+  static JsonObject trusted(String issuer, JwksEndpoint endpoint) {
+    return new JsonObject().put("issuer", issuer).put("jwks_url", endpoint.url());
+  }
+
+  /**
+   * SPEC §6: keys are cached per issuer and endpoint as well as key id. Two providers each publish a key with kid
+   * k1: a token's iss picks whose keys verify it, so a token of A signed with B's k1 is refused, and an unknown kid
+   * re-reads only its own issuer's endpoint, within that endpoint's own rate budget.
+   */
+  @Test
+  void eachTrustedIssuerHasItsOwnKeysAndEndpoint() {
+    String a = "https://a.example";
+    String b = "https://b.example";
+    KeyPair a1 = TestKeys.ec();
+    KeyPair b1 = TestKeys.ec();
+    JwksEndpoint ja = JwksEndpoint.serving(TestKeys.jwks(TestKeys.jwk(a1, "ES256", "k1")));
+    JwksEndpoint jb = JwksEndpoint.serving(TestKeys.jwks(TestKeys.jwk(b1, "ES256", "k1")));
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("auth", new JsonObject().putNull("jwt_secret")
+        .put("issuers", new JsonArray().add(trusted(a, ja)).add(trusted(b, jb)))));
+    try {
+      assertEquals(1, ja.hits().get(), "A read once at start");
+      assertEquals(1, jb.hits().get(), "B read once at start");
+      JsonObject ofA = new JsonObject().put("sub", "eve").put("iss", a);
+      JsonObject ofB = new JsonObject().put("sub", "eve").put("iss", b);
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1", ofA)));
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", b1, "k1", ofB)));
+
+      // The same kid at the other issuer is another key: neither verifies the other's tokens, and both kids are
+      // known, so neither endpoint is asked again.
+      assertEquals("unauthorized/1008: invalid token signature", outcome(node, TestKeys.sign(vertx, "ES256", b1, "k1", ofA)));
+      assertEquals("unauthorized/1008: invalid token signature", outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1", ofB)));
+      assertEquals(1, ja.hits().get());
+      assertEquals(1, jb.hits().get());
+
+      // An issuer that is not listed is refused by name, whatever key signed it; so is a token that names none.
+      assertEquals("unauthorized/1008: token issuer https://evil.example is not trusted",
+          outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1", new JsonObject().put("sub", "eve").put("iss", "https://evil.example"))));
+      assertEquals("unauthorized/1008: token has no iss claim, and this node trusts only the issuers it lists",
+          outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1", new JsonObject().put("sub", "eve"))));
+
+      // A rotates in k2: a token of A with it re-reads A only.
+      KeyPair a2 = TestKeys.rsa();
+      ja.served().set(TestKeys.jwks(TestKeys.jwk(a1, "ES256", "k1"), TestKeys.jwk(a2, "RS256", "k2")));
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "RS256", a2, "k2", ofA)));
+      assertEquals(2, ja.hits().get());
+      assertEquals(1, jb.hits().get(), "an unknown kid of A does not touch B's endpoint");
+      // ... and B does not know A's k2: a token of B naming it is refused after a look at B's endpoint.
+      assertTrue(outcome(node, TestKeys.sign(vertx, "RS256", a2, "k2", ofB)).startsWith("unauthorized/1008: token key id is not known"));
+      assertEquals(2, jb.hits().get());
+
+      // A flood of made-up kids at B spends B's budget (a burst of 2, the first spent just above) and not A's.
+      for (int i = 0; i < 10; i++) {
+        String out = outcome(node, TestKeys.sign(vertx, "ES256", TestKeys.ec(), "made-up-" + i, ofB));
+        assertTrue(out.startsWith("unauthorized/1008: token key id is not known"), out);
+      }
+      assertTrue(jb.hits().get() <= 4, "B's endpoint was hit " + jb.hits().get() + " times");
+      KeyPair a3 = TestKeys.ec();
+      ja.served().set(TestKeys.jwks(TestKeys.jwk(a1, "ES256", "k1"), TestKeys.jwk(a3, "ES256", "k3")));
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", a3, "k3", ofA)), "A's budget is its own");
+      assertEquals(3, ja.hits().get());
+    } finally {
+      node.close().await();
+      ja.server().close().await();
+      jb.server().close().await();
+    }
+  }
+
+  /**
+   * The one-issuer form beside the list: the node's own secret verifies tokens of auth.issuer (or with no iss, when
+   * auth.issuer is not set), never a token that names a listed issuer, whose keys alone verify it.
+   */
+  @Test
+  void theNodesOwnKeysStayWithTheirIssuerBesideTheList() {
+    String own = "https://own.example";
+    String a = "https://a.example";
+    KeyPair a1 = TestKeys.ec();
+    JwksEndpoint ja = JwksEndpoint.serving(TestKeys.jwks(TestKeys.jwk(a1, "ES256", "k1")));
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("auth", new JsonObject().put("issuer", own)
+        .put("issuers", new JsonArray().add(trusted(a, ja)))));
+    try {
+      assertEquals("eve", outcome(node, TestKeys.hs256(vertx, TestNodes.SECRET, new JsonObject().put("sub", "eve").put("iss", own))));
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1", new JsonObject().put("sub", "eve").put("iss", a))));
+      String forged = outcome(node, TestKeys.hs256(vertx, TestNodes.SECRET, new JsonObject().put("sub", "eve").put("iss", a)));
+      assertTrue(forged.startsWith("unauthorized/1008: token algorithm not accepted"), forged);
+      assertEquals("unauthorized/1008: token issuer not accepted",
+          outcome(node, TestKeys.hs256(vertx, TestNodes.SECRET, new JsonObject().put("sub", "eve"))));
+    } finally {
+      node.close().await();
+      ja.server().close().await();
     }
   }
 }

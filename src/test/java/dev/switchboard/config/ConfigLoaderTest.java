@@ -251,4 +251,53 @@ class ConfigLoaderTest {
     assertEquals(List.of(), ConfigLoader.unknownKeys(new JsonObject()));
     assertEquals(List.of(), ConfigLoader.unknownKeys(new JsonObject(Files.readString(Path.of("conf/switchboard.json")))));
   }
+
+  static JsonObject issuer(String iss, String source, String value) {
+    return new JsonObject().put("issuer", iss).put(source, value);
+  }
+
+  @Test
+  void trustedIssuersAreReadEachWithItsSourceAndReplaceTheShippedDevSecret(@TempDir Path dir) throws IOException {
+    JsonObject file = ConfigLoader.defaults();
+    file.getJsonObject("auth").put("issuers", new io.vertx.core.json.JsonArray()
+        .add(issuer("https://a.example", "jwks_url", "http://127.0.0.1:9/a/jwks"))
+        .add(issuer("https://b.example", "jwks_file", "/etc/switchboard/b-jwks.json")));
+    Path conf = dir.resolve("issuers.json");
+    Files.writeString(conf, file.encode());
+    SwitchboardConfig.Auth auth = ConfigLoader.load(conf.toString(), Map.of(), Map.of()).auth();
+    assertEquals(List.of(
+            new SwitchboardConfig.TrustedIssuer("https://a.example", "http://127.0.0.1:9/a/jwks", null, "auth.issuers[0]"),
+            new SwitchboardConfig.TrustedIssuer("https://b.example", null, "/etc/switchboard/b-jwks.json", "auth.issuers[1]")),
+        auth.issuers());
+    assertEquals("auth.issuers[1].jwks_file", auth.issuers().get(1).sourceKey());
+    assertNull(auth.jwtSecret(), "the shipped dev secret must not verify tokens beside trusted issuers");
+    // The one-issuer form is as it was, and has no list.
+    SwitchboardConfig.Auth single = ConfigLoader.load(null, Map.of("SWITCHBOARD_JWKS_URL", "http://127.0.0.1:9/jwks"), Map.of()).auth();
+    assertEquals("http://127.0.0.1:9/jwks", single.jwksUrl());
+    assertEquals(List.of(), single.issuers());
+    // Beside the list, the one-issuer form names its issuer and is one more trusted source.
+    SwitchboardConfig.Auth both = ConfigLoader.load(conf.toString(), Map.of("SWITCHBOARD_JWKS_URL", "http://127.0.0.1:9/jwks"),
+        Map.of("auth.issuer", "https://own.example")).auth();
+    assertEquals("https://own.example", both.issuer());
+    assertEquals(2, both.issuers().size());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "{\"issuers\":{\"issuer\":\"https://a\"}}|auth.issuers: must be a list",
+      "{\"issuers\":[\"https://a\"]}|auth.issuers[0]: must be an object",
+      "{\"issuers\":[{\"jwks_url\":\"http://x/jwks\"}]}|auth.issuers[0].issuer: is required",
+      "{\"issuers\":[{\"issuer\":\"https://a\"}]}|auth.issuers[0]: set one of jwks_url or jwks_file for issuer https://a",
+      "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\",\"jwks_file\":\"/x\"}]}|auth.issuers[0]: set one of",
+      "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_uri\":\"http://x\"}]}|auth.issuers[0].jwks_uri: is not a setting of a trusted issuer",
+      "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":7}]}|auth.issuers[0].jwks_url: must be a string",
+      "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\"},{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuers[1].issuer: https://a is trusted twice",
+      "{\"issuer\":\"https://a\",\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuers[0].issuer: https://a is trusted twice (in auth.issuers and as auth.issuer)",
+      "{\"jwks_url\":\"http://own\",\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuer: must be set when auth.jwks_url is used beside auth.issuers",
+  })
+  void aTrustedIssuerThatCannotBeUsedIsNamed(String auth, String message) {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.fromJson(new JsonObject().put("auth", new JsonObject(auth))));
+    assertTrue(e.getMessage().startsWith(message), e.getMessage());
+  }
 }

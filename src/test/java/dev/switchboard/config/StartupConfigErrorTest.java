@@ -156,6 +156,42 @@ class StartupConfigErrorTest {
   }
 
   /**
+   * With several trusted issuers, the one whose JWKS endpoint cannot be read is named by its place in
+   * auth.issuers, the others being fine.
+   */
+  @Test
+  void aTrustedIssuersEndpointThatCannotBeReadAtStartExitsWith2NamingItsKey() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      HttpServer good = vertx.createHttpServer().requestHandler(req -> req.response()
+              .putHeader("content-type", "application/json").end("{\"keys\":[]}"))
+          .listen(0, "127.0.0.1").await();
+      HttpServer failing = vertx.createHttpServer().requestHandler(req -> req.response().setStatusCode(500).end())
+          .listen(0, "127.0.0.1").await();
+      JsonArray issuers = new JsonArray()
+          .add(new JsonObject().put("issuer", "https://a.example").put("jwks_url", "http://127.0.0.1:" + good.actualPort() + "/jwks"))
+          .add(new JsonObject().put("issuer", "https://b.example").put("jwks_url", "http://127.0.0.1:" + failing.actualPort() + "/jwks"));
+      Path conf = dir.resolve("issuers.json");
+      Files.writeString(conf, new JsonObject().put("server", new JsonObject().put("port", 0))
+          .put("auth", new JsonObject().putNull("jwt_secret").put("issuers", issuers)).encode());
+      Path err = dir.resolve("stderr.txt");
+      Process p = runInChildJvm(Map.of("SWITCHBOARD_CONF", conf.toString()), err);
+      try {
+        boolean exited = p.waitFor(40, TimeUnit.SECONDS);
+        String printed = Files.readString(err);
+        assertTrue(exited, "the child JVM did not exit; it printed: " + printed);
+        assertEquals(2, p.exitValue(), printed);
+        assertTrue(printed.contains("switchboard: config error: auth.issuers[1].jwks_url: cannot fetch JWKS: HTTP 500 from "), printed);
+        assertTrue(!printed.contains("\tat "), printed);
+      } finally {
+        p.destroyForcibly();
+      }
+    } finally {
+      vertx.close().await();
+    }
+  }
+
+  /**
    * The same failure on a clustered node: it joined before reading the JWKS, so failing must also leave the
    * cluster, and promptly, so the members do not count a node that never served.
    */
