@@ -1,6 +1,6 @@
 package dev.switchboard.hardening;
 
-import java.io.ByteArrayOutputStream;
+import dev.switchboard.testing.RawWsClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -11,11 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.CertificateFactory;
-import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLSocket;
@@ -74,28 +71,12 @@ record RefusedUpgrade(int status, Map<String, String> headers, String body, Stri
       long endWithinMs) throws IOException {
     try (s) {
       s.setSoTimeout(10_000);
-      byte[] nonce = new byte[16];
-      ThreadLocalRandom.current().nextBytes(nonce);
-      StringBuilder req = new StringBuilder()
-          .append("GET ").append(path).append(" HTTP/1.1\r\n")
-          .append("Host: 127.0.0.1:").append(port).append("\r\n")
-          .append("Upgrade: websocket\r\nConnection: Upgrade\r\n")
-          .append("Sec-WebSocket-Key: ").append(Base64.getEncoder().encodeToString(nonce)).append("\r\n")
-          .append("Sec-WebSocket-Version: 13\r\n");
-      extraHeaders.forEach((k, v) -> req.append(k).append(": ").append(v).append("\r\n"));
-      req.append("\r\n");
-      s.getOutputStream().write(req.toString().getBytes(StandardCharsets.ISO_8859_1));
+      s.getOutputStream().write(RawWsClient.upgradeRequest(port, path, extraHeaders));
       s.getOutputStream().flush();
       InputStream in = s.getInputStream();
-      String[] lines = head(in).split("\r\n");
-      int status = Integer.parseInt(lines[0].split(" ")[1]);
-      Map<String, String> headers = new LinkedHashMap<>();
-      for (int i = 1; i < lines.length; i++) {
-        int colon = lines[i].indexOf(':');
-        if (colon > 0) {
-          headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
-        }
-      }
+      RawWsClient.ResponseHead head = RawWsClient.readResponseHead(in);
+      int status = head.status();
+      Map<String, String> headers = head.headers();
       int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
       String body = new String(in.readNBytes(length), StandardCharsets.ISO_8859_1);
       long started = System.nanoTime();
@@ -113,20 +94,5 @@ record RefusedUpgrade(int status, Map<String, String> headers, String body, Stri
       }
       return new RefusedUpgrade(status, headers, body, end, (System.nanoTime() - started) / 1_000_000);
     }
-  }
-
-  private static String head(InputStream in) throws IOException {
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    int matched = 0;
-    byte[] end = {'\r', '\n', '\r', '\n'};
-    while (matched < 4) {
-      int b = in.read();
-      if (b < 0) {
-        throw new IOException("connection closed before the answer's head ended; got: " + buf);
-      }
-      buf.write(b);
-      matched = b == end[matched] ? matched + 1 : (b == '\r' ? 1 : 0);
-    }
-    return buf.toString(StandardCharsets.ISO_8859_1);
   }
 }

@@ -5,6 +5,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -99,6 +100,15 @@ public final class RawWsClient implements AutoCloseable {
     s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
     s.setSoTimeout(10_000);
     s.setTcpNoDelay(true);
+    s.getOutputStream().write(upgradeRequest(port, uri, extraHeaders));
+    s.getOutputStream().flush();
+    DataInputStream in = new DataInputStream(s.getInputStream());
+    ResponseHead head = readResponseHead(in);
+    return new RawWsClient(s, in, head.status(), head.headers());
+  }
+
+  /** The bytes of a WebSocket upgrade request for {@code uri}, with a fresh key and these extra headers. */
+  public static byte[] upgradeRequest(int port, String uri, Map<String, String> extraHeaders) {
     byte[] nonce = new byte[16];
     ThreadLocalRandom.current().nextBytes(nonce);
     StringBuilder req = new StringBuilder()
@@ -109,11 +119,15 @@ public final class RawWsClient implements AutoCloseable {
         .append("Sec-WebSocket-Version: 13\r\n");
     extraHeaders.forEach((k, v) -> req.append(k).append(": ").append(v).append("\r\n"));
     req.append("\r\n");
-    s.getOutputStream().write(req.toString().getBytes(StandardCharsets.ISO_8859_1));
-    s.getOutputStream().flush();
-    DataInputStream in = new DataInputStream(s.getInputStream());
-    String head = readHead(in);
-    String[] lines = head.split("\r\n");
+    return req.toString().getBytes(StandardCharsets.ISO_8859_1);
+  }
+
+  /** The status line's code and the headers (names lower-cased) of an HTTP response. */
+  public record ResponseHead(int status, Map<String, String> headers) {}
+
+  /** Reads an HTTP response's head, up to and including its blank line, and nothing after it. */
+  public static ResponseHead readResponseHead(InputStream in) throws IOException {
+    String[] lines = readHead(in).split("\r\n");
     int status = Integer.parseInt(lines[0].split(" ")[1]);
     Map<String, String> headers = new LinkedHashMap<>();
     for (int i = 1; i < lines.length; i++) {
@@ -122,10 +136,10 @@ public final class RawWsClient implements AutoCloseable {
         headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
       }
     }
-    return new RawWsClient(s, in, status, headers);
+    return new ResponseHead(status, headers);
   }
 
-  private static String readHead(DataInputStream in) throws IOException {
+  private static String readHead(InputStream in) throws IOException {
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
     int matched = 0;
     byte[] end = {'\r', '\n', '\r', '\n'};
