@@ -301,6 +301,26 @@ test('offsets that arrive out of order (two publishing nodes) are all delivered,
   client.close();
 });
 
+test('a subscribe made on \'connected\' goes out once per connection, with one \'subscribed\' each', async () => {
+  const { clock, sockets, client, events } = await setup();
+  let connections = 0;
+  client.on('connected', () => client.subscribe('room:on-connect-' + ++connections, () => {}));
+  client.subscribe('room:before', () => {});
+  const answerAll = (ws) => ws.frames('subscribe').forEach((f) => ws.answer(f));
+  sockets[0].accept();
+  assert.deepEqual(sockets[0].frames('subscribe').map((f) => f.channel).sort(), ['room:before', 'room:on-connect-1']);
+  answerAll(sockets[0]);
+  await drop(clock, sockets);
+  assert.deepEqual(sockets[1].frames('subscribe').map((f) => f.channel).sort(),
+    ['room:before', 'room:on-connect-1', 'room:on-connect-2']);
+  answerAll(sockets[1]);
+  await flush();
+  const subscribed = events.filter((e) => e.name === 'subscribed').map((e) => e.info.channel + (e.info.resubscribed ? ' again' : ''));
+  assert.deepEqual(subscribed.sort(), ['room:before', 'room:before again', 'room:on-connect-1', 'room:on-connect-1 again',
+    'room:on-connect-2']);
+  client.close();
+});
+
 test('unsubscribing before the first ack settles that ready (rejects with unsubscribed), and only that one', async () => {
   const { sockets, client } = await setup();
   const offline = client.subscribe('room:early', () => {});

@@ -612,13 +612,8 @@ export class SwitchboardClient {
     this.sessionId = frame.session_id;
     this.node = frame.node;
     this._automatic = new Set(frame.channels ?? []);
-    this._setState(States.CONNECTED, { url: this.url, node: frame.node });
-    this._emit('connected', { url: this.url, node: frame.node, userId: frame.user_id, sessionId: frame.session_id, channels: frame.channels ?? [] });
-    if (this._state !== States.CONNECTED) {
-      return; // a listener closed the client
-    }
-    this._schedulePing(frame.heartbeat);
-    this._scheduleRenew(frame.expires_in);
+    // Queued before the app hears 'connected', so a subscribe it makes on that event joins this pass (one frame,
+    // one ack) instead of going out ahead of it and again in it.
     this._connId++;
     this._resetSubscribes();
     // The server's budget for this session starts full; ours is the smaller share of it.
@@ -627,6 +622,13 @@ export class SwitchboardClient {
       // An entry acked on an earlier connection is a resubscribe; the app may need its recovered flag.
       this._enqueueSubscribe(entry, entry.acked, false);
     }
+    this._setState(States.CONNECTED, { url: this.url, node: frame.node });
+    this._emit('connected', { url: this.url, node: frame.node, userId: frame.user_id, sessionId: frame.session_id, channels: frame.channels ?? [] });
+    if (this._state !== States.CONNECTED) {
+      return; // a listener closed the client
+    }
+    this._schedulePing(frame.heartbeat);
+    this._scheduleRenew(frame.expires_in);
     this._pumpSubscribes();
     const queued = this._queue;
     this._queue = [];

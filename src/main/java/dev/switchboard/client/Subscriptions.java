@@ -121,8 +121,11 @@ final class Subscriptions {
     automatic = channels;
   }
 
-  /** Subscribes every channel on the new session, paced; one acked on an earlier session is a resubscribe. */
-  void resubscribeAll() {
+  /**
+   * A session authenticated: queues every channel for it, sent once the client is connected; one acked on an
+   * earlier session is a resubscribe. A channel the app adds meanwhile joins the queue, so each goes out once.
+   */
+  void newSession() {
     session++;
     reset();
     pacer.restart(opts.subscribeBurst, opts.subscribeRate);
@@ -130,6 +133,10 @@ final class Subscriptions {
       // An entry acked on an earlier connection is a resubscribe; the app may need its recovered flag.
       enqueue(e, e.acked != null, false);
     }
+  }
+
+  /** Sends what is queued, paced (the app's handlers of CONNECTED may have sent some of it already). */
+  void sendQueued() {
     pacer.pump();
   }
 

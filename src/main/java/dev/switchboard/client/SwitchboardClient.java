@@ -718,6 +718,9 @@ public final class SwitchboardClient {
     Set<String> auto = new HashSet<>();
     f.getJsonArray("channels", new JsonArray()).forEach(c -> auto.add(String.valueOf(c)));
     subscriptions.automatic(auto);
+    // Queued before the app hears CONNECTED, so a subscribe it makes on that event joins this pass (one frame,
+    // one ack) instead of going out ahead of it and again in it.
+    subscriptions.newSession();
     setState(State.CONNECTED, null, null, 0);
     for (Promise<Void> w : List.copyOf(connectWaiters)) {
       w.tryComplete();
@@ -728,7 +731,7 @@ public final class SwitchboardClient {
     }
     schedulePing(f.getInteger("heartbeat", 0));
     tokens.scheduleRenewal(f.getLong("expires_in"));
-    subscriptions.resubscribeAll();
+    subscriptions.sendQueued();
     if (state != State.CONNECTED) {
       return;
     }

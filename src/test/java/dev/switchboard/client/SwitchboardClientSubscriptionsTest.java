@@ -1,6 +1,7 @@
 package dev.switchboard.client;
 
 import static dev.switchboard.client.SwitchboardClientTest.await;
+import static dev.switchboard.client.SwitchboardClientTest.pause;
 import static dev.switchboard.client.SwitchboardClientTest.ws;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,12 +18,15 @@ import io.vertx.junit5.VertxExtension;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -65,6 +69,46 @@ class SwitchboardClientSubscriptionsTest {
           () -> "every channel resubscribed after the reconnect, missing: " + missing(channels, reacked));
       assertEquals(List.of(), errors.stream().filter(e -> e instanceof SwitchboardException se
           && "rate_limited".equals(se.code())).toList(), "a refusal for now is retried, not reported");
+    } finally {
+      client.close().await();
+      proxy.close().await();
+      node.close().await();
+    }
+  }
+
+  /**
+   * An app that subscribes when it hears CONNECTED (a new channel on each connection, besides one subscribed
+   * before connecting): each channel is subscribed once per connection, so one ack and one onSubscribed each.
+   */
+  @Test
+  void aSubscribeMadeOnConnectedGoesOutOncePerConnection(Vertx vertx) {
+    SwitchboardNode node = TestNodes.standalone();
+    CuttableProxy proxy = CuttableProxy.start(vertx, node.port());
+    List<Subscribed> acks = new CopyOnWriteArrayList<>();
+    AtomicInteger connections = new AtomicInteger();
+    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+        .url(ws(proxy.port()))
+        .token(TestNodes.token("cora"))
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(400)));
+    client.onSubscribed(acks::add).onStateChange(change -> {
+      if (change.state() == State.CONNECTED) {
+        client.subscribe("topic:on-connect-" + connections.incrementAndGet(), m -> { });
+      }
+    });
+    try {
+      client.subscribe("topic:before", m -> { });
+      client.connect().await();
+      await(() -> acks.size() >= 2, 10_000, () -> "topic:before and topic:on-connect-1 acked: " + acks);
+
+      cutWhile(client, proxy, () -> { });
+      await(() -> acks.size() >= 5, 10_000, () -> "both resubscribed and topic:on-connect-2 acked: " + acks);
+      pause(vertx, 300);
+      Map<String, List<Boolean>> byChannel = acks.stream().collect(Collectors.groupingBy(Subscribed::channel,
+          TreeMap::new, Collectors.mapping(Subscribed::resubscribed, Collectors.toList())));
+      assertEquals(Map.of(
+          "topic:before", List.of(false, true),
+          "topic:on-connect-1", List.of(false, true),
+          "topic:on-connect-2", List.of(false)), byChannel, "onSubscribed per channel (resubscribed): " + acks);
     } finally {
       client.close().await();
       proxy.close().await();
