@@ -217,6 +217,31 @@ test('4010 (token expired) with a token function reconnects with a fresh token',
   client.close();
 });
 
+test('a token function that never settles: connectTimeout ends the attempt, the next asks again, the late token is ignored', async () => {
+  let settleFirst;
+  let calls = 0;
+  const token = () => (++calls === 1 ? new Promise((resolve) => { settleFirst = resolve; }) : 'tok' + calls);
+  const { clock, sockets, events, client } = await setup({ token, connectTimeout: 3000 });
+  const states = [];
+  client.on('state', (s) => states.push(s));
+  await clock.advance(2999);
+  assert.equal(sockets.length, 0, 'still waiting for the token');
+  await clock.advance(1);
+  assert.deepEqual(events.filter((e) => e.name === 'error').map((e) => e.info.code), ['token']);
+  assert.deepEqual(reconnects(events).map((r) => [r.code, r.reason]), [[null, 'no token within 3000 ms']]);
+  await clock.advance(reconnects(events)[0].delay);
+  assert.equal(calls, 2);
+  assert.equal(sockets.length, 1);
+  sockets[0].accept();
+  assert.equal(sockets[0].sent[0].token, 'tok2');
+
+  settleFirst('tok1');
+  await flush();
+  assert.equal(sockets.length, 1, 'the late token opens nothing');
+  assert.deepEqual(states, ['reconnecting', 'connecting', 'connected']);
+  client.close();
+});
+
 test('the token function is called again before every attempt', async () => {
   let n = 0;
   const { clock, sockets, events, client } = await setup({ token: () => 'tok' + (++n) });

@@ -51,7 +51,10 @@ export interface ConnectOptions {
   pingInterval?: number;
   /** Close and reconnect when nothing arrives this long after a ping (default 10000 ms). */
   pongTimeout?: number;
-  /** Give up on a connection attempt without auth_success after this long (default 10000 ms). */
+  /**
+   * Give up on a connection attempt without auth_success after this long (default 10000 ms), counted from its
+   * start, the token function's answer included; it then backs off like any failed attempt.
+   */
   connectTimeout?: number;
   /** Default timeout of publish/send/presence/request/history in ms (default 15000). */
   requestTimeout?: number;

@@ -392,7 +392,26 @@ export class SwitchboardClient {
     this.url = url;
     this._setState(States.CONNECTING, { url, attempt: this._attempt });
     this._emit('connecting', { url, attempt: this._attempt });
+    if (seq !== this._socketSeq || this._userClosed) {
+      return; // a listener closed the client
+    }
 
+    // One deadline for the whole attempt, so a token function that never settles cannot hold it for good.
+    let awaitingToken = true;
+    this._startTimer('connect', this._opts.connectTimeout, () => {
+      if (seq !== this._socketSeq) {
+        return;
+      }
+      if (!awaitingToken) {
+        this._abandon(CloseCodes.ABNORMAL, 'no auth_success within ' + this._opts.connectTimeout + ' ms');
+        return;
+      }
+      this._socketSeq++; // its token, should it still come, is for an attempt that is over
+      this._emit('error', new SwitchboardError('token', 'the token function gave no token within ' + this._opts.connectTimeout + ' ms'));
+      if (seq + 1 === this._socketSeq && !this._userClosed) { // an 'error' listener may have closed the client
+        this._scheduleReconnect('backoff', { code: null, reason: 'no token within ' + this._opts.connectTimeout + ' ms' });
+      }
+    });
     let token;
     try {
       token = typeof this._tokenSource === 'function' ? await this._tokenSource() : this._tokenSource;
@@ -400,6 +419,7 @@ export class SwitchboardClient {
       if (seq !== this._socketSeq || this._userClosed) {
         return;
       }
+      awaitingToken = false;
       this._emit('error', new SwitchboardError('token', 'the token function failed: ' + (e && e.message ? e.message : e)));
       this._scheduleReconnect('backoff', { code: null, reason: 'token function failed' });
       return;
@@ -407,7 +427,9 @@ export class SwitchboardClient {
     if (seq !== this._socketSeq || this._userClosed) {
       return;
     }
+    awaitingToken = false;
     if (this._tokenRefusal && token === this._lastToken) {
+      this._clearTimer('connect');
       // The server refused this very token: wait for setToken() instead of hammering it. No socket closed now,
       // hence no code; the refusal's close was reported when it happened.
       const refusedBy = this._tokenRefusal.code;
@@ -456,9 +478,6 @@ export class SwitchboardClient {
         this._onClose(ev.code ?? CloseCodes.ABNORMAL, ev.reason ?? '');
       }
     };
-    this._startTimer('connect', this._opts.connectTimeout, () => {
-      this._abandon(CloseCodes.ABNORMAL, 'no auth_success within ' + this._opts.connectTimeout + ' ms');
-    });
   }
 
   /** Gives up on the current socket without waiting for a close handshake that may never come. */
@@ -549,6 +568,7 @@ export class SwitchboardClient {
   }
 
   _scheduleReconnect(policy, detail) {
+    this._clearTimer('connect'); // an attempt that failed before it had a socket to close
     if (policy === 'long') {
       this._attempt = Math.max(this._attempt, this._opts.longBackoffAttempt);
     }

@@ -163,7 +163,10 @@ public final class SwitchboardClient {
       return this;
     }
 
-    /** An attempt without auth_success after this long is abandoned. */
+    /**
+     * An attempt without auth_success after this long, counted from its start (the token supplier's answer
+     * included), is abandoned and counts as failed.
+     */
     public Options connectTimeout(Duration timeout) {
       this.connectTimeout = timeout;
       return this;
@@ -291,6 +294,8 @@ public final class SwitchboardClient {
   private long pingTimer = -1;
   private long pongTimer = -1;
   private long connectTimer = -1;
+  /** The current attempt waits for the token supplier. */
+  private boolean awaitingToken;
   private final List<Promise<Void>> connectWaiters = new ArrayList<>();
 
   private SwitchboardClient(Vertx vertx, Options opts) {
@@ -520,10 +525,30 @@ public final class SwitchboardClient {
     url = target;
     attemptsStarted++;
     setState(State.CONNECTING, null, null, 0);
+    // One deadline for the whole attempt, so a token supplier that never answers cannot hold it for good.
+    long timeoutMs = opts.connectTimeout.toMillis();
+    connectTimer = vertx.setTimer(timeoutMs, t -> {
+      connectTimer = -1;
+      if (seq != socketSeq) {
+        return;
+      }
+      if (awaitingToken) {
+        awaitingToken = false;
+        socketSeq++; // its token, should it still come, is for an attempt that is over
+        error(new SwitchboardException("token", "the token supplier gave no token within " + timeoutMs + " ms"));
+        if (!userClosed) { // an onError handler may have closed the client
+          scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, null, "no token within " + timeoutMs + " ms");
+        }
+      } else {
+        abandon(ABNORMAL, "no auth_success within " + timeoutMs + " ms");
+      }
+    });
+    awaitingToken = true;
     tokens.fetch().onComplete(ar -> context.run(() -> {
       if (seq != socketSeq || userClosed) {
         return;
       }
+      awaitingToken = false;
       if (ar.failed()) {
         error(new SwitchboardException("token", "the token supplier failed: " + ar.cause().getMessage()));
         scheduleReconnect(CloseCode.Reconnect.WITH_BACKOFF, null, "token supplier failed");
@@ -548,12 +573,6 @@ public final class SwitchboardClient {
       return;
     }
     co.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + token);
-    connectTimer = vertx.setTimer(opts.connectTimeout.toMillis(), t -> {
-      connectTimer = -1;
-      if (seq == socketSeq) {
-        abandon(ABNORMAL, "no auth_success within " + opts.connectTimeout.toMillis() + " ms");
-      }
-    });
     wsClient.connect(co).onComplete(ar -> {
       if (seq != socketSeq) {
         if (ar.succeeded()) {
@@ -652,6 +671,7 @@ public final class SwitchboardClient {
   }
 
   private void waitForToken(int code, String reason) {
+    cancelConnectTimer();
     waitingForToken = true;
     state = State.DISCONNECTED;
     emitState(new StateChange(State.DISCONNECTED, url, code, reason, attempt, 0, true));
@@ -662,6 +682,7 @@ public final class SwitchboardClient {
   }
 
   private void scheduleReconnect(CloseCode.Reconnect policy, Integer code, String reason) {
+    cancelConnectTimer(); // the attempt failed before it had a socket to close
     if (policy == CloseCode.Reconnect.WITH_LONG_BACKOFF) {
       attempt = Math.max(attempt, opts.longBackoffAttempt);
     }
@@ -710,8 +731,7 @@ public final class SwitchboardClient {
       tokens.scheduleRenewal(f.getLong("expires_in"));
       return;
     }
-    cancel(connectTimer);
-    connectTimer = -1;
+    cancelConnectTimer();
     attempt = 0;
     userId = f.getString("user_id");
     node = f.getString("node");
@@ -828,11 +848,17 @@ public final class SwitchboardClient {
   }
 
   private void cancelTimers() {
-    cancel(connectTimer);
+    cancelConnectTimer();
     cancel(pingTimer);
     cancel(pongTimer);
     tokens.cancelRenewal();
-    connectTimer = pingTimer = pongTimer = -1;
+    pingTimer = pongTimer = -1;
+  }
+
+  private void cancelConnectTimer() {
+    cancel(connectTimer);
+    connectTimer = -1;
+    awaitingToken = false;
   }
 
   private void cancel(long timer) {

@@ -11,6 +11,7 @@ import dev.switchboard.client.SwitchboardClient.State;
 import dev.switchboard.client.SwitchboardClient.StateChange;
 import dev.switchboard.testing.TestNodes;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonArray;
@@ -20,6 +21,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -156,6 +158,42 @@ class SwitchboardClientStateTest {
       client.close().await();
       assertSettlesAs(vertx, changes, List.of(CONNECTING, CONNECTED, CLOSED));
     } finally {
+      server.close().await();
+    }
+  }
+
+  /**
+   * A token supplier that never answers the first attempt: the connect timeout ends that attempt (reported as an
+   * error "token", then RECONNECTING), the next one asks again and connects, and the first token, coming late,
+   * changes nothing.
+   */
+  @Test
+  void theConnectTimeoutIncludesTheTokenSuppliersAnswer(Vertx vertx) throws Exception {
+    ScriptedServer server = ScriptedServer.start(vertx, n -> null);
+    List<StateChange> changes = new CopyOnWriteArrayList<>();
+    List<Throwable> errors = new CopyOnWriteArrayList<>();
+    Promise<String> late = Promise.promise();
+    AtomicInteger asked = new AtomicInteger();
+    SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+        .url(ws(server.port()))
+        .token(() -> asked.incrementAndGet() == 1 ? late.future() : Future.succeededFuture("t" + asked.get()))
+        .connectTimeout(Duration.ofSeconds(1))
+        .backoff(Duration.ofMillis(10), Duration.ofMillis(50)));
+    client.onStateChange(changes::add).onError(errors::add);
+    try {
+      client.connect().await(5, TimeUnit.SECONDS);
+      assertEquals(List.of(CONNECTING, RECONNECTING, CONNECTING, CONNECTED), states(changes), changes.toString());
+      assertEquals(2, asked.get(), "the supplier is asked again for the next attempt");
+      assertEquals(List.of("token"), errors.stream().map(e -> ((SwitchboardException) e).code()).toList(),
+          errors.toString());
+      assertTrue(changes.get(1).reason().contains("no token within 1000 ms"), changes.toString());
+
+      late.complete("t1");
+      client.position("any").await(); // after the late token's callback on the client's context
+      assertSettlesAs(vertx, changes, List.of(CONNECTING, RECONNECTING, CONNECTING, CONNECTED));
+      assertEquals(2, client.attempts());
+    } finally {
+      client.close().await();
       server.close().await();
     }
   }
