@@ -153,8 +153,13 @@ public final class BareServer {
           }
         }
       });
+      // Like Switchboard (SPEC §4): the token in the upgrade's Authorization header (how the Java client sends
+      // it), in ?token=, or in a first auth frame.
+      String bearer = ws.headers() == null ? null : ws.headers().get(HttpHeaders.AUTHORIZATION);
       String q = ws.query();
-      if (q != null && q.startsWith("token=")) {
+      if (bearer != null && bearer.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        auth(c, null, bearer.substring(7).trim(), new JsonArray());
+      } else if (q != null && q.startsWith("token=")) {
         auth(c, null, q.substring(6), new JsonArray());
       }
     }

@@ -1,6 +1,8 @@
 package dev.switchboard.bench;
 
 import dev.switchboard.auth.TokenIssuer;
+import dev.switchboard.client.SwitchboardClient;
+import io.vertx.core.json.JsonObject;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -314,17 +316,16 @@ final class DeliveryScenario {
           return receivers;
         };
       }
-      List<LoadClient.Conn> pubs = new ArrayList<>();
+      List<SwitchboardClient> pubs = new ArrayList<>();
       for (int n = 0; n < targets; n++) {
-        LoadClient.Conn c = client.publisherConn(-1 - n, "publisher" + n, nodes.nodes().get(n).port(), n);
-        client.connect(c, issuer.issue("publisher" + n, List.of("bench"), List.of(), Map.of(), Duration.ofHours(12)),
-            List.of(), 60_000).await();
-        pubs.add(c);
+        pubs.add(client.publisher(-1 - n, nodes.nodes().get(n).port(),
+            issuer.issue("publisher" + n, List.of("bench"), List.of(), Map.of(), Duration.ofHours(12)), 60_000).await());
       }
       return (payload, seq) -> {
-        String frame = "{\"type\":\"broadcast\",\"channel\":\"" + ROOM + "\",\"message\":" + payload + "}";
-        for (LoadClient.Conn c : pubs) {
-          c.write(frame);
+        // The payload's fields keep their order, so receivers find seq, phase and send time as in every frame.
+        JsonObject message = new JsonObject(payload);
+        for (SwitchboardClient c : pubs) {
+          client.publish(c, ROOM, message);
         }
         return receivers;
       };

@@ -1,5 +1,6 @@
 package dev.switchboard.bench;
 
+import dev.switchboard.client.SwitchboardClient;
 import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -21,9 +22,12 @@ import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
@@ -34,7 +38,9 @@ import org.HdrHistogram.Recorder;
 /**
  * The load generator's side of every scenario: real WebSocket connections on the Vert.x client,
  * spread over source addresses 127.0.0.2… so neither per-IP limits nor one address's ephemeral ports
- * cap the connection count, plus one publisher.
+ * cap the connection count, plus the publisher. The measured sessions are lean connections of its own, which
+ * scan each delivery's bytes instead of parsing them; the WebSocket publisher is the Java client,
+ * {@link SwitchboardClient}, which publishes the same way any JVM service would.
  *
  * <p>Threads: {@code loops} receiver event loops own the sockets; one more loop runs the publisher and
  * the connect dispatcher, so a busy receiver never delays a send (its lateness would otherwise show up
@@ -64,6 +70,7 @@ final class LoadClient implements AutoCloseable {
   private final Context[] recv;
   private final Context pub;
   private final List<WebSocketClient> clients = new ArrayList<>();
+  private final List<SwitchboardClient> publishers = new CopyOnWriteArrayList<>();
   private final HttpClient http;
 
   // per-phase accounting; receivers on several loops write, the bench thread reads after the phase
@@ -133,7 +140,6 @@ final class LoadClient implements AutoCloseable {
     final String user;
     final int port;
     final int node;
-    final boolean onPublisherLoop;
     Context ctx;
     WebSocket ws;
     long received;
@@ -142,12 +148,11 @@ final class LoadClient implements AutoCloseable {
     String waitingFor;
     long timer = -1;
 
-    Conn(int index, String user, int port, int node, boolean onPublisherLoop) {
+    Conn(int index, String user, int port, int node) {
       this.index = index;
       this.user = user;
       this.port = port;
       this.node = node;
-      this.onPublisherLoop = onPublisherLoop;
     }
 
     /** Writes from any thread; Vert.x hands the frame to the socket's own loop. */
@@ -161,12 +166,56 @@ final class LoadClient implements AutoCloseable {
 
   /** A receiving connection, placed on receiver loop {@code index % loops}. */
   Conn conn(int index, String user, int port, int node) {
-    return new Conn(index, user, port, node, false);
+    return new Conn(index, user, port, node);
   }
 
-  /** A publishing connection, on the publisher's own loop so its writes need no thread hop. */
-  Conn publisherConn(int index, String user, int port, int node) {
-    return new Conn(index, user, port, node, true);
+  /**
+   * A WebSocket publisher: a {@link SwitchboardClient} on the publisher's own loop, so a publish is written
+   * without a thread hop, sharing the receivers' WebSocket client (source address, compression offer).
+   * Completes once authenticated; fails after {@code timeoutMs} without it. Its connection closing before
+   * {@link #expectCloses()} counts as an unexpected close, and an error frame as an error, as for a receiver.
+   */
+  Future<SwitchboardClient> publisher(int index, int port, String token, long timeoutMs) {
+    Promise<SwitchboardClient> done = Promise.promise();
+    pub.runOnContext(v -> {
+      SwitchboardClient c = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
+          .url("ws://127.0.0.1:" + port + "/ws")
+          .token(token)
+          .connectTimeout(Duration.ofMillis(timeoutMs))
+          .webSocketClient(clients.get(Math.floorMod(index, clients.size()))));
+      publishers.add(c);
+      c.onStateChange(change -> {
+        if (change.state() == SwitchboardClient.State.DISCONNECTED && !closing) {
+          unexpectedCloses.increment();
+          sample("publisher closed by server: " + change.closeCode() + " " + change.reason());
+        }
+      });
+      c.onError(e -> {
+        errors.increment();
+        sample("publisher: " + e);
+      });
+      c.connect().timeout(timeoutMs, TimeUnit.MILLISECONDS).onComplete(ar -> {
+        if (ar.succeeded()) {
+          done.complete(c);
+        } else {
+          c.close();
+          done.fail(new IllegalStateException("publisher to port " + port + " not connected within " + timeoutMs
+              + " ms: " + ar.cause().getMessage(), ar.cause()));
+        }
+      });
+    });
+    return done.future();
+  }
+
+  /**
+   * Publishes with the ack the client waits for (on the publisher's loop, where the pacing calls it); a
+   * refused or unanswered publish counts as an error, and its receipts never come, so the run is flagged.
+   */
+  void publish(SwitchboardClient publisher, String channel, JsonObject message) {
+    publisher.publish(channel, message).onFailure(e -> {
+      errors.increment();
+      sample("publish refused: " + e);
+    });
   }
 
   /**
@@ -175,7 +224,7 @@ final class LoadClient implements AutoCloseable {
    */
   Future<Void> connect(Conn c, String token, List<String> channels, long timeoutMs) {
     Promise<Void> done = Promise.promise();
-    c.ctx = c.onPublisherLoop ? pub : recv[Math.floorMod(c.index, recv.length)];
+    c.ctx = recv[Math.floorMod(c.index, recv.length)];
     c.ctx.runOnContext(v -> {
       WebSocketClient client = clients.get(Math.floorMod(c.index, clients.size()));
       client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(c.port).setURI("/ws")
@@ -457,9 +506,12 @@ final class LoadClient implements AutoCloseable {
     });
   }
 
-  /** From now on a server closing a socket is expected (the node is being stopped). */
+  /** From now on a server closing a socket is expected (the node is being stopped); the publishers close now. */
   void expectCloses() {
     closing = true;
+    for (SwitchboardClient c : publishers) {
+      c.close();
+    }
   }
 
   long outstanding() {
