@@ -116,7 +116,8 @@ public final class JwtTokenVerifier implements TokenVerifier {
     if (iss == null) {
       return "token has no iss claim, and this node trusts only the issuers it lists";
     }
-    if (iss instanceof String s && s.matches("[\\x21-\\x7e]{1,200}")) {
+    // Printable ASCII without " or \, so the echo cannot end or escape the log line's reason="…" field.
+    if (iss instanceof String s && s.matches("[\\x21-\\x7e&&[^\"\\\\]]{1,200}")) {
       return "token issuer " + s + " is not trusted";
     }
     return "token issuer is not trusted";

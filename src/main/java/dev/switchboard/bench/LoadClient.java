@@ -184,8 +184,11 @@ final class LoadClient implements AutoCloseable {
           .connectTimeout(Duration.ofMillis(timeoutMs))
           .webSocketClient(clients.get(Math.floorMod(index, clients.size()))));
       publishers.add(c);
+      boolean[] connected = {false}; // a failed attempt within the connect window is no close; the timeout decides
       c.onStateChange(change -> {
-        if (change.state() == SwitchboardClient.State.DISCONNECTED && !closing) {
+        if (change.state() == SwitchboardClient.State.CONNECTED) {
+          connected[0] = true;
+        } else if (change.state() == SwitchboardClient.State.DISCONNECTED && connected[0] && !closing) {
           unexpectedCloses.increment();
           sample("publisher closed by server: " + change.closeCode() + " " + change.reason());
         }

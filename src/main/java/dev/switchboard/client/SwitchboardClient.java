@@ -503,9 +503,13 @@ public final class SwitchboardClient {
         ws = null;
         socketSeq++;
         failAll("closed", "the client was closed");
+        boolean open = s != null && !s.isClosed();
+        if (open) {
+          // As when the server closes it (and as switchboard.js does): the socket's end is reported, then CLOSED.
+          setState(State.DISCONNECTED, 1000, "client closed", 0);
+        }
         setState(State.CLOSED, 1000, "client closed", 0);
-        Future<Void> closing = s == null || s.isClosed() ? Future.succeededFuture()
-            : s.close((short) 1000, "client closed").otherwiseEmpty();
+        Future<Void> closing = open ? s.close((short) 1000, "client closed").otherwiseEmpty() : Future.succeededFuture();
         return ownsWsClient ? closing.eventually(wsClient::close) : closing;
       }
       return Future.succeededFuture();
@@ -556,7 +560,8 @@ public final class SwitchboardClient {
       }
       String token = ar.result();
       if (tokens.refusedAgain(token)) {
-        waitForToken(CloseCode.POLICY_VIOLATION.code(), "token refused");
+        // No socket closed this time, hence no close code (as switchboard.js reports it).
+        waitForToken(null, "the token supplier returned the token the server refused");
         return;
       }
       tokens.sending(token);
@@ -670,13 +675,14 @@ public final class SwitchboardClient {
     }
   }
 
-  private void waitForToken(int code, String reason) {
+  /** @param code the close that refused the token, or null when the supplier gave back a token refused before */
+  private void waitForToken(Integer code, String reason) {
     cancelConnectTimer();
     waitingForToken = true;
     state = State.DISCONNECTED;
     emitState(new StateChange(State.DISCONNECTED, url, code, reason, attempt, 0, true));
-    SwitchboardException e = new SwitchboardException("unauthorized",
-        "the server refused the token (close " + code + "); call setToken() with a new one to reconnect");
+    SwitchboardException e = new SwitchboardException("unauthorized", (code == null ? reason
+        : "the server refused the token (close " + code + ")") + "; call setToken() with a new one to reconnect");
     failConnectWaiters(e);
     error(e);
   }

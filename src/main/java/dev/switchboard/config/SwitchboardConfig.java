@@ -77,11 +77,12 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
       if (authTimeout.isZero() || authTimeout.isNegative()) {
         throw new ConfigException("auth.auth_timeout", "must be positive");
       }
-      if (!issuers.isEmpty() && (jwksUrl != null || jwksFile != null) && issuer == null) {
+      if (!issuers.isEmpty() && (jwtPublicKey != null || jwksUrl != null || jwksFile != null) && issuer == null) {
         // Its tokens carry some iss that is not listed, and would be refused as untrusted.
-        throw new ConfigException("auth.issuer", "must be set when auth." + (jwksUrl != null ? "jwks_url" : "jwks_file")
-            + " is used beside auth.issuers: it names the issuer whose tokens that source's keys verify (or move the "
-            + "source into auth.issuers)");
+        String source = jwtPublicKey != null ? "jwt_public_key" : jwksUrl != null ? "jwks_url" : "jwks_file";
+        throw new ConfigException("auth.issuer", "must be set when auth." + source + " is used beside auth.issuers: "
+            + "it names the issuer whose tokens that source's keys verify"
+            + (jwtPublicKey != null ? "" : " (or move the source into auth.issuers)"));
       }
       Set<String> seen = new HashSet<>();
       if (issuer != null) {

@@ -252,6 +252,9 @@ class JwtKeysTest {
       // An issuer that is not listed is refused by name, whatever key signed it; so is a token that names none.
       assertEquals("unauthorized/1008: token issuer https://evil.example is not trusted",
           outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1", new JsonObject().put("sub", "eve").put("iss", "https://evil.example"))));
+      // One with a quote is not echoed: it would end the log line's reason="…" field early.
+      assertEquals("unauthorized/1008: token issuer is not trusted", outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1",
+          new JsonObject().put("sub", "eve").put("iss", "x\"ip=10.0.0.1"))));
       assertEquals("unauthorized/1008: token has no iss claim, and this node trusts only the issuers it lists",
           outcome(node, TestKeys.sign(vertx, "ES256", a1, "k1", new JsonObject().put("sub", "eve"))));
 

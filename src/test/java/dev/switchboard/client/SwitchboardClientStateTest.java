@@ -146,7 +146,7 @@ class SwitchboardClientStateTest {
   }
 
   @Test
-  void closingTheClientReportsClosedOnly(Vertx vertx) {
+  void closingALiveClientReportsItsSocketDisconnectedThenClosed(Vertx vertx) {
     ScriptedServer server = ScriptedServer.start(vertx, n -> null);
     List<StateChange> changes = new CopyOnWriteArrayList<>();
     SwitchboardClient client = SwitchboardClient.create(vertx, new SwitchboardClient.Options()
@@ -156,7 +156,8 @@ class SwitchboardClientStateTest {
     try {
       client.connect().await();
       client.close().await();
-      assertSettlesAs(vertx, changes, List.of(CONNECTING, CONNECTED, CLOSED));
+      assertSettlesAs(vertx, changes, List.of(CONNECTING, CONNECTED, DISCONNECTED, CLOSED));
+      assertEquals(1000, changes.get(2).closeCode(), changes.toString());
     } finally {
       server.close().await();
     }

@@ -294,6 +294,7 @@ class ConfigLoaderTest {
       "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\"},{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuers[1].issuer: https://a is trusted twice",
       "{\"issuer\":\"https://a\",\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuers[0].issuer: https://a is trusted twice (in auth.issuers and as auth.issuer)",
       "{\"jwks_url\":\"http://own\",\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuer: must be set when auth.jwks_url is used beside auth.issuers",
+      "{\"jwt_public_key\":\"-----BEGIN PUBLIC KEY-----\",\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuer: must be set when auth.jwt_public_key is used beside auth.issuers",
   })
   void aTrustedIssuerThatCannotBeUsedIsNamed(String auth, String message) {
     ConfigException e = assertThrows(ConfigException.class,
