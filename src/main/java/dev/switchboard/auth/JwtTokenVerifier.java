@@ -31,7 +31,8 @@ import java.util.Set;
  * <p>With {@code auth.issuers}, the token's {@code iss} picks the {@link IssuerKeys} it is verified with (SPEC §6:
  * keys are cached per issuer and endpoint as well as key id): a listed issuer's own JWKS keys, or the node's own
  * keys for a token without {@code iss} or naming {@code auth.issuer}; any other issuer is refused, named. The
- * {@code iss} is read before the signature is checked only to choose the keys, which then check it too.
+ * {@code iss} is read before the signature is checked only to choose the keys, which then check it too, and the
+ * {@code aud}: the issuer's own {@code audience}, else {@code auth.audience}.
  */
 public final class JwtTokenVerifier implements TokenVerifier {
 
@@ -64,7 +65,7 @@ public final class JwtTokenVerifier implements TokenVerifier {
     Map<String, IssuerKeys> byIssuer = new LinkedHashMap<>();
     for (SwitchboardConfig.TrustedIssuer t : auth.issuers()) {
       JwksKeys keys = startedJwks(vertx, t.jwksUrl(), t.jwksFile(), issuerJwks.get(t.issuer()));
-      byIssuer.put(t.issuer(), new IssuerKeys(vertx, null, null, t.issuer(), auth.audience(), keys));
+      byIssuer.put(t.issuer(), new IssuerKeys(vertx, null, null, t.issuer(), t.audienceOr(auth.audience()), keys));
     }
     this.trusted = Map.copyOf(byIssuer);
   }

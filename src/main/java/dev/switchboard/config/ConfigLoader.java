@@ -1,6 +1,8 @@
 package dev.switchboard.config;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -10,10 +12,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +49,7 @@ public final class ConfigLoader {
     m.put("SWITCHBOARD_JWT_SECRET", "auth.jwt_secret");
     m.put("SWITCHBOARD_JWT_PUBLIC_KEY", "auth.jwt_public_key");
     m.put("SWITCHBOARD_JWKS_URL", "auth.jwks_url");
+    m.put("SWITCHBOARD_AUTH_ISSUERS", TrustedIssuers.KEY);
     m.put("SWITCHBOARD_API_KEYS", "api.keys");
     m.put("SWITCHBOARD_DEMO_TOKENS", "api.demo_tokens");
     m.put("SWITCHBOARD_REDIS_URL", "redis.url");
@@ -53,6 +57,9 @@ public final class ConfigLoader {
     m.put("SWITCHBOARD_DRAIN_PERIOD", "drain.period");
     return Map.copyOf(m);
   }
+
+  /** Env vars that hold JSON, written as their key is in the file; messages about their value name the variable. */
+  private static final Set<String> JSON_ENV = Set.of("SWITCHBOARD_AUTH_ISSUERS");
 
   private ConfigLoader() {}
 
@@ -78,15 +85,22 @@ public final class ConfigLoader {
         put(tree, "auth.jwt_secret", null);
       }
     }
+    // Where a value that is not the file's came from, for messages that point inside it (SWITCHBOARD_AUTH_ISSUERS[1]).
+    Map<String, String> origins = new HashMap<>();
     ENV_KEYS.forEach((var, key) -> {
       String v = env.get(var);
       if (v != null) {
-        put(tree, key, v);
+        boolean json = JSON_ENV.contains(var);
+        put(tree, key, json ? json(var, v) : v);
+        if (json) {
+          origins.put(key, var);
+        }
       }
     });
     flags.forEach((k, v) -> {
       if (v != null) {
         put(tree, k, v);
+        origins.remove(k);
       }
     });
     // Wherever the public key or JWKS came from (file, env, flag), the shipped dev secret must not stay on beside
@@ -98,7 +112,27 @@ public final class ConfigLoader {
     if (asymmetric && DEV_SECRET.equals(auth.getValue("jwt_secret"))) {
       put(tree, "auth.jwt_secret", null);
     }
-    return build(tree);
+    return build(tree, origins);
+  }
+
+  /** The value of a JSON env var; blank is an empty list, as a blank comma-separated list is. */
+  private static Object json(String var, String text) {
+    if (text.isBlank()) {
+      return new JsonArray();
+    }
+    try {
+      return Json.decodeValue(text);
+    } catch (DecodeException e) {
+      throw new ConfigException(var, "is not valid JSON: " + jsonProblem(e));
+    }
+  }
+
+  /** What is wrong with a JSON text and where, without the parser's boilerplate (its prefix, a redacted source). */
+  private static String jsonProblem(DecodeException e) {
+    if (e.getCause() instanceof JsonProcessingException j && j.getLocation() != null) {
+      return j.getOriginalMessage() + " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
+    }
+    return e.getMessage();
   }
 
   /** The development secret and API key in the shipped conf/switchboard.json: public, so never for production. */
@@ -141,7 +175,7 @@ public final class ConfigLoader {
     } catch (IOException e) {
       throw new ConfigException(namedBy, "cannot read " + file + ": " + e.getMessage());
     } catch (DecodeException e) {
-      throw new ConfigException(namedBy, file + " is not a JSON object: " + e.getMessage());
+      throw new ConfigException(namedBy, file + " is not a JSON object: " + jsonProblem(e));
     }
   }
 
@@ -175,7 +209,11 @@ public final class ConfigLoader {
   }
 
   static SwitchboardConfig build(JsonObject tree) {
-    ConfigReader r = new ConfigReader(tree);
+    return build(tree, Map.of());
+  }
+
+  private static SwitchboardConfig build(JsonObject tree, Map<String, String> origins) {
+    ConfigReader r = new ConfigReader(tree, origins);
     SwitchboardConfig config = read(r);
     // A misspelt key would otherwise leave its setting at the default without a word.
     for (ConfigReader.Unread u : r.unread()) {
@@ -214,47 +252,6 @@ public final class ConfigLoader {
     return r.unread().stream().map(u -> u.key() + u.hint()).toList();
   }
 
-  /** The settings an entry of auth.issuers may have. */
-  private static final List<String> ISSUER_KEYS = List.of("issuer", "jwks_url", "jwks_file");
-
-  /** {@code auth.issuers}: a list of {"issuer": …, "jwks_url": …} (or "jwks_file") objects. */
-  private static List<SwitchboardConfig.TrustedIssuer> trustedIssuers(ConfigReader r) {
-    Object v = r.raw("auth.issuers");
-    if (v == null) {
-      return List.of();
-    }
-    if (!(v instanceof JsonArray list)) {
-      throw new ConfigException("auth.issuers", "must be a list of {\"issuer\": …, \"jwks_url\": …} objects");
-    }
-    List<SwitchboardConfig.TrustedIssuer> out = new ArrayList<>();
-    for (int i = 0; i < list.size(); i++) {
-      String key = "auth.issuers[" + i + "]";
-      if (!(list.getValue(i) instanceof JsonObject entry)) {
-        throw new ConfigException(key, "must be an object like {\"issuer\": \"https://idp.example\", \"jwks_url\": …}");
-      }
-      for (String name : entry.fieldNames()) {
-        // A misspelt key here would leave an issuer without its source, or with a setting silently dropped.
-        if (!ISSUER_KEYS.contains(name)) {
-          throw new ConfigException(key + "." + name, "is not a setting of a trusted issuer (" + String.join(", ", ISSUER_KEYS) + ")");
-        }
-      }
-      out.add(new SwitchboardConfig.TrustedIssuer(text(entry, key, "issuer"), text(entry, key, "jwks_url"),
-          text(entry, key, "jwks_file"), key));
-    }
-    return out;
-  }
-
-  private static String text(JsonObject entry, String key, String name) {
-    Object v = entry.getValue(name);
-    if (v == null || "".equals(v)) {
-      return null;
-    }
-    if (!(v instanceof String s)) {
-      throw new ConfigException(key + "." + name, "must be a string");
-    }
-    return s;
-  }
-
   private static SwitchboardConfig read(ConfigReader r) {
     var server = new SwitchboardConfig.Server(
         r.string("server.host", "127.0.0.1"),
@@ -277,7 +274,7 @@ public final class ConfigLoader {
         r.string("auth.audience", null),
         r.duration("auth.auth_timeout", Duration.ofSeconds(10)),
         r.duration("auth.expiry_grace", Duration.ofSeconds(25)),
-        trustedIssuers(r));
+        TrustedIssuers.read(r));
     var api = new SwitchboardConfig.Api(r.strings("api.keys", List.of()), r.bool("api.demo_tokens", false));
     var session = new SwitchboardConfig.SessionSettings(
         r.duration("session.heartbeat", Duration.ofSeconds(25)),

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -16,11 +17,26 @@ import java.util.Set;
 final class ConfigReader {
 
   private final JsonObject root;
+  /** The env var that set a key, where messages about the key's elements name it; see {@link #origin}. */
+  private final Map<String, String> origins;
   /** Every key looked up, so keys nobody reads (typos, keys of another version) can be named. */
   private final Set<String> read = new HashSet<>();
 
   ConfigReader(JsonObject root) {
+    this(root, Map.of());
+  }
+
+  ConfigReader(JsonObject root, Map<String, String> origins) {
     this.root = root;
+    this.origins = Map.copyOf(origins);
+  }
+
+  /**
+   * The name a message about the value of {@code key} gives it: the env var that set it when it holds JSON
+   * ({@code SWITCHBOARD_AUTH_ISSUERS}), else the key itself.
+   */
+  String origin(String key) {
+    return origins.getOrDefault(key, key);
   }
 
   Object raw(String key) {

@@ -60,7 +60,8 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    *
    * @param issuer the {@code iss} required of tokens verified with jwtSecret, jwtPublicKey, jwksUrl or jwksFile;
    *     null = any (or none)
-   * @param audience the {@code aud} required of every token; null = any
+   * @param audience the {@code aud} required of every token, but those of an issuer with an audience of its own;
+   *     null = any
    * @param authTimeout how long an unauthenticated connection may stay open; default 10 s
    * @param expiryGrace how long after exp a session may renew before it is closed with 4010; default 25 s
    * @param issuers {@code auth.issuers}: further trusted issuers, each with its own JWKS source; a token naming one
@@ -109,9 +110,11 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param issuer the {@code iss} of its tokens, compared exactly
    * @param jwksUrl its JWKS endpoint, or null when jwksFile is set
    * @param jwksFile a JWKS document on disk, or null when jwksUrl is set
-   * @param key where it is configured, e.g. {@code auth.issuers[1]}, for the messages that name it
+   * @param audience the {@code aud} required of its tokens in place of {@code auth.audience}; null = that one
+   * @param key where it is configured, e.g. {@code auth.issuers[1]} or {@code SWITCHBOARD_AUTH_ISSUERS[1]}, for the
+   *     messages that name it
    */
-  public record TrustedIssuer(String issuer, String jwksUrl, String jwksFile, String key) {
+  public record TrustedIssuer(String issuer, String jwksUrl, String jwksFile, String audience, String key) {
     public TrustedIssuer {
       if (issuer == null || issuer.isEmpty()) {
         throw new ConfigException(key + ".issuer", "is required: the iss its tokens carry");
@@ -119,6 +122,11 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
       if ((jwksUrl == null) == (jwksFile == null)) {
         throw new ConfigException(key, "set one of jwks_url or jwks_file for issuer " + issuer);
       }
+    }
+
+    /** The {@code aud} its tokens must carry: its own audience, else {@code auth.audience} (null = any). */
+    public String audienceOr(String global) {
+      return audience != null ? audience : global;
     }
 
     /** The config key of its key source, which start-up names when it cannot be read. */

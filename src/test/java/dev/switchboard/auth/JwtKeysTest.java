@@ -309,4 +309,53 @@ class JwtKeysTest {
       ja.server().close().await();
     }
   }
+
+  /**
+   * An issuer's own audience replaces auth.audience for its tokens alone: a token of A carrying B's audience (or the
+   * global one) is refused as an audience mismatch is today, and an issuer without one, like the node's own keys,
+   * still requires auth.audience.
+   */
+  @Test
+  void anIssuersOwnAudienceReplacesTheGlobalOneForItsTokensOnly() {
+    String own = "https://own.example";
+    String a = "https://a.example";
+    String b = "https://b.example";
+    String c = "https://c.example";
+    KeyPair ka = TestKeys.ec();
+    KeyPair kb = TestKeys.ec();
+    KeyPair kc = TestKeys.ec();
+    JwksEndpoint ja = JwksEndpoint.serving(TestKeys.jwks(TestKeys.jwk(ka, "ES256", "k1")));
+    JwksEndpoint jb = JwksEndpoint.serving(TestKeys.jwks(TestKeys.jwk(kb, "ES256", "k1")));
+    JwksEndpoint jc = JwksEndpoint.serving(TestKeys.jwks(TestKeys.jwk(kc, "ES256", "k1")));
+    SwitchboardNode node = TestNodes.standalone(new JsonObject().put("auth", new JsonObject()
+        .put("issuer", own).put("audience", "push")
+        .put("issuers", new JsonArray()
+            .add(trusted(a, ja).put("audience", "push-a"))
+            .add(trusted(b, jb).put("audience", "push-b"))
+            .add(trusted(c, jc)))));
+    try {
+      String refused = "unauthorized/1008: token audience not accepted";
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", ka, "k1", claims(a, "push-a"))));
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", kb, "k1", claims(b, "push-b"))));
+      assertEquals(refused, outcome(node, TestKeys.sign(vertx, "ES256", ka, "k1", claims(a, "push-b"))), "A with B's audience");
+      assertEquals(refused, outcome(node, TestKeys.sign(vertx, "ES256", kb, "k1", claims(b, "push-a"))), "B with A's audience");
+      assertEquals(refused, outcome(node, TestKeys.sign(vertx, "ES256", ka, "k1", claims(a, "push"))), "A with the global audience");
+      assertEquals(refused, outcome(node, TestKeys.sign(vertx, "ES256", ka, "k1", new JsonObject().put("sub", "eve").put("iss", a))),
+          "A with no aud");
+      // Without an audience of its own, an issuer's tokens need auth.audience, as before; so do the node's own.
+      assertEquals("eve", outcome(node, TestKeys.sign(vertx, "ES256", kc, "k1", claims(c, "push"))));
+      assertEquals(refused, outcome(node, TestKeys.sign(vertx, "ES256", kc, "k1", claims(c, "push-a"))), "C with A's audience");
+      assertEquals("eve", outcome(node, TestKeys.hs256(vertx, TestNodes.SECRET, claims(own, "push"))));
+      assertEquals(refused, outcome(node, TestKeys.hs256(vertx, TestNodes.SECRET, claims(own, "push-a"))), "own with A's audience");
+    } finally {
+      node.close().await();
+      ja.server().close().await();
+      jb.server().close().await();
+      jc.server().close().await();
+    }
+  }
+
+  private static JsonObject claims(String iss, String aud) {
+    return new JsonObject().put("sub", "eve").put("iss", iss).put("aud", aud);
+  }
 }

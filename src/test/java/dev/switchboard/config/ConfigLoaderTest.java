@@ -261,13 +261,13 @@ class ConfigLoaderTest {
     JsonObject file = ConfigLoader.defaults();
     file.getJsonObject("auth").put("issuers", new io.vertx.core.json.JsonArray()
         .add(issuer("https://a.example", "jwks_url", "http://127.0.0.1:9/a/jwks"))
-        .add(issuer("https://b.example", "jwks_file", "/etc/switchboard/b-jwks.json")));
+        .add(issuer("https://b.example", "jwks_file", "/etc/switchboard/b-jwks.json").put("audience", "push-b")));
     Path conf = dir.resolve("issuers.json");
     Files.writeString(conf, file.encode());
     SwitchboardConfig.Auth auth = ConfigLoader.load(conf.toString(), Map.of(), Map.of()).auth();
     assertEquals(List.of(
-            new SwitchboardConfig.TrustedIssuer("https://a.example", "http://127.0.0.1:9/a/jwks", null, "auth.issuers[0]"),
-            new SwitchboardConfig.TrustedIssuer("https://b.example", null, "/etc/switchboard/b-jwks.json", "auth.issuers[1]")),
+            new SwitchboardConfig.TrustedIssuer("https://a.example", "http://127.0.0.1:9/a/jwks", null, null, "auth.issuers[0]"),
+            new SwitchboardConfig.TrustedIssuer("https://b.example", null, "/etc/switchboard/b-jwks.json", "push-b", "auth.issuers[1]")),
         auth.issuers());
     assertEquals("auth.issuers[1].jwks_file", auth.issuers().get(1).sourceKey());
     assertNull(auth.jwtSecret(), "the shipped dev secret must not verify tokens beside trusted issuers");
@@ -291,6 +291,7 @@ class ConfigLoaderTest {
       "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\",\"jwks_file\":\"/x\"}]}|auth.issuers[0]: set one of",
       "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_uri\":\"http://x\"}]}|auth.issuers[0].jwks_uri: is not a setting of a trusted issuer",
       "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":7}]}|auth.issuers[0].jwks_url: must be a string",
+      "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\",\"audience\":[\"push\"]}]}|auth.issuers[0].audience: must be a string",
       "{\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\"},{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuers[1].issuer: https://a is trusted twice",
       "{\"issuer\":\"https://a\",\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuers[0].issuer: https://a is trusted twice (in auth.issuers and as auth.issuer)",
       "{\"jwks_url\":\"http://own\",\"issuers\":[{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]}|auth.issuer: must be set when auth.jwks_url is used beside auth.issuers",
@@ -299,6 +300,70 @@ class ConfigLoaderTest {
   void aTrustedIssuerThatCannotBeUsedIsNamed(String auth, String message) {
     ConfigException e = assertThrows(ConfigException.class,
         () -> ConfigLoader.fromJson(new JsonObject().put("auth", new JsonObject(auth))));
+    assertTrue(e.getMessage().startsWith(message), e.getMessage());
+  }
+
+  static final String ENV = "SWITCHBOARD_AUTH_ISSUERS";
+
+  /** SWITCHBOARD_AUTH_ISSUERS holds the file's list as JSON, read by the same rules, its entries named in it. */
+  @Test
+  void trustedIssuersAreReadFromTheirEnvVar() {
+    String json = new io.vertx.core.json.JsonArray()
+        .add(issuer("https://a.example", "jwks_url", "http://127.0.0.1:9/a/jwks").put("audience", "push-a"))
+        .add(issuer("https://b.example", "jwks_file", "/etc/switchboard/b-jwks.json")).encode();
+    SwitchboardConfig.Auth auth = ConfigLoader.load(null, Map.of(ENV, json), Map.of()).auth();
+    assertEquals(List.of(
+            new SwitchboardConfig.TrustedIssuer("https://a.example", "http://127.0.0.1:9/a/jwks", null, "push-a", ENV + "[0]"),
+            new SwitchboardConfig.TrustedIssuer("https://b.example", null, "/etc/switchboard/b-jwks.json", null, ENV + "[1]")),
+        auth.issuers());
+    // Start-up names an endpoint it cannot read by the variable that lists it.
+    assertEquals(ENV + "[1].jwks_file", auth.issuers().get(1).sourceKey());
+    assertNull(auth.jwtSecret(), "the shipped dev secret must not verify tokens beside trusted issuers");
+  }
+
+  /** As every other env var, it overrides the file: the variable's list replaces the file's, whole. */
+  @Test
+  void theEnvVarsListReplacesTheFilesList() throws IOException {
+    JsonObject file = ConfigLoader.defaults();
+    file.getJsonObject("auth").put("issuers", new io.vertx.core.json.JsonArray()
+        .add(issuer("https://a.example", "jwks_url", "http://127.0.0.1:9/a/jwks"))
+        .add(issuer("https://b.example", "jwks_url", "http://127.0.0.1:9/b/jwks")));
+    String conf = file(file.encode()).toString();
+    String fromEnv = "[{\"issuer\":\"https://c.example\",\"jwks_url\":\"http://127.0.0.1:9/c/jwks\"}]";
+    SwitchboardConfig.Auth auth = ConfigLoader.load(conf, Map.of(ENV, fromEnv), Map.of()).auth();
+    assertEquals(List.of("https://c.example"), auth.issuers().stream().map(SwitchboardConfig.TrustedIssuer::issuer).toList());
+    assertEquals(ENV + "[0]", auth.issuers().get(0).key());
+    // Without the variable the file's list stands, named as the file's.
+    assertEquals("auth.issuers[1]", ConfigLoader.load(conf, Map.of(), Map.of()).auth().issuers().get(1).key());
+    // Set but blank, as a blank SWITCHBOARD_API_KEYS is: an empty list, so the file's issuers are no longer trusted.
+    SwitchboardConfig.Auth blank = ConfigLoader.load(conf, Map.of(ENV, " ", "SWITCHBOARD_JWT_SECRET",
+        "a-secret-of-our-own-0123456789-0123456789"), Map.of()).auth();
+    assertEquals(List.of(), blank.issuers());
+  }
+
+  @Test
+  void malformedJsonInTheEnvVarSaysWhereWithoutTheParsersBoilerplate() {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.load(null, Map.of(ENV, "[{\"issuer\": \"https://a\",\n  \"jwks_url\": https://a/jwks}]"), Map.of()));
+    assertTrue(e.getMessage().startsWith(ENV + ": is not valid JSON: Unrecognized token 'https'"), e.getMessage());
+    assertTrue(e.getMessage().endsWith("(line 2, column 20)"), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "[{\"issuer\":\"https://a\",|SWITCHBOARD_AUTH_ISSUERS: is not valid JSON",
+      "https://a.example|SWITCHBOARD_AUTH_ISSUERS: is not valid JSON",
+      "{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\"}|SWITCHBOARD_AUTH_ISSUERS: must be a list",
+      "[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\"},\"https://b\"]|SWITCHBOARD_AUTH_ISSUERS[1]: must be an object",
+      "[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\"},{\"issuer\":\"https://b\",\"jwks_url\":7}]|SWITCHBOARD_AUTH_ISSUERS[1].jwks_url: must be a string",
+      "[{\"issuer\":\"https://a\",\"jwks_uri\":\"http://x\"}]|SWITCHBOARD_AUTH_ISSUERS[0].jwks_uri: is not a setting of a trusted issuer",
+      "[{\"jwks_url\":\"http://x\"}]|SWITCHBOARD_AUTH_ISSUERS[0].issuer: is required",
+      "[{\"issuer\":\"https://a\"}]|SWITCHBOARD_AUTH_ISSUERS[0]: set one of jwks_url or jwks_file for issuer https://a",
+      "[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\",\"audience\":1}]|SWITCHBOARD_AUTH_ISSUERS[0].audience: must be a string",
+      "[{\"issuer\":\"https://a\",\"jwks_url\":\"http://x\"},{\"issuer\":\"https://a\",\"jwks_url\":\"http://y\"}]|SWITCHBOARD_AUTH_ISSUERS[1].issuer: https://a is trusted twice",
+  })
+  void aTrustedIssuerInTheEnvVarThatCannotBeUsedIsNamedThere(String value, String message) {
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(null, Map.of(ENV, value), Map.of()));
     assertTrue(e.getMessage().startsWith(message), e.getMessage());
   }
 }
