@@ -1,5 +1,7 @@
 package dev.switchboard.bench;
 
+import dev.switchboard.cluster.ClusterSetup;
+import dev.switchboard.config.SwitchboardConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -8,6 +10,7 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -23,6 +26,7 @@ import io.vertx.ext.auth.PubSecKeyOptions;
 import io.vertx.ext.auth.authentication.TokenCredentials;
 import io.vertx.ext.auth.jwt.JWTAuth;
 import io.vertx.ext.auth.jwt.JWTAuthOptions;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -43,6 +47,9 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public final class BareServer {
 
+  /** Where a clustered bare server takes publishes from the event bus: {@code {"channel": …, "message": …}}. */
+  static final String BUS_ADDRESS = "bare.publish";
+
   /** Every instance of this process, so a publish reaches the sockets of every event loop. */
   private static final List<Instance> INSTANCES = new CopyOnWriteArrayList<>();
 
@@ -58,6 +65,9 @@ public final class BareServer {
     String write = "text";
     boolean nativeTransport = false;
     boolean ioUring = false;
+    int clusterPort = 0;
+    List<String> clusterMembers = List.of();
+    String clusterName = null;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       String v = i + 1 < args.length ? args[i + 1] : null;
@@ -71,9 +81,13 @@ public final class BareServer {
         case "--write" -> { write = v; i++; }
         case "--native" -> nativeTransport = true;
         case "--io-uring" -> ioUring = true;
+        case "--cluster-port" -> { clusterPort = Integer.parseInt(v); i++; }
+        case "--cluster-members" -> { clusterMembers = List.of(v.split(",")); i++; }
+        case "--cluster-name" -> { clusterName = v; i++; }
         default -> {
           System.err.println("usage: BareServer [--port 8090] [--host 127.0.0.1] [--secret s] [--api-key k]"
-              + " [--instances n] [--compression default|off|nocontext] [--write text|frame|raw|coalesce] [--native] [--io-uring]");
+              + " [--instances n] [--compression default|off|nocontext] [--write text|frame|raw|coalesce] [--native] [--io-uring]"
+              + " [--cluster-port p --cluster-members host:port,… --cluster-name n]");
           System.exit(2);
         }
       }
@@ -90,21 +104,55 @@ public final class BareServer {
       throw new IllegalArgumentException("--write must be text, frame, raw or coalesce");
     }
     boolean uring = ioUring;
-    Vertx vertx = uring
-        ? Vertx.builder().withTransport(io.vertx.core.transport.Transport.IO_URING).build()
-        : Vertx.vertx(new VertxOptions().setPreferNativeTransport(nativeTransport));
-    JWTAuth jwt = JWTAuth.create(vertx, new JWTAuthOptions()
-        .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(secret)));
+    SwitchboardConfig.Cluster cluster = clusterName == null ? null
+        : new SwitchboardConfig.Cluster(false, "127.0.0.1", clusterPort, clusterMembers, null, clusterName, null, 0);
+    VertxBuilder builder = Vertx.builder().with((cluster == null ? new VertxOptions() : ClusterSetup.vertxOptions(cluster))
+        .setPreferNativeTransport(nativeTransport));
+    if (uring) {
+      builder.withTransport(io.vertx.core.transport.Transport.IO_URING);
+    }
+    // Clustered, it is the plain Vert.x answer to "publish from a backend": a data member of the same loopback-only
+    // Hazelcast set-up as the nodes, with one event-bus consumer that hands each message to every event loop.
+    Future<Vertx> started = cluster == null ? Future.succeededFuture(builder.build())
+        : builder.withClusterManager(new HazelcastClusterManager(ClusterSetup.hazelcastConfig(cluster))).buildClustered();
     String key = apiKey;
     int p = port;
     Write mode = Write.valueOf(write.toUpperCase(java.util.Locale.ROOT));
-    vertx.deployVerticle(() -> new Instance(jwt, opts, key, mode), new DeploymentOptions().setInstances(instances))
-        .onSuccess(id -> System.out.println("bare ready: port=" + p + " instances=" + INSTANCES.size() + " write=" + mode
-            + " native=" + vertx.isNativeTransportEnabled() + " io_uring=" + uring))
+    String secretKey = secret;
+    int loops = instances;
+    started.compose(vertx -> {
+      JWTAuth jwt = JWTAuth.create(vertx, new JWTAuthOptions()
+          .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(secretKey)));
+      return vertx.deployVerticle(() -> new Instance(jwt, opts, key, mode), new DeploymentOptions().setInstances(loops))
+          .compose(id -> cluster == null ? Future.succeededFuture()
+              : vertx.eventBus().<JsonObject>consumer(BUS_ADDRESS,
+                  m -> publishAll(m.body().getString("channel"), m.body().getValue("message"), null, null)).completion())
+          .map(vertx);
+    }).onSuccess(vertx -> System.out.println("bare ready: port=" + p + " instances=" + INSTANCES.size() + " write=" + mode
+            + " native=" + vertx.isNativeTransportEnabled() + " io_uring=" + uring
+            + (cluster == null ? "" : " cluster=" + cluster.name())))
         .onFailure(e -> {
           System.err.println("bare: failed to start: " + e.getMessage());
           System.exit(1);
         });
+  }
+
+  /**
+   * Encodes once, then every event loop writes the same frame to each of its sockets; {@code self}, the
+   * instance whose loop runs this (null from the event bus's), writes at once.
+   */
+  static void publishAll(String channel, Object message, String fromUser, Instance self) {
+    if (INSTANCES.isEmpty()) {
+      return;
+    }
+    Object frame = INSTANCES.get(0).frame(channel, message, fromUser);
+    for (Instance i : INSTANCES) {
+      if (i == self) {
+        i.deliver(channel, frame);
+      } else {
+        i.ctx.runOnContext(v -> i.deliver(channel, frame));
+      }
+    }
   }
 
   /**
@@ -241,22 +289,19 @@ public final class BareServer {
       }
     }
 
-    /** Encodes once, then every event loop writes the same frame to each of its sockets. */
     private void publish(String channel, Object message, String fromUser) {
+      publishAll(channel, message, fromUser, this);
+    }
+
+    /** The delivery as this server's write mode sends it: a string, or the bytes to duplicate per socket. */
+    Object frame(String channel, Object message, String fromUser) {
       String text = new JsonObject().put("type", "message").put("channel", channel).put("message", message)
           .put("from_user", fromUser).put("timestamp", Instant.now().toString()).encode();
-      Object frame = switch (write) {
+      return switch (write) {
         case TEXT -> text;
         case FRAME -> Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(text.getBytes(StandardCharsets.UTF_8)));
         case RAW, COALESCE -> Unpooled.unreleasableBuffer(rawTextFrame(text.getBytes(StandardCharsets.UTF_8)));
       };
-      for (Instance i : INSTANCES) {
-        if (i == this) {
-          i.deliver(channel, frame);
-        } else {
-          i.ctx.runOnContext(v -> i.deliver(channel, frame));
-        }
-      }
     }
 
     private void deliver(String channel, Object frame) {

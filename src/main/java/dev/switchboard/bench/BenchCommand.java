@@ -105,7 +105,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--size", defaultValue = "100", description = "Approximate message payload bytes (default: ${DEFAULT-VALUE}).")
   int size;
 
-  @Option(names = "--publisher", defaultValue = "ws", description = "fanout publisher: ws (client broadcast) or http (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--publisher", defaultValue = "ws", description = "fanout publisher: ws (client broadcast), http "
+      + "(POST /api/publish) or bus (the bench joins the servers' cluster and publishes on the event bus; the servers, "
+      + "bare ones too, then run clustered) (default: ${DEFAULT-VALUE}).")
   String publisher;
 
   @Option(names = "--bare-variants", split = ",",
@@ -304,8 +306,8 @@ public final class BenchCommand implements Callable<Integer> {
         DeliveryScenario d = new DeliveryScenario(s, new DeliveryScenario.Params(name,
             fan ? DeliveryScenario.Mode.FANOUT : DeliveryScenario.Mode.DIRECT, fan ? subscribers : sessions,
             fan ? rate : directRate, warm.toMillis(), sat.toMillis(), dur.toMillis(), window > 0 ? window : fan ? 8 : 128,
-            size, publisher.equals("http"), false, false));
-        ScenarioReport r = new ScenarioReport(name, d.describe(1), plainVariants(1));
+            size, DeliveryScenario.Publish.of(publisher), false, false));
+        ScenarioReport r = new ScenarioReport(name, d.describe(1), plainVariants(1, d.params().busPublisher()));
         if (fan) {
           r.target("node_cpu_s_per_m", "ratio_max", 0.75, "node CPU per delivery ≤ 0.75 × bare (steady phase)")
               .target("p99_ms", "ratio_max", 1.0, "p99 publish→receive ≤ bare's p99 (steady phase)")
@@ -323,12 +325,15 @@ public final class BenchCommand implements Callable<Integer> {
           DeliveryScenario d = new DeliveryScenario(s, new DeliveryScenario.Params("cluster-" + mode.trim(),
               fan ? DeliveryScenario.Mode.FANOUT : DeliveryScenario.Mode.DIRECT, fan ? subscribers : sessions,
               fan ? clusterRate : clusterDirectRate, warm.toMillis(), sat.toMillis(), dur.toMillis(),
-              window > 0 ? window : fan ? 8 : 128, size, publisher.equals("http"), false, false));
-          // fanout: one publisher connection on node 1; direct: each send leaves from a random session on any node
+              window > 0 ? window : fan ? 8 : 128, size, DeliveryScenario.Publish.of(publisher), false, false));
+          // fanout: one publisher connection on node 1 (or on the event bus); direct: each send leaves from a random
+          // session on any node
+          boolean bus = d.params().busPublisher();
           ScenarioReport r = new ScenarioReport("cluster-" + mode.trim(), d.describe(clusterNodes)
-              + (fan ? "; publisher on node 1" : "; each send from a random session to another, on any node")
-              + "; bare = " + clusterNodes + " unconnected bare servers, the bench routes",
-              plainVariants(clusterNodes));
+              + (!fan ? "; each send from a random session to another, on any node" : bus ? "" : "; publisher on node 1")
+              + "; bare = " + clusterNodes + (bus ? " bare servers in one Vert.x cluster, the event bus routes"
+                  : " unconnected bare servers, the bench routes"),
+              plainVariants(clusterNodes, bus));
           if (fan) {
             r.target("p99_ms", "abs_max", 10, "p99 publish→receive ≤ 10 ms across " + TARGET_CLUSTER_NODES
                 + " nodes (at 20,000 deliveries/s: 1,000 subscribers × 20 msg/s)");
@@ -344,16 +349,17 @@ public final class BenchCommand implements Callable<Integer> {
       } else if (name.equals("deflate")) {
         DeliveryScenario d = new DeliveryScenario(s, new DeliveryScenario.Params("deflate", DeliveryScenario.Mode.FANOUT,
             deflateConnections, rate, warm.toMillis(), 0, dur.toMillis(), 8, Math.max(size, 300),
-            publisher.equals("http"), true, !noMemory));
+            DeliveryScenario.Publish.of(publisher), true, !noMemory));
         List<Variant> vs = new ArrayList<>();
+        boolean bus = d.params().busPublisher();
         if (!target.equals("bare")) {
-          vs.add(new Variant("switchboard", new NodeGroup.Spec(Target.SWITCHBOARD, 1, false, "off"), LoadClient.Compression.ON));
-          vs.add(new Variant("switchboard-deflate", new NodeGroup.Spec(Target.SWITCHBOARD, 1, false, "on"), LoadClient.Compression.ON));
+          vs.add(new Variant("switchboard", new NodeGroup.Spec(Target.SWITCHBOARD, 1, bus, "off"), LoadClient.Compression.ON));
+          vs.add(new Variant("switchboard-deflate", new NodeGroup.Spec(Target.SWITCHBOARD, 1, bus, "on"), LoadClient.Compression.ON));
         }
         if (!target.equals("switchboard")) {
-          vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, 1, false, "off"), LoadClient.Compression.ON));
-          vs.add(new Variant("bare-deflate", new NodeGroup.Spec(Target.BARE, 1, false, "default"), LoadClient.Compression.ON));
-          vs.add(new Variant("bare-deflate-nocontext", new NodeGroup.Spec(Target.BARE, 1, false, "nocontext"),
+          vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, 1, bus, "off"), LoadClient.Compression.ON));
+          vs.add(new Variant("bare-deflate", new NodeGroup.Spec(Target.BARE, 1, bus, "default"), LoadClient.Compression.ON));
+          vs.add(new Variant("bare-deflate-nocontext", new NodeGroup.Spec(Target.BARE, 1, bus, "nocontext"),
               LoadClient.Compression.NOCONTEXT));
         }
         ScenarioReport r = new ScenarioReport("deflate", d.describe(1) + "; every client offers permessage-deflate; "
@@ -418,16 +424,18 @@ public final class BenchCommand implements Callable<Integer> {
     return v == Math.rint(v) ? String.format(Locale.ROOT, "%,.0f", v) : String.format(Locale.ROOT, "%,.2f", v);
   }
 
-  private List<Variant> plainVariants(int nodes) {
+  /** {@code clustered}: every server set joins a cluster, even of one, for a publisher on the event bus. */
+  private List<Variant> plainVariants(int nodes, boolean clustered) {
     List<Variant> vs = new ArrayList<>();
     if (!target.equals("bare")) {
-      vs.add(new Variant("switchboard", new NodeGroup.Spec(Target.SWITCHBOARD, nodes, nodes > 1, "on"), LoadClient.Compression.OFF));
+      vs.add(new Variant("switchboard", new NodeGroup.Spec(Target.SWITCHBOARD, nodes, clustered || nodes > 1, "on"),
+          LoadClient.Compression.OFF));
     }
     if (!target.equals("switchboard")) {
-      vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, nodes, false, "default"), LoadClient.Compression.OFF));
+      vs.add(new Variant(Variant.BASELINE, new NodeGroup.Spec(Target.BARE, nodes, clustered, "default"), LoadClient.Compression.OFF));
       for (String b : bareVariants) {
         List<String> args = BARE_VARIANTS.get(b.trim());
-        vs.add(new Variant("bare-" + b.trim(), new NodeGroup.Spec(Target.BARE, nodes, false, "default", args),
+        vs.add(new Variant("bare-" + b.trim(), new NodeGroup.Spec(Target.BARE, nodes, clustered, "default", args),
             LoadClient.Compression.OFF));
       }
     }
@@ -452,7 +460,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
     wanted = names.stream().distinct().toList();
     check(List.of("switchboard", "bare", "both").contains(target), "--target: switchboard, bare or both, not " + target);
-    check(List.of("ws", "http").contains(publisher), "--publisher: ws or http, not " + publisher);
+    check(List.of("ws", "http", "bus").contains(publisher), "--publisher: ws, http or bus, not " + publisher);
     dur = duration(duration, "--duration");
     check(!dur.isZero(), "--duration: the steady phase must last longer than 0 (e.g. 10s)");
     warm = duration(warmup, "--warmup");

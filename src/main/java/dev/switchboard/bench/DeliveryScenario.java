@@ -24,7 +24,8 @@ import org.HdrHistogram.Histogram;
  * deliveries, and every expected receipt is counted.
  *
  * <p>fanout: every session subscribes to {@code room:bench}; the publisher sends client {@code broadcast}
- * frames (or {@code POST /api/publish}). direct: sessions only have their own {@code user:} channel; each
+ * frames (or {@code POST /api/publish}, or publishes on the event bus from a JVM that joined the cluster,
+ * {@link BusPublisher}). direct: sessions only have their own {@code user:} channel; each
  * message is a {@code send} from a random session to another random one. Against several bare servers —
  * which do no routing — the bench does the routing itself: the publisher writes to every server, and a
  * direct send goes from a session on the recipient's server.
@@ -33,12 +34,34 @@ final class DeliveryScenario {
 
   enum Mode { FANOUT, DIRECT }
 
+  /** How fanout publishes: client {@code broadcast} frames, {@code POST /api/publish}, or the clustered event bus. */
+  enum Publish {
+    WS("client broadcast frames"), HTTP("POST /api/publish"), BUS("a backend JVM on the clustered event bus");
+
+    final String description;
+
+    Publish(String description) {
+      this.description = description;
+    }
+
+    /** {@code --publisher}'s value. */
+    static Publish of(String option) {
+      return valueOf(option.toUpperCase(Locale.ROOT));
+    }
+  }
+
   /**
    * @param window messages in flight in the closed-loop phases
    * @param text realistic text padding (compressible like chat) instead of a run of one letter
    */
   record Params(String name, Mode mode, int sessions, double rate, long warmupMs, long saturationMs, long durationMs,
-                int window, int payloadBytes, boolean httpPublisher, boolean text, boolean memory) {}
+                int window, int payloadBytes, Publish publisher, boolean text, boolean memory) {
+
+    /** Whether the servers must be clustered for the publisher (a bus publisher joins their cluster). */
+    boolean busPublisher() {
+      return mode == Mode.FANOUT && publisher == Publish.BUS;
+    }
+  }
 
   /** The steady phase may offer this much less than the rate asked before it is reported as falling short. */
   static final double OFFERED_SHORTFALL = 0.05;
@@ -67,7 +90,7 @@ final class DeliveryScenario {
   String describe(int nodes) {
     String who = p.mode() == Mode.FANOUT
         ? String.format("%,d subscribers on %s, publisher %s", p.sessions(), ROOM,
-            p.httpPublisher() ? "POST /api/publish" : "client broadcast frames")
+            p.publisher().description)
         : String.format("%,d sessions on their user: channels, send frames between random pairs", p.sessions());
     int cores = CpuSampler.cores();
     int cpus = s.cpusPerServer(nodes, cores);
@@ -97,7 +120,8 @@ final class DeliveryScenario {
         tokens[i] = issuer.issue(user(i), List.of("bench"), List.of(), Map.of(), Duration.ofHours(12));
       }
       progress.phase("starting " + v.label(), 0);
-      try (NodeGroup nodes = NodeGroup.start(v.spec(), s, s.workDir())) {
+      try (NodeGroup nodes = NodeGroup.start(v.spec(), s, s.workDir());
+           BusPublisher bus = p.busPublisher() ? BusPublisher.join(nodes, 120_000) : null) {
         progress.nodes(nodes);
         Map<String, Long> classes0 = p.memory() ? nodes.liveHeapByClass() : Map.of();
         long heap0 = classes0.getOrDefault("*total", -1L);
@@ -144,7 +168,7 @@ final class DeliveryScenario {
           r.put("subscribe_ack_p50_ms", subscribeMicros.getValueAtPercentile(50) / 1000.0);
           r.put("subscribe_ack_p99_ms", subscribeMicros.getValueAtPercentile(99) / 1000.0);
         }
-        LoadClient.Sender sender = sender(v, client, issuer, nodes, conns, byIndex);
+        LoadClient.Sender sender = sender(v, client, issuer, nodes, bus, conns, byIndex);
 
         if (p.warmupMs() > 0) {
           // Closed loop first (many iterations: the JIT gets hot fast), then the steady rate itself, so the
@@ -302,13 +326,20 @@ final class DeliveryScenario {
     return (p.mode() == Mode.FANOUT ? "s" : "d") + i;
   }
 
-  private LoadClient.Sender sender(Variant v, LoadClient client, TokenIssuer issuer, NodeGroup nodes,
+  private LoadClient.Sender sender(Variant v, LoadClient client, TokenIssuer issuer, NodeGroup nodes, BusPublisher bus,
                                    List<LoadClient.Conn> conns, LoadClient.Conn[] byIndex) throws Exception {
     boolean bareRouting = v.spec().target() == Target.BARE && nodes.size() > 1;
     int receivers = conns.size();
     if (p.mode() == Mode.FANOUT) {
       int targets = bareRouting ? nodes.size() : 1;
-      if (p.httpPublisher()) {
+      if (bus != null) {
+        // one publish: the event bus reaches every node, or every clustered bare server
+        return (payload, seq) -> {
+          client.publish(bus, ROOM, new JsonObject(payload));
+          return receivers;
+        };
+      }
+      if (p.publisher() == Publish.HTTP) {
         return (payload, seq) -> {
           for (int n = 0; n < targets; n++) {
             client.httpPublish(nodes.nodes().get(n).port(), s.apiKey(), ROOM, payload);

@@ -221,6 +221,14 @@ final class LoadClient implements AutoCloseable {
     });
   }
 
+  /** The same from a JVM on the clustered event bus ({@code --publisher bus}). */
+  void publish(BusPublisher publisher, String channel, JsonObject message) {
+    publisher.publish(channel, message).onFailure(e -> {
+      errors.increment();
+      sample("publish refused: " + e);
+    });
+  }
+
   /**
    * Connects and authenticates with a first {@code auth} frame (SPEC §4), completing on
    * {@code auth_success}. {@code channels} are asked for in the same frame.

@@ -27,15 +27,24 @@ final class NodeGroup implements AutoCloseable {
 
   private final Target target;
   private final List<NodeProcess> nodes;
+  private final ClusterAddress cluster;
+  private final Ports ports;
 
-  private NodeGroup(Target target, List<NodeProcess> nodes) {
+  private NodeGroup(Target target, List<NodeProcess> nodes, ClusterAddress cluster, Ports ports) {
     this.target = target;
     this.nodes = nodes;
+    this.cluster = cluster;
+    this.ports = ports;
   }
+
+  /** How another JVM joins this group's Hazelcast cluster: its name and the members' host:port. */
+  record ClusterAddress(String name, List<String> members) {}
 
   /**
    * What to start. {@code compression} is "on"/"off" for Switchboard, "default"/"off"/"nocontext" for bare;
-   * {@code extraArgs} go to the bare server ({@code --write raw}, {@code --native}).
+   * {@code extraArgs} go to the bare server ({@code --write raw}, {@code --native}). {@code clustered} bare
+   * servers form one Hazelcast cluster of plain Vert.x, so an event-bus publisher reaches them as it
+   * reaches Switchboard's nodes.
    */
   record Spec(Target target, int count, boolean clustered, String compression, List<String> extraArgs) {
     Spec(Target target, int count, boolean clustered, String compression) {
@@ -47,6 +56,15 @@ final class NodeGroup implements AutoCloseable {
     List<NodeProcess> started = new ArrayList<>();
     Ports ports = new Ports(s.portBase());
     try {
+      ClusterAddress cluster = null;
+      List<Integer> clusterPorts = new ArrayList<>();
+      if (spec.clustered() || spec.count() > 1 && spec.target() == Target.SWITCHBOARD) {
+        for (int i = 0; i < spec.count(); i++) {
+          clusterPorts.add(ports.next());
+        }
+        cluster = new ClusterAddress("bench-" + UUID.randomUUID(),
+            clusterPorts.stream().map(p -> "127.0.0.1:" + p).toList());
+      }
       if (spec.target() == Target.BARE) {
         for (int i = 0; i < spec.count(); i++) {
           int port = ports.next();
@@ -56,6 +74,10 @@ final class NodeGroup implements AutoCloseable {
             args.add("--instances");
             args.add(Integer.toString(s.instances()));
           }
+          if (cluster != null) {
+            args.addAll(List.of("--cluster-port", Integer.toString(clusterPorts.get(i)),
+                "--cluster-members", String.join(",", cluster.members()), "--cluster-name", cluster.name()));
+          }
           args.addAll(spec.extraArgs());
           started.add(NodeProcess.start("bare-" + (i + 1), s.launcher(), s.jvmOptionsFor("bare-" + (i + 1), spec.count(), CpuSampler.cores()), BareServer.class.getName(), args,
               Map.of(), workDir, port, "bare ready", Duration.ofSeconds(60)));
@@ -63,12 +85,6 @@ final class NodeGroup implements AutoCloseable {
       } else {
         Path conf = workDir.resolve("switchboard-bench.json");
         Files.writeString(conf, benchConf(s, spec).encodePrettily());
-        String clusterName = "bench-" + UUID.randomUUID();
-        List<Integer> clusterPorts = new ArrayList<>();
-        for (int i = 0; i < spec.count(); i++) {
-          clusterPorts.add(ports.next());
-        }
-        String members = String.join(",", clusterPorts.stream().map(p -> "127.0.0.1:" + p).toList());
         // Started one after the other so each joins the existing cluster instead of racing to form one.
         for (int i = 0; i < spec.count(); i++) {
           int port = ports.next();
@@ -79,12 +95,12 @@ final class NodeGroup implements AutoCloseable {
           env.put("SWITCHBOARD_API_KEYS", s.apiKey());
           env.put("SWITCHBOARD_NODE_ID", "bench-n" + (i + 1));
           env.put("SWITCHBOARD_DRAIN_PERIOD", "1s");
-          if (spec.clustered() || spec.count() > 1) {
+          if (cluster != null) {
             env.put("SWITCHBOARD_STANDALONE", "false");
             env.put("SWITCHBOARD_CLUSTER_HOST", "127.0.0.1");
             env.put("SWITCHBOARD_CLUSTER_PORT", Integer.toString(clusterPorts.get(i)));
-            env.put("SWITCHBOARD_CLUSTER_MEMBERS", members);
-            env.put("SWITCHBOARD_CLUSTER_NAME", clusterName);
+            env.put("SWITCHBOARD_CLUSTER_MEMBERS", String.join(",", cluster.members()));
+            env.put("SWITCHBOARD_CLUSTER_NAME", cluster.name());
           } else {
             env.put("SWITCHBOARD_STANDALONE", "true");
           }
@@ -95,11 +111,11 @@ final class NodeGroup implements AutoCloseable {
           awaitMembers(started, s.apiKey(), Duration.ofSeconds(60));
         }
       }
+      return new NodeGroup(spec.target(), started, cluster, ports);
     } catch (IOException | InterruptedException | RuntimeException e) {
       started.forEach(NodeProcess::close);
       throw e;
     }
-    return new NodeGroup(spec.target(), started);
   }
 
   /** The limits a load test must lift (one source address carries thousands of connections and messages). */
@@ -160,6 +176,16 @@ final class NodeGroup implements AutoCloseable {
 
   Target target() {
     return target;
+  }
+
+  /** The group's cluster, or null when its servers are not clustered. */
+  ClusterAddress cluster() {
+    return cluster;
+  }
+
+  /** A port from the run's range (or any free one), for another process of the run to bind. */
+  int nextPort() throws IOException {
+    return ports.next();
   }
 
   List<NodeProcess> nodes() {

@@ -70,6 +70,7 @@ class BenchOptionsTest {
       "--target all|--target",
       "--port-base 80|--port-base",
       "--port-base 65530|--port-base",
+      "--publisher eventbus|--publisher",
   })
   void aBadOptionIsRefusedBeforeAnythingRunsNamingTheOption(String args, String option) {
     String message = refused(NO_LIMIT, args.split(" "));
@@ -80,6 +81,14 @@ class BenchOptionsTest {
   void theDefaultsPass() {
     assertNull(parsed().validate(NO_LIMIT));
     assertNull(parsed("-s", "all").validate(NO_LIMIT));
+  }
+
+  @Test
+  void everyPublisherIsAccepted() {
+    for (String publisher : new String[] {"ws", "http", "bus"}) {
+      assertNull(parsed("-s", "fanout,cluster", "--publisher", publisher).validate(NO_LIMIT), publisher);
+    }
+    assertTrue(refused(NO_LIMIT, "--publisher", "eventbus").contains("ws, http or bus"));
   }
 
   @Test

@@ -99,6 +99,49 @@ class BenchSmokeIT {
     }
   }
 
+  /**
+   * {@code --publisher bus}: the bench joins the servers' cluster as a backend JVM and publishes on the event bus,
+   * one node and three, against Switchboard and against bare servers clustered for it; every message arrives.
+   */
+  @Test
+  void aPublisherOnTheEventBusReachesEverySubscriber() throws Exception {
+    String jar = Path.of(System.getProperty("switchboard.jar")).toAbsolutePath().toString();
+    Path work = tmp.resolve("work-bus");
+    Path out = tmp.resolve("bus.json");
+    Path err = tmp.resolve("stderr-bus.txt");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar,
+        "bench", "--scenario", "fanout,cluster", "--cluster-modes", "fanout", "--publisher", "bus", "--target", "both",
+        "--quiet", "--json", "--subscribers", "30", "--warmup", "1s", "--saturation", "1s", "--duration", "2s",
+        "--node-jvm-opts", "-Xmx256m", "--work-dir", work.toString())
+        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    try {
+      assertTrue(p.waitFor(300, TimeUnit.SECONDS), "bench did not finish within 300 s:\n" + tail(err));
+      assertEquals(0, p.exitValue(), "bench exit code; stderr:\n" + tail(err));
+      JsonObject result = new JsonObject(Files.readString(out, StandardCharsets.UTF_8));
+      assertEquals("bus", result.getJsonObject("settings").getString("publisher"));
+      assertTrue(result.getBoolean("complete"), "bench says a run was incomplete:\n" + tail(err));
+      Set<String> names = new TreeSet<>();
+      for (Object o : result.getJsonArray("scenarios")) {
+        JsonObject sc = (JsonObject) o;
+        names.add(sc.getString("name"));
+        assertTrue(sc.getString("description").contains("on the clustered event bus"), sc.getString("description"));
+        for (Object r : sc.getJsonArray("runs")) {
+          JsonObject run = (JsonObject) r;
+          String what = sc.getString("name") + "/" + run.getString("variant");
+          assertTrue(run.getBoolean("complete"), what + " incomplete: " + run.getJsonArray("notes"));
+          JsonObject f = run.getJsonObject("figures");
+          assertEquals(0.0, f.getDouble("lost"), what + ": every message delivered");
+          assertEquals(0.0, f.getDouble("out_of_order"), what + ": in the order published");
+          assertTrue(f.getDouble("deliveries_per_s") > 0, what);
+        }
+      }
+      assertEquals(Set.of("cluster-fanout", "fanout"), names);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+  }
+
   /** --transport reaches the node's config: its ready line names the transport it runs on. */
   @Test
   void theTransportOptionReachesTheNode() throws Exception {
