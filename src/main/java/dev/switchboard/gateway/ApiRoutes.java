@@ -189,14 +189,24 @@ public final class ApiRoutes {
         return;
       }
     }
-    publishInOrder(items, 0).onComplete(ar -> {
+    String cutOff = node.quorum().refusal();
+    if (cutOff != null) {
+      // Asked once for the whole request, so a node already cut off refuses an array before its first item.
+      json(ctx, 503, new JsonObject().put("error", cutOff).put("published", 0));
+      return;
+    }
+    int[] published = {0};
+    publishInOrder(items, 0, published).onComplete(ar -> {
       if (ar.succeeded()) {
         json(ctx, 200, new JsonObject().put("ok", true).put("published", items.size()));
       } else {
         int status = !(ar.cause() instanceof io.vertx.core.eventbus.ReplyException re) ? 500
             : re.failureCode() == 413 || re.failureCode() == 503 ? re.failureCode()
             : re.failureCode() >= 400 && re.failureCode() < 500 ? 400 : 500;
-        fail(ctx, status, ar.cause().getMessage());
+        // A failure after the first items went out (the node cut off mid-way): say which went, so the caller
+        // retries the rest and not the whole array.
+        String reason = array ? "item " + published[0] + ": " + ar.cause().getMessage() : ar.cause().getMessage();
+        json(ctx, status, new JsonObject().put("error", reason).put("published", published[0]));
       }
     });
   }
@@ -247,15 +257,18 @@ public final class ApiRoutes {
     return first.isEmpty() ? "cannot be parsed" : at.find() ? first + " (line " + at.group(1) + ", column " + at.group(2) + ")" : first;
   }
 
-  /** Sequential, so an array keeps its order on each channel. */
-  private Future<Void> publishInOrder(List<JsonObject> items, int i) {
+  /** Sequential, so an array keeps its order on each channel; counts in {@code published} the items that went. */
+  private Future<Void> publishInOrder(List<JsonObject> items, int i, int[] published) {
     if (i == items.size()) {
       return Future.succeededFuture();
     }
     JsonObject o = items.get(i);
     JsonObject body = new JsonObject().put("channel", o.getValue("channel")).put("message", o.getValue("message"))
         .put("from_user", o.getValue("from_user"));
-    return node.vertx().eventBus().request(Addresses.PUBLISH, body, LOCAL).compose(r -> publishInOrder(items, i + 1));
+    return node.vertx().eventBus().request(Addresses.PUBLISH, body, LOCAL).compose(r -> {
+      published[0] = i + 1;
+      return publishInOrder(items, i + 1, published);
+    });
   }
 
   private void presence(RoutingContext ctx) {

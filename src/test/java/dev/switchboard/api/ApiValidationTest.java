@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.bus.Addresses;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryContext;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
@@ -17,6 +20,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -260,6 +264,40 @@ class ApiValidationTest {
     for (int i = 0; i < 20; i++) {
       assertEquals(i, watcher.next("message", 5_000).await().getJsonObject("message").getInteger("i"));
     }
+  }
+
+  /**
+   * An array whose publishing fails part-way (here the router refuses its third item as a node cut off from its
+   * quorum would) answers with that failure and how many items went out, so the caller retries only the rest.
+   */
+  @Test
+  void anArrayThatFailsPartWaySaysHowManyItemsWentOut() throws Exception {
+    AtomicInteger seen = new AtomicInteger();
+    Handler<DeliveryContext<Object>> refuseThird = ctx -> {
+      if (Addresses.PUBLISH.equals(ctx.message().address()) && seen.incrementAndGet() == 3) {
+        ctx.message().fail(503, "cut off from the cluster (test)");
+      } else {
+        ctx.next();
+      }
+    };
+    node.vertx().eventBus().addOutboundInterceptor(refuseThird);
+    try {
+      JsonArray arr = new JsonArray();
+      for (int i = 0; i < 5; i++) {
+        arr.add(new JsonObject().put("channel", "room:api").put("message", new JsonObject().put("part", i)));
+      }
+      Answer a = publish(arr.encode());
+      assertEquals(503, a.status(), a.raw());
+      assertEquals(2, a.body().getInteger("published"), a.raw());
+      assertEquals("item 2: cut off from the cluster (test)", a.body().getString("error"));
+    } finally {
+      node.vertx().eventBus().removeOutboundInterceptor(refuseThird);
+    }
+    assertEquals(0, watcher.next("message", 5_000).await().getJsonObject("message").getInteger("part"));
+    assertEquals(1, watcher.next("message", 5_000).await().getJsonObject("message").getInteger("part"));
+    assertEquals(200, publish(item("room:api", new JsonObject().put("marker", "after-part-way"))).status());
+    assertEquals("after-part-way", watcher.next("message", 5_000).await().getJsonObject("message").getString("marker"),
+        "nothing after the refused item went out");
   }
 
   @Test
