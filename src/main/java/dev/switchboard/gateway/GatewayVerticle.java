@@ -5,6 +5,7 @@ import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.limiter.InflationLimit;
+import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.metrics.MetricsRoutes;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.router.ChannelRules;
@@ -201,7 +202,7 @@ public final class GatewayVerticle extends VerticleBase {
     String origin = hs.headers().get(HttpHeaders.ORIGIN);
     if (!origins.isEmpty() && origin != null && !origins.contains(origin) && !origins.contains("*")) {
       node.metrics().connect("forbidden_origin");
-      log.info("event=connect_refused reason=origin origin=\"{}\"", origin);
+      log.info("event=connect_refused reason=origin origin={}", LogLineLayout.quote(origin));
       UpgradeRefusal.refuse(hs, 403);
       return;
     }

@@ -72,8 +72,9 @@ public final class AdminAccess {
    */
   public static void logKeyFailure(RefusalLog log, RoutingContext ctx) {
     var remote = ctx.request().remoteAddress();
-    log.refused("ip=" + (remote == null ? "unknown" : remote.hostAddress()), " route=\"" + ctx.request().method()
-        + " " + ctx.normalizedPath() + "\" reason=\"" + whyNotBearerKey(ctx.request().getHeader("Authorization")) + "\"");
+    log.refused("ip=" + (remote == null ? "unknown" : remote.hostAddress()), " route="
+        + LogLineLayout.quote(ctx.request().method() + " " + ctx.normalizedPath())
+        + " reason=\"" + whyNotBearerKey(ctx.request().getHeader("Authorization")) + "\"");
   }
 
   /** True only for the principal {@link #verify} hands out; a token can never produce it. */

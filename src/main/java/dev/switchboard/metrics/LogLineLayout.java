@@ -205,6 +205,17 @@ public final class LogLineLayout extends LayoutBase<ILoggingEvent> {
     }
   }
 
+  /**
+   * A value for a {@code key=…} pair of a message, in quotes with {@code "} and {@code \} escaped, for text a
+   * client chose (an Origin header, a message body, a path): it stays one value, and cannot end its field and
+   * add pairs of its own ({@code event=…}) to the line or to the JSON object made from it.
+   */
+  public static String quote(String value) {
+    StringBuilder sb = new StringBuilder(value == null ? 2 : value.length() + 8);
+    quoted(sb, value);
+    return sb.toString();
+  }
+
   private static void quoted(StringBuilder sb, String s) {
     sb.append('"');
     if (s != null) {

@@ -4,6 +4,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.ConsumerDirectory;
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.protocol.Channel;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.Json;
@@ -59,7 +60,7 @@ public final class Fanout {
     if (sampleRate > 0 && ThreadLocalRandom.current().nextDouble() < sampleRate) {
       String text = Json.encode(pub.message());
       log.info("event=message_sample channel={} from_user={} body={}", pub.channel(), pub.fromUser(),
-          text.length() > 200 ? text.substring(0, 200) + "…" : text);
+          LogLineLayout.quote(text.length() > 200 ? text.substring(0, 200) + "…" : text));
     }
   }
 }

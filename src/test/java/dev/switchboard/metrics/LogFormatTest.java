@@ -2,6 +2,7 @@ package dev.switchboard.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,12 +16,26 @@ import ch.qos.logback.core.AppenderBase;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.gateway.ApiRoutes;
+import dev.switchboard.gateway.GatewayVerticle;
+import dev.switchboard.router.Fanout;
+import dev.switchboard.testing.LogCapture;
+import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -88,6 +103,65 @@ class LogFormatTest {
     assertEquals("INFO", e.getString("level"));
     assertEquals("shadowed", e.getString("_level"), "a pair cannot overwrite a fixed field");
     assertTrue(e.getString("stack").contains("\tat "), e.encode());
+  }
+
+  /**
+   * An Origin header, a message body and a request path are the client's text: each must stay the one value of
+   * its pair, so that a line still reads as the event it is (in JSON as in key=value), with no pair the client
+   * wrote into it. Before, the origin was put between quotes unescaped and the body not quoted at all.
+   */
+  @Test
+  void textAClientChoseStaysOneValueAndCannotAddPairsToTheLine(Vertx vertx) throws Exception {
+    String origin = "https://evil.example\" event=connect user=mallory note=\"";
+    JsonObject body = new JsonObject().put("text", "hi event=connect user=mallory");
+    String path = "/api/x\"y";
+    SwitchboardNode node = TestNodes.standalone(new JsonObject()
+        .put("server", new JsonObject().put("allowed_origins", new JsonArray().add("https://app.example")))
+        .put("logging", new JsonObject().put("message_sample_rate", 1.0)));
+    try (LogCapture gateway = LogCapture.of(GatewayVerticle.class); LogCapture fanout = LogCapture.of(Fanout.class);
+         LogCapture api = LogCapture.of(ApiRoutes.class)) {
+      try (RawWsClient refused = RawWsClient.connect(node.port(), "/ws", null, Map.of("Origin", origin))) {
+        assertEquals(403, refused.status());
+      }
+      WsClient alice = WsClient.connect(vertx, new WebSocketConnectOptions().setHost("127.0.0.1").setPort(node.port())
+          .setURI("/ws?token=" + TestNodes.token("alice", "lobby")).addHeader("Origin", "https://app.example")).await();
+      alice.next("auth_success", 5000).await();
+      alice.request(1, new JsonObject().put("type", "subscribe").put("channel", "room:lobby"), 5000).await();
+      alice.request(2, new JsonObject().put("type", "broadcast").put("channel", "room:lobby").put("message", body), 5000)
+          .await();
+      alice.next("message", 5000).await();
+      alice.close().await();
+      try (Socket s = new Socket()) {
+        s.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.79"), 0));
+        s.connect(new InetSocketAddress("127.0.0.1", node.port()), 5000);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .getBytes(StandardCharsets.ISO_8859_1));
+        assertTrue(new BufferedReader(new InputStreamReader(s.getInputStream())).readLine().contains(" 401 "));
+      }
+
+      Map<String, String> refusal = onlyPairs(gateway.containing("event=connect_refused"));
+      assertEquals("connect_refused", refusal.get("event"), refusal.toString());
+      assertEquals(origin, refusal.get("origin"), refusal.toString());
+      Map<String, String> sample = onlyPairs(fanout.containing("event=message_sample"));
+      assertEquals("message_sample", sample.get("event"), sample.toString());
+      assertEquals(body.encode(), sample.get("body"), sample.toString());
+      Map<String, String> keyFailure = onlyPairs(api.containing("event=auth_failure ip=127.0.0.79 "));
+      assertEquals("GET " + path, keyFailure.get("route"), keyFailure.toString());
+      for (Map<String, String> pairs : List.of(refusal, sample, keyFailure)) {
+        assertFalse(pairs.containsKey("user") || pairs.containsKey("note"), "a pair the client wrote: " + pairs);
+      }
+    } finally {
+      node.close().await();
+    }
+  }
+
+  /** The one message of the list, as the pairs the JSON layout makes fields of (null: not made of pairs). */
+  private static Map<String, String> onlyPairs(List<String> messages) {
+    assertEquals(1, messages.size(), messages.toString());
+    Map<String, String> pairs = LogLineLayout.parsePairs(messages.get(0));
+    assertNotNull(pairs, "no longer a line of pairs: " + messages.get(0));
+    return pairs;
   }
 
   @Test
