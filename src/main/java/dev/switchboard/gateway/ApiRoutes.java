@@ -100,6 +100,10 @@ public final class ApiRoutes {
     if (allowed != null && !allowed.equals(method)) {
       ctx.response().putHeader("Allow", allowed);
       fail(ctx, 405, method + " " + path + " is not supported: use " + allowed);
+    } else if (allowed != null && ROUTES.get(path) == null && !path.endsWith("/")) {
+      // Past the one path segment the route takes: the channel went on with a '/', which no channel has.
+      fail(ctx, 400, "bad channel name: " + path.substring(path.indexOf('/', "/api/".length()) + 1)
+          + " has a '/' (allowed: A-Z a-z 0-9 _ . : = @ -)");
     } else if (allowed != null) {
       fail(ctx, 400, "channel is missing: " + method + " " + path + "<channel>");
     } else {
@@ -347,15 +351,25 @@ public final class ApiRoutes {
   }
 
   private void disconnect(RoutingContext ctx) {
-    JsonObject body;
+    Object parsed;
     try {
-      body = ctx.body().asJsonObject();
-    } catch (DecodeException | ClassCastException e) {
+      String text = ctx.body().asString();
+      parsed = text == null || text.isBlank() ? null : Json.decodeValue(text);
+    } catch (DecodeException e) {
+      fail(ctx, 400, "body is not valid JSON: " + jsonError(e));
+      return;
+    }
+    if (!(parsed instanceof JsonObject body)) {
       fail(ctx, 400, "body must be a JSON object {\"user\":\"<id>\"}");
       return;
     }
-    if (body == null || !(body.getValue("user") instanceof String user) || user.isEmpty()) {
+    Object rawUser = body.getValue("user");
+    if (rawUser == null) {
       fail(ctx, 400, "missing field: user");
+      return;
+    }
+    if (!(rawUser instanceof String user) || user.isEmpty()) {
+      fail(ctx, 400, "user must be a non-empty string (a user id)");
       return;
     }
     node.vertx().eventBus().publish(Addresses.DISCONNECT_USER, new JsonObject().put("user", user));

@@ -162,8 +162,11 @@ class ApiValidationTest {
         Arguments.of("wrong_method_on_nodes", "DELETE", "/api/nodes", "k", null, 405, "use GET"),
         Arguments.of("disconnect_not_object", "POST", "/api/disconnect", "k", "[1]", 400, "user"),
         Arguments.of("disconnect_missing_user", "POST", "/api/disconnect", "k", "{}", 400, "missing field: user"),
-        Arguments.of("disconnect_user_number", "POST", "/api/disconnect", "k", "{\"user\":5}", 400, "user"),
-        Arguments.of("disconnect_malformed", "POST", "/api/disconnect", "k", "{user", 400, "user"));
+        Arguments.of("disconnect_user_number", "POST", "/api/disconnect", "k", "{\"user\":5}", 400, "user must be a non-empty string"),
+        Arguments.of("disconnect_user_empty", "POST", "/api/disconnect", "k", "{\"user\":\"\"}", 400, "user must be a non-empty string"),
+        Arguments.of("disconnect_malformed", "POST", "/api/disconnect", "k", "{user", 400, "body is not valid JSON"),
+        Arguments.of("disconnect_empty_body", "POST", "/api/disconnect", "k", "", 400, "body must be a JSON object {\"user\""),
+        Arguments.of("presence_channel_with_slash", "GET", "/api/presence/room:a/b", "k", null, 400, "bad channel name: room:a/b"));
   }
 
   @ParameterizedTest(name = "{0}")
