@@ -30,11 +30,17 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param tlsKey PEM private key path
    * @param transport the network transport of the event loops; default {@code auto}
    * @param eventLoops size of the node's event-loop pool; 0 = Vert.x's default, two per CPU core
+   * @param headerTimeout how long an HTTP connection may take to deliver a request head (its upgrade, or an API
+   *     request): the first from the connection's start, each later one from its first byte; default 10 s
    */
   public record Server(String host, int port, String wsPath, int instances, boolean compression,
                        int maxConnections, List<String> allowedOrigins, String tlsCert, String tlsKey,
-                       Transport transport, int eventLoops) {
+                       Transport transport, int eventLoops, Duration headerTimeout) {
     public Server {
+      if (headerTimeout.toMillis() < 1000) {
+        // The gateway's one-second tick enforces it: a shorter deadline would be a promise it cannot keep.
+        throw new ConfigException("server.header_timeout", "must be at least 1s, was " + headerTimeout.toMillis() + "ms");
+      }
       if (!wsPath.startsWith("/")) {
         throw new ConfigException("server.ws_path", "must start with /");
       }

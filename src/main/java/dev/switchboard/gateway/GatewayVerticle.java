@@ -5,12 +5,14 @@ import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.limiter.InflationLimit;
+import dev.switchboard.limiter.RefusalLog;
 import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.metrics.MetricsRoutes;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.router.ChannelRules;
 import dev.switchboard.router.Fanout;
 import dev.switchboard.router.Glob;
+import io.netty.channel.Channel;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -54,6 +56,8 @@ public final class GatewayVerticle extends VerticleBase {
   private SessionHub hub;
   private SessionServices services;
   private HttpServer server;
+  private HeadDeadline heads;
+  private RefusalLog slowHeads;
   private long ticker = -1;
 
   public GatewayVerticle(NodeContext node) {
@@ -83,22 +87,31 @@ public final class GatewayVerticle extends VerticleBase {
         // Clients that ask for no context takeover get it: ~40 KiB per connection instead of ~250 (BENCHMARKS.md).
         .setWebSocketAllowServerNoContext(true)
         .setWebSocketPreferredClientNoContext(true)
-        // Bounds HTTP connections that never finish a request (slowloris). An accepted WebSocket drops the
-        // handler (UpgradeLeftovers): its session's idle rule (1001) and close grace take over.
+        // Bounds HTTP connections gone silent between requests or inside a body (a request head has
+        // server.header_timeout: HeadDeadline). An accepted WebSocket drops the handler (UpgradeLeftovers): its session's idle rule
+        // (1001) and close grace take over.
         .setIdleTimeout((int) config.session().idleTimeout().toSeconds() + 5)
         .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
         // Every HTTP response and upgrade is written from this verticle's event loop, so the connection can
         // write straight to Netty instead of through a multi-producer queue: ~4.6 KiB less heap per WebSocket,
         // whose upgraded HTTP connection stays referenced (BENCHMARKS.md, connect). A write from another
         // thread fails with IllegalStateException instead of racing.
-        .setStrictThreadMode(true);
+        .setStrictThreadMode(true)
+        // HTTP/1.1 only. With h2c on (Vert.x's default) the connection handler runs only once the first head is
+        // complete, too late to time that head; and an h2c connection is handed over after its 24-byte preface,
+        // from where a HEADERS frame sent a byte at a time kept it open for good: every byte reset the idle
+        // timeout. Nothing here uses HTTP/2 (TLS offers no ALPN, so it never had it either).
+        .setHttp2ClearTextEnabled(false);
     if (s.tls()) {
       TlsFiles.check(s.tlsCert(), s.tlsKey());
       opts.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tlsCert()).setKeyPath(s.tlsKey()));
     }
     int maxMessage = config.session().maxMessageSize();
+    slowHeads = new RefusalLog(vertx, log, "connect_refused");
+    heads = new HeadDeadline(s.headerTimeout(), this::headTooSlow);
     server = vertx.createHttpServer(opts)
         .connectionHandler(conn -> {
+          heads.watch(conn);
           InflationLimit.install(conn, opts, maxMessage);
           // A client resetting its connection mid-request is routine, and any client can do it at will:
           // without a handler Vert.x logs each one as an ERROR with a stack trace.
@@ -179,6 +192,7 @@ public final class GatewayVerticle extends VerticleBase {
   }
 
   private void tick() {
+    heads.sweep(System.nanoTime());
     long now = System.currentTimeMillis();
     for (Session s : hub.sessions().toArray(new Session[0])) {
       s.tick(now);
@@ -258,6 +272,15 @@ public final class GatewayVerticle extends VerticleBase {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
+  }
+
+  /** A connection about to be closed for taking longer than server.header_timeout over a request head. */
+  private void headTooSlow(Channel ch) {
+    node.metrics().connect("header_timeout");
+    String ip = ch.remoteAddress() instanceof java.net.InetSocketAddress a && a.getAddress() != null
+        ? a.getAddress().getHostAddress() : "unknown";
+    slowHeads.refused("ip=" + ip, " reason=\"no complete request head within server.header_timeout ("
+        + config.server().headerTimeout().toMillis() + " ms)\"");
   }
 
   private static void connectionError(Throwable e) {

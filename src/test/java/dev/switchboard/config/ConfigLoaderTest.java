@@ -39,6 +39,7 @@ class ConfigLoaderTest {
     assertEquals(SwitchboardConfig.Transport.AUTO, c.server().transport());
     assertEquals(0, c.server().eventLoops());
     assertEquals(0, c.server().maxConnections());
+    assertEquals(Duration.ofSeconds(10), c.server().headerTimeout());
     assertEquals(Duration.ofSeconds(10), c.auth().authTimeout());
     assertEquals(Duration.ofSeconds(25), c.auth().expiryGrace());
     assertEquals(Duration.ofSeconds(25), c.session().heartbeat());
@@ -101,6 +102,15 @@ class ConfigLoaderTest {
     assertEquals(List.of("k1", "k2"), c.api().keys());
     assertEquals("redis://127.0.0.1:6379", c.redis().url());
     assertTrue(c.cluster().standalone());
+  }
+
+  @Test
+  void theHeaderTimeoutIsSetByEnvAndABadOneNamesItsKey() {
+    assertEquals(Duration.ofSeconds(30),
+        ConfigLoader.load(null, Map.of("SWITCHBOARD_HEADER_TIMEOUT", "30s"), Map.of()).server().headerTimeout());
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.load(null, Map.of("SWITCHBOARD_HEADER_TIMEOUT", "0"), Map.of()));
+    assertTrue(e.getMessage().startsWith("server.header_timeout:"), e.getMessage());
   }
 
   @Test
@@ -179,6 +189,8 @@ class ConfigLoaderTest {
       "{\"server\":{\"event_loops\":-1}}                                | server.event_loops",
       "{\"server\":{\"event_loops\":1000}}                              | server.event_loops",
       "{\"server\":{\"tls\":{\"cert\":\"/etc/cert.pem\"}}}                 | server.tls",
+      "{\"server\":{\"header_timeout\":\"soon\"}}                        | server.header_timeout",
+      "{\"server\":{\"header_timeout\":\"500ms\"}}                       | server.header_timeout",
       "{\"session\":{\"heartbeat\":\"soon\"}}                              | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"500ms\"}}                             | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"30s\",\"idle_timeout\":\"20s\"}}      | session.idle_timeout",
