@@ -33,7 +33,7 @@ final class ChannelRecovery {
 
   void start() {
     Frame.Since since = request.since();
-    svc.node().history().read(channel, since.offset(), pageSize).onComplete(first -> {
+    svc.node().history().read(channel, since.offset(), pageSize).onComplete(session.guarded(request, first -> {
       if (first.failed()) {
         finish(false, since.offset(), null);
         return;
@@ -44,7 +44,7 @@ final class ChannelRecovery {
         return;
       }
       replay(page, since.offset(), page.offset());
-    });
+    }));
   }
 
   private void replay(HistoryStore.Page page, long last, long target) {
@@ -63,13 +63,13 @@ final class ChannelRecovery {
       return;
     }
     long from = sent;
-    svc.node().history().read(channel, from, pageSize).onComplete(next -> {
+    svc.node().history().read(channel, from, pageSize).onComplete(session.guarded(request, next -> {
       if (next.failed()) {
         finish(false, from, page);
       } else {
         replay(next.result(), from, target);
       }
-    });
+    }));
   }
 
   private void finish(boolean recovered, long sent, HistoryStore.Page page) {

@@ -7,6 +7,7 @@ import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.limiter.InflationLimit;
 import dev.switchboard.limiter.TokenBucket;
 import dev.switchboard.metrics.AdminAccess;
+import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.Frame;
@@ -16,6 +17,8 @@ import dev.switchboard.protocol.ServerFrames;
 import dev.switchboard.router.Undelivered;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
@@ -40,9 +43,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every inbound frame goes through {@link #onText}: rate budget, {@link FrameDecoder}, then one
  * dispatch per {@link Frame} type, each failure answered with an error frame and a return. A bad request
- * never closes the connection; only the close rules of SPEC §4 do. The one-shot requests (publish, send,
- * presence, request, history) are answered by {@link SessionRequests}, the replay of a subscribe with
- * {@code since} by a {@link ChannelRecovery}.
+ * never closes the connection; only the close rules of SPEC §4 do, 1011 among them: an exception while
+ * handling a frame, at once or in a later step ({@link #guarded}), ends in {@link #internalError}. The
+ * one-shot requests (publish, send, presence, request, history) are answered by {@link SessionRequests}, the
+ * replay of a subscribe with {@code since} by a {@link ChannelRecovery}.
  */
 public final class Session {
 
@@ -131,11 +135,12 @@ public final class Session {
     ws.closeHandler(v -> onClosed());
     if (handshakeToken != null) {
       // auth_success is the first frame: not before the compression codec is in place, or it goes out raw.
-      InflationLimit.whenUpgradeWritten(ws).onComplete(v -> {
+      Frame.Auth upgradeAuth = new Frame.Auth(null, handshakeToken, List.of());
+      InflationLimit.whenUpgradeWritten(ws).onComplete(guarded(upgradeAuth, v -> {
         if (!closed && !ws.isClosed()) {
-          auth.authenticate(new Frame.Auth(null, handshakeToken, List.of()));
+          auth.authenticate(upgradeAuth);
         }
-      });
+      }));
     }
   }
 
@@ -244,6 +249,16 @@ public final class Session {
       return;
     }
     Frame f = d.frame();
+    // A try block costs nothing until something throws; without it the exception would end in Vert.x's log
+    // and the request would never be answered, with the session left open in whatever state it reached.
+    try {
+      dispatch(f);
+    } catch (RuntimeException e) {
+      internalError(f, e);
+    }
+  }
+
+  private void dispatch(Frame f) {
     svc.node().metrics().messageIn(typeOf(f));
     Principal principal = auth.principal();
     if (principal == null && !(f instanceof Frame.Auth) && !(f instanceof Frame.AdminAuth) && !(f instanceof Frame.Ping)) {
@@ -295,6 +310,40 @@ public final class Session {
     }
   }
 
+  /**
+   * Wraps the handler of an asynchronous step of answering {@code f}, so that an exception it throws is
+   * answered as {@link #internalError} rather than lost in Vert.x's log with the request unanswered (and, for
+   * an authentication or a recovery, the session stuck half-way).
+   */
+  <T> Handler<AsyncResult<T>> guarded(Frame f, Handler<AsyncResult<T>> handler) {
+    return ar -> {
+      try {
+        handler.handle(ar);
+      } catch (RuntimeException e) {
+        internalError(f, e);
+      }
+    };
+  }
+
+  /**
+   * Handling {@code f} threw: a bug, or a part of the node that failed in a way nothing expected. What the
+   * session had changed before it (its subscriptions, its authentication, a held recovery) may be half-done,
+   * so it is not trusted further: the request is answered {@code internal}, and the session closed with 1011
+   * (SPEC §4: reconnect with backoff), which gives the client a clean new one. The stack is logged once, here;
+   * the client is told nothing of it.
+   */
+  void internalError(Frame f, RuntimeException e) {
+    String type = typeOf(f);
+    log.error("event=internal_error session={} user={} ip={} frame={} reason={}", id, userId(), ip, type,
+        LogLineLayout.quote(String.valueOf(e)), e);
+    if (closed) {
+      return;
+    }
+    reply(f, ErrorCode.INTERNAL, "internal error while handling this " + type
+        + " frame; the connection is closed with 1011: reconnect with backoff");
+    close(CloseCode.INTERNAL_ERROR, CloseCode.INTERNAL_ERROR.reason());
+  }
+
   private static String typeOf(Frame f) {
     String n = f.getClass().getSimpleName();
     return n.equals("Publish") ? "broadcast" : n.equals("AdminAuth") ? "auth" : n.toLowerCase();
@@ -343,7 +392,7 @@ public final class Session {
     }
     // Also when already subscribed: a repeated subscribe sent before the first was acked must not be
     // acked before the subscription is live.
-    svc.hub().subscribe(this, ch).onComplete(ar -> {
+    svc.hub().subscribe(this, ch).onComplete(guarded(s, ar -> {
       if (ar.failed()) {
         if (recovering != null) {
           recovering.remove(ch);
@@ -360,7 +409,7 @@ public final class Session {
       } else {
         send(ServerFrames.ack(s.id()));
       }
-    });
+    }));
   }
 
   /**
@@ -371,7 +420,7 @@ public final class Session {
    * before. If the position cannot be read the ack goes without it, as on a channel without history.
    */
   private void ackWithPosition(Frame.Subscribe s, String ch) {
-    svc.node().history().read(ch, -1, 0).onComplete(ar -> {
+    svc.node().history().read(ch, -1, 0).onComplete(guarded(s, ar -> {
       if (closed) {
         return;
       }
@@ -381,7 +430,7 @@ public final class Session {
         return;
       }
       send(ServerFrames.ack(s.id(), new JsonObject().put("offset", ar.result().offset()).put("epoch", ar.result().epoch())));
-    });
+    }));
   }
 
   /** Ends the hold on a channel's live deliveries; returns those held meanwhile, null when none were held. */

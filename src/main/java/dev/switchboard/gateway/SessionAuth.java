@@ -91,7 +91,7 @@ final class SessionAuth {
       return;
     }
     inFlight = true;
-    eb().<JsonObject>request(Addresses.AUTH_VERIFY, a.token(), Session.LOCAL).onComplete(ar -> {
+    eb().<JsonObject>request(Addresses.AUTH_VERIFY, a.token(), Session.LOCAL).onComplete(session.guarded(a, ar -> {
       if (session.isClosed()) {
         return;
       }
@@ -109,7 +109,7 @@ final class SessionAuth {
       } else {
         admit(a, p);
       }
-    });
+    }));
   }
 
   /** An operator's dashboard session: the API key, checked here, buys read access to system channels. */
@@ -160,11 +160,11 @@ final class SessionAuth {
     }
     now.removeAll(was);
     dropWhatTheTokenNoLongerAllows();
-    subscribeAll(new ArrayList<>(now), requested(a, p, List.of())).onComplete(done -> {
+    subscribeAll(new ArrayList<>(now), requested(a, p, List.of())).onComplete(session.guarded(a, done -> {
       if (!session.isClosed()) {
         sendAuthSuccess(a.id());
       }
-    });
+    }));
   }
 
   /**
@@ -188,7 +188,7 @@ final class SessionAuth {
 
   private void admit(Frame.Auth a, Principal p) {
     JsonObject who = new JsonObject().put("user", p.userId()).put("ip", session.ip());
-    eb().request(Addresses.LIMITER_ADMIT_USER, who, Session.LOCAL).onComplete(ar -> {
+    eb().request(Addresses.LIMITER_ADMIT_USER, who, Session.LOCAL).onComplete(session.guarded(a, ar -> {
       if (ar.succeeded()) {
         admittedUser = p.userId();
       }
@@ -210,14 +210,14 @@ final class SessionAuth {
       automatic.add(Channel.user(p.userId()).toString());
       automatic.add(Channel.BROADCAST);
       automatic.addAll(segmentChannels(p));
-      subscribeAll(automatic, requested(a, p, automatic)).onComplete(done -> {
+      subscribeAll(automatic, requested(a, p, automatic)).onComplete(session.guarded(a, done -> {
         inFlight = false;
         if (!session.isClosed()) {
           sendAuthSuccess(a.id());
           session.replayPending();
         }
-      });
-    });
+      }));
+    }));
   }
 
   /**

@@ -72,13 +72,13 @@ final class SessionRequests {
     }
     JsonObject body = new JsonObject().put("channel", channel.toString()).put("message", message)
         .put("from_user", principal.userId());
-    svc.node().vertx().eventBus().request(Addresses.CLIENT_PUBLISH, body, Session.LOCAL).onComplete(ar -> {
+    svc.node().vertx().eventBus().request(Addresses.CLIENT_PUBLISH, body, Session.LOCAL).onComplete(session.guarded(f, ar -> {
       if (ar.succeeded()) {
         session.send(ServerFrames.ack(f.id()));
       } else {
         replyFailure(f, ar.cause());
       }
-    });
+    }));
   }
 
   void presence(Principal principal, Frame.Presence p) {
@@ -87,13 +87,13 @@ final class SessionRequests {
       session.send(ServerFrames.error(err.withId(p.id())));
       return;
     }
-    svc.view().presence(p.channel().toString()).onComplete(ar -> {
+    svc.view().presence(p.channel().toString()).onComplete(session.guarded(p, ar -> {
       if (ar.succeeded()) {
         session.send(ServerFrames.presence(p.id(), p.channel().toString(), ar.result()));
       } else {
         session.reply(p, ErrorCode.INTERNAL, "presence failed: " + ar.cause().getMessage());
       }
-    });
+    }));
   }
 
   void request(Principal principal, Frame.Request r) {
@@ -115,7 +115,7 @@ final class SessionRequests {
       session.reply(r, ErrorCode.BAD_REQUEST, "message cannot be sent on the event bus: " + e.getMessage());
       return;
     }
-    answer.onComplete(ar -> {
+    answer.onComplete(session.guarded(r, ar -> {
       if (ar.succeeded()) {
         session.send(ServerFrames.reply(r.id(), ar.result().body()));
       } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
@@ -128,7 +128,7 @@ final class SessionRequests {
       } else {
         session.reply(r, ErrorCode.INTERNAL, "service failed: " + ar.cause().getMessage());
       }
-    });
+    }));
   }
 
   void history(Principal principal, Frame.History h) {
@@ -140,7 +140,7 @@ final class SessionRequests {
     int kept = svc.rules().rules(h.channel()).historySize();
     int limit = h.limit() == null ? kept : Math.min(h.limit(), kept);
     String ch = h.channel().toString();
-    svc.node().history().read(ch, -1, Math.min(limit, 1000)).onComplete(ar -> {
+    svc.node().history().read(ch, -1, Math.min(limit, 1000)).onComplete(session.guarded(h, ar -> {
       if (ar.failed()) {
         session.reply(h, ErrorCode.INTERNAL, "history read failed: " + ar.cause().getMessage());
         return;
@@ -149,7 +149,7 @@ final class SessionRequests {
       JsonArray messages = new JsonArray();
       page.publications().forEach(p -> messages.add(ServerFrames.messageJson(p)));
       session.send(ServerFrames.history(h.id(), ch, messages, page.offset(), page.epoch()));
-    });
+    }));
   }
 
   private void replyFailure(Frame f, Throwable cause) {

@@ -4,8 +4,12 @@ import static dev.switchboard.gateway.Frames.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.Http;
+import dev.switchboard.history.HistoryStore;
 import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
@@ -28,7 +32,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Every close code one node produces in normal protocol use (SPEC §4): 1000, 1001, 1009, 4008, 4029.
+ * Every close code one node produces (SPEC §4): 1000, 1001, 1009, 4008, 4029 in normal protocol use, and 1011
+ * when handling a frame fails.
  * (1008 and 4010 are in {@link AuthTest}.) Each test connects from its own loopback address, so the
  * small per-IP limit of this node only bites where it is meant to.
  */
@@ -307,6 +312,69 @@ class CloseCodesTest {
       }
       dev.switchboard.cluster.Tally.waitFor(() -> disconnects(own, "1000") == 1, WAIT, () -> "disconnects{code=1000}: " + disconnects(own, "1000"));
       assertEquals(1, disconnects(own, "1005"));
+    } finally {
+      own.close().await();
+    }
+  }
+
+  /**
+   * SPEC §4 1011. The fault is the history store failing as nothing expects it to, swapped in through the node's
+   * context: on one channel its read throws at once, on another the page it hands back a loop pass later has no
+   * list, so the session's own handler throws after the read. Either way the request is answered {@code internal}
+   * with its id, the session is closed with 1011 and counted so, the exception is logged once at ERROR with its
+   * stack, and the node goes on serving its other sessions. Before, the request was never answered and the
+   * session stayed open.
+   */
+  @Test
+  void anExceptionWhileHandlingAFrameAnswersInternalThenClosesWith1011(Vertx vertx) {
+    SwitchboardNode own = TestNodes.standalone(new JsonObject().put("channels", new JsonObject().put("namespaces",
+        new JsonObject().put("topic", new JsonObject().put("history_size", 10).put("history_ttl", "1m")))));
+    HistoryStore real = own.context().history();
+    own.context().history(new HistoryStore() {
+      @Override
+      public Future<Publication> append(Publication pub) {
+        return real.append(pub);
+      }
+
+      @Override
+      public Future<Page> read(String channel, long afterOffset, int limit) {
+        return switch (channel) {
+          case "topic:fails-at-once" -> throw new IllegalStateException("injected: the store is broken");
+          case "topic:fails-later" -> own.vertx().timer(1).map(v -> new Page(null, 0, "e", 1));
+          default -> real.read(channel, afterOffset, limit);
+        };
+      }
+    });
+    try (LogCapture logs = LogCapture.of(Session.class)) {
+      WsClient bystander = WsClient.authed(vertx, own.port(), TestNodes.token("olga")).await();
+      int n = 0;
+      for (String channel : List.of("topic:fails-at-once", "topic:fails-later")) {
+        n++;
+        WsClient c = WsClient.authed(vertx, own.port(), TestNodes.token("pavel")).await();
+        JsonObject err = c.request("h" + n, Frames.history(channel), WAIT).await();
+        assertEquals("error", err.getString("type"), err.encode());
+        assertEquals("internal", err.getString("code"), err.encode());
+        assertEquals("h" + n, err.getString("id"));
+        assertEquals((short) 1011, c.closed(WAIT).await(), channel);
+        assertEquals("internal error", c.closeReason());
+        int closes = n;
+        dev.switchboard.cluster.Tally.waitFor(() -> disconnects(own, "1011") == closes, WAIT,
+            () -> "disconnects{code=1011}: " + disconnects(own, "1011"));
+
+        List<ILoggingEvent> logged = logs.events().stream()
+            .filter(e -> e.getFormattedMessage().contains("event=internal_error")).toList();
+        assertEquals(n, logged.size(), () -> logs.messages().toString());
+        ILoggingEvent line = logged.get(n - 1);
+        assertEquals(Level.ERROR, line.getLevel());
+        assertTrue(line.getFormattedMessage().contains(" user=pavel ") && line.getFormattedMessage().contains(" frame=history "),
+            line.getFormattedMessage());
+        assertTrue(line.getThrowableProxy() != null && line.getThrowableProxy().getStackTraceElementProxyArray().length > 0,
+            "logged with its stack");
+
+        JsonObject fine = bystander.request("ok" + n, Frames.history("topic:fine"), WAIT).await();
+        assertEquals("history", fine.getString("type"), fine.encode());
+      }
+      bystander.close().await();
     } finally {
       own.close().await();
     }

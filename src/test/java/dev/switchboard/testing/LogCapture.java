@@ -37,6 +37,13 @@ public final class LogCapture implements AutoCloseable {
     }
   }
 
+  /** The events logged so far, in order, with their level and the exception logged with them. */
+  public List<ILoggingEvent> events() {
+    synchronized (appender) {
+      return List.copyOf(appender.list);
+    }
+  }
+
   /** The messages logged so far that contain {@code text}. */
   public List<String> containing(String text) {
     return messages().stream().filter(m -> m.contains(text)).toList();
