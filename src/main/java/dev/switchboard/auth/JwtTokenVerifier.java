@@ -18,6 +18,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Verifies JWTs with vertx-auth-jwt: HS256 with a shared secret, RS256 or ES256 with a PEM public key,
@@ -35,6 +37,8 @@ import java.util.Set;
  * {@code aud}: the issuer's own {@code audience}, else {@code auth.audience}.
  */
 public final class JwtTokenVerifier implements TokenVerifier {
+
+  private static final Logger log = LoggerFactory.getLogger(JwtTokenVerifier.class);
 
   private final SwitchboardConfig.Auth auth;
   private final List<String> segmentClaims;
@@ -213,24 +217,52 @@ public final class JwtTokenVerifier implements TokenVerifier {
     if (problem != null) {
       return Future.failedFuture("sub claim " + problem);
     }
-    Set<String> rooms = new LinkedHashSet<>(stringList(claims.getValue("rooms")));
-    List<String> patterns = stringList(claims.getValue("channels"));
-    Map<String, String> segments = new LinkedHashMap<>();
+    Set<String> rooms = new LinkedHashSet<>(stringList(s, "rooms", claims.getValue("rooms")));
+    List<String> patterns = stringList(s, "channels", claims.getValue("channels"));
+    Map<String, List<String>> segments = new LinkedHashMap<>();
     for (String claim : segmentClaims) {
-      Object v = claims.getValue(claim);
-      if (v instanceof String || v instanceof Number || v instanceof Boolean) {
-        String value = String.valueOf(v);
-        if (Channel.isValidName(claim + "=" + value)) {
-          segments.put(claim, value);
-        }
+      List<String> values = segmentValues(claim, claims.getValue(claim));
+      if (!values.isEmpty()) {
+        segments.put(claim, values);
       }
     }
     Long exp = claims.getValue("exp") instanceof Number n ? n.longValue() : null;
     return Future.succeededFuture(new Principal(s, Set.copyOf(rooms), List.copyOf(patterns), Map.copyOf(segments), exp));
   }
 
-  /** rooms/channels claims may be a JSON array or a comma-separated string. */
-  private static List<String> stringList(Object v) {
+  /**
+   * The values of a segment claim: a scalar, or each element of an array (a user in several roles is in each
+   * role's segment). Skipped, without refusing the token: null, an object or array, an empty string, and a
+   * value that would not make a valid channel name ({@code segment:<claim>=<value>}, at most 255 characters of
+   * A-Z a-z 0-9 _ . : = @ -), since the other claims still say who the user is.
+   */
+  private static List<String> segmentValues(String claim, Object v) {
+    Set<String> out = new LinkedHashSet<>();
+    if (v instanceof JsonArray a) {
+      a.forEach(x -> addSegmentValue(out, claim, x));
+    } else {
+      addSegmentValue(out, claim, v);
+    }
+    return List.copyOf(out);
+  }
+
+  private static void addSegmentValue(Set<String> out, String claim, Object v) {
+    if (v instanceof String || v instanceof Number || v instanceof Boolean) {
+      String value = String.valueOf(v);
+      if (!value.isEmpty() && Channel.parse(Channel.segment(claim, value).toString()).ok()) {
+        out.add(value);
+      }
+    }
+  }
+
+  /**
+   * rooms/channels claims may be a JSON array or a string: one name ({@code "lobby"}, {@code "*"}) or several
+   * comma-separated. Any other type grants nothing and is logged, once per token verified (a connect or a
+   * renewal), rather than refusing the token: such a claim may be another system's in a token a shared
+   * identity provider issues, and the other claims still say who the user is; the session gets what a token
+   * without the claim gets, never more.
+   */
+  private static List<String> stringList(String sub, String claim, Object v) {
     List<String> out = new ArrayList<>();
     if (v instanceof JsonArray a) {
       a.forEach(x -> {
@@ -244,6 +276,9 @@ public final class JwtTokenVerifier implements TokenVerifier {
           out.add(part.trim());
         }
       }
+    } else if (v != null) {
+      log.warn("event=claim_ignored sub={} claim={} reason=\"{} is a JSON {}, not a list of strings or a string: it grants nothing\"",
+          sub, claim, claim, v instanceof Number ? "number" : v instanceof Boolean ? "boolean" : "object");
     }
     return out;
   }

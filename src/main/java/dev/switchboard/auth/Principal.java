@@ -13,15 +13,16 @@ import java.util.Set;
  * @param userId the {@code sub} claim
  * @param rooms room names from the {@code rooms} claim; "*" means every room
  * @param channelPatterns extra channel patterns from the {@code channels} claim (* matches any run)
- * @param segments claim → value for the claims named in {@code channels.segments}
+ * @param segments claim → its values (one, or each element of an array claim, in token order) for the claims
+ *     named in {@code channels.segments}; a claim with no usable value is absent
  * @param expiresAt the {@code exp} claim in epoch seconds, or null when the token does not expire
  */
 public record Principal(String userId, Set<String> rooms, List<String> channelPatterns,
-                        Map<String, String> segments, Long expiresAt) {
+                        Map<String, List<String>> segments, Long expiresAt) {
 
   public JsonObject toJson() {
     JsonObject seg = new JsonObject();
-    segments.forEach(seg::put);
+    segments.forEach((claim, values) -> seg.put(claim, new JsonArray(values)));
     return new JsonObject()
         .put("sub", userId)
         .put("rooms", new JsonArray(List.copyOf(rooms)))
@@ -31,8 +32,9 @@ public record Principal(String userId, Set<String> rooms, List<String> channelPa
   }
 
   public static Principal fromJson(JsonObject o) {
-    Map<String, String> seg = new LinkedHashMap<>();
-    o.getJsonObject("segments", new JsonObject()).forEach(e -> seg.put(e.getKey(), String.valueOf(e.getValue())));
+    Map<String, List<String>> seg = new LinkedHashMap<>();
+    o.getJsonObject("segments", new JsonObject()).forEach(e -> seg.put(e.getKey(),
+        List.copyOf(strings(e.getValue() instanceof JsonArray a ? a : new JsonArray().add(e.getValue())))));
     return new Principal(o.getString("sub"),
         Set.copyOf(strings(o.getJsonArray("rooms"))),
         List.copyOf(strings(o.getJsonArray("channels"))),

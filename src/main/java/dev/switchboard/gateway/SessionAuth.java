@@ -281,7 +281,7 @@ final class SessionAuth {
 
   private static Set<String> segmentChannels(Principal p) {
     Set<String> out = new LinkedHashSet<>();
-    p.segments().forEach((claim, value) -> out.add(Channel.segment(claim, value).toString()));
+    p.segments().forEach((claim, values) -> values.forEach(value -> out.add(Channel.segment(claim, value).toString())));
     return out;
   }
 

@@ -47,7 +47,7 @@ class TokenCommandTest {
     Principal p = verify(vertx, TestNodes.SECRET, token);
     assertEquals("alice", p.userId());
     assertEquals(Set.of("lobby"), p.rooms());
-    assertEquals(Map.of("dept", "sales"), p.segments());
+    assertEquals(Map.of("dept", List.of("sales")), p.segments());
     long left = p.expiresAt() - System.currentTimeMillis() / 1000;
     assertTrue(left > 3590 && left <= 3600, "exp about 1 h ahead: " + left);
   }
@@ -59,7 +59,7 @@ class TokenCommandTest {
     Principal p = verify(vertx, TestNodes.SECRET, token);
     assertEquals(Set.of("lobby", "ops"), p.rooms());
     assertEquals(List.of("topic:news.*"), p.channelPatterns());
-    assertEquals(Map.of("tenant", "acme", "role", "admin"), p.segments());
+    assertEquals(Map.of("tenant", List.of("acme"), "role", List.of("admin")), p.segments());
     assertNull(p.expiresAt());
   }
 

@@ -193,6 +193,53 @@ class AuthTest {
     c.close().await();
   }
 
+  /** A token issued with exactly these claims (besides sub and an exp an hour ahead). */
+  static String rawToken(Vertx vertx, String sub, JsonObject claims) {
+    return new TokenIssuer(vertx, TestNodes.SECRET).issueRaw(claims.copy().put("sub", sub)
+        .put("exp", System.currentTimeMillis() / 1000 + 3600));
+  }
+
+  /**
+   * SPEC §3 segments from an array claim: one segment channel per usable element. Skipped without refusing the
+   * token: null, nested objects and arrays, empty strings, and values that make no valid channel name (a space;
+   * a value that fits a user id but makes segment:role=… longer than 255). Before, an array gave no segment at
+   * all, and an empty string gave segment:dept=.
+   */
+  @Test
+  void anArrayClaimPutsTheSessionInOneSegmentPerElementAndAnEmptyValueInNone(Vertx vertx) {
+    String tooLong = "x".repeat(245);
+    WsClient c = WsClient.authed(vertx, node.port(), rawToken(vertx, "multi", new JsonObject()
+        .put("role", new JsonArray().add("admin").add("ops").addNull().add(new JsonObject().put("a", 1))
+            .add(new JsonArray().add("nested")).add("").add("has space").add(tooLong).add(7).add(true).add("ops"))
+        .put("dept", "").put("tenant", new JsonArray()))).await();
+    List<String> segments = c.received().get(0).getJsonArray("channels").stream().map(String::valueOf)
+        .filter(ch -> ch.startsWith("segment:")).toList();
+    assertEquals(List.of("segment:role=7", "segment:role=admin", "segment:role=ops", "segment:role=true"), segments,
+        c.received().get(0).encode());
+
+    assertOnlyTheSecondArrives(c, "segment:role=nested", "segment:role=ops");
+    assertOnlyTheSecondArrives(c, "segment:role=other", "segment:role=admin");
+    Frames.error(c, "u", Frames.unsubscribe("segment:role=admin"), "forbidden");
+    c.close().await();
+  }
+
+  /** A renewal moves an array claim's session element by element: out of the roles it lost, into the new ones. */
+  @Test
+  void renewingWithAChangedArrayClaimMovesTheSessionElementByElement(Vertx vertx) {
+    WsClient c = WsClient.authed(vertx, node.port(), rawToken(vertx, "shifter",
+        new JsonObject().put("role", new JsonArray().add("admin").add("ops")))).await();
+    JsonObject renewed = c.request("r", Frames.auth(rawToken(vertx, "shifter",
+        new JsonObject().put("role", new JsonArray().add("ops").add("dev")))), WAIT).await();
+    JsonArray channels = renewed.getJsonArray("channels");
+    assertTrue(channels.contains("segment:role=ops") && channels.contains("segment:role=dev")
+        && !channels.contains("segment:role=admin"), renewed.encode());
+    assertOnlyTheSecondArrives(c, "segment:role=admin", "segment:role=dev");
+    assertOnlyTheSecondArrives(c, "segment:role=admin", "segment:role=ops");
+    // The roles it left are no longer automatic for it, the ones it holds still are.
+    Frames.error(c, "u", Frames.unsubscribe("segment:role=dev"), "forbidden");
+    c.close().await();
+  }
+
   /** Publishes to the channel the session left, then to the one it is on: the first message it gets is the second. */
   static void assertOnlyTheSecondArrives(WsClient c, String left, String kept) {
     for (String channel : List.of(left, kept)) {

@@ -3,9 +3,14 @@ package dev.switchboard.gateway;
 import static dev.switchboard.gateway.Frames.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.auth.JwtTokenVerifier;
 import dev.switchboard.auth.TokenIssuer;
+import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
@@ -93,6 +98,44 @@ class ChannelAccessTest {
     Frames.ack(c, 2, Frames.publish("broadcast", "room:anything-at-all", "hi"));
     assertEquals("hi", c.next("message", WAIT).await().getString("message"));
     c.close().await();
+  }
+
+  /**
+   * SPEC §4: the rooms and channels claims may be a string, one name ("lobby", "*") or several comma-separated,
+   * as well as a list. A claim of any other type (a number, an object) grants nothing, as before, and is now
+   * logged once at WARN naming the claim, so an issuer's mistake does not pass as "no rooms".
+   */
+  @Test
+  void roomsAndChannelsClaimsMayBeAStringAndAnyOtherTypeGrantsNothingAndIsLogged(Vertx vertx) {
+    long exp = System.currentTimeMillis() / 1000 + 3600;
+    WsClient one = WsClient.authed(vertx, node.port(), issuer.issueRaw(new JsonObject().put("sub", "stringy")
+        .put("rooms", "lobby").put("channels", "room:vip-*").put("exp", exp))).await();
+    for (String[] row : new String[][] {{"room:lobby", "ack"}, {"room:vip-lounge", "ack"}, {"room:kitchen", "forbidden"}}) {
+      JsonObject answer = one.request(row[0], Frames.subscribe(row[0]), WAIT).await();
+      assertEquals(row[1], answer.getString("type").equals("ack") ? "ack" : answer.getString("code"), answer.encode());
+    }
+    WsClient star = WsClient.authed(vertx, node.port(), issuer.issueRaw(new JsonObject().put("sub", "starry")
+        .put("rooms", "*").put("exp", exp))).await();
+    Frames.ack(star, 1, Frames.subscribe("room:kitchen"));
+
+    try (LogCapture logs = LogCapture.of(JwtTokenVerifier.class)) {
+      WsClient odd = WsClient.authed(vertx, node.port(), issuer.issueRaw(new JsonObject().put("sub", "oddly")
+          .put("rooms", 5).put("channels", new JsonObject().put("room", "kitchen")).put("exp", exp))).await();
+      for (String ch : List.of("room:lobby", "room:kitchen", "room:5")) {
+        Frames.error(odd, ch, Frames.subscribe(ch), "forbidden");
+      }
+      List<ILoggingEvent> ignored = logs.events().stream()
+          .filter(e -> e.getFormattedMessage().contains("event=claim_ignored")).toList();
+      assertEquals(List.of("rooms", "channels"), ignored.stream()
+          .map(e -> e.getFormattedMessage().replaceAll(".* claim=(\\S+) .*", "$1")).toList(), logs.messages()::toString);
+      for (ILoggingEvent e : ignored) {
+        assertEquals(Level.WARN, e.getLevel());
+        assertTrue(e.getFormattedMessage().contains("sub=oddly "), e.getFormattedMessage());
+      }
+      odd.close().await();
+    }
+    one.close().await();
+    star.close().await();
   }
 
   @Test
