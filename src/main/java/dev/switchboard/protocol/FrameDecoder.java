@@ -181,7 +181,7 @@ public final class FrameDecoder {
     if (!(address instanceof String a) || a.isEmpty() || a.length() > 255) {
       return Decoded.fail("address must be a non-empty string of at most 255 characters", id);
     }
-    if (!obj.containsKey("message")) {
+    if (obj.getValue("message") == null) {
       return Decoded.fail("missing field: message", id);
     }
     return Decoded.ok(new Frame.Request(id, a, obj.getValue("message")));

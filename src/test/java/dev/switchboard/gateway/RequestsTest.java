@@ -196,6 +196,27 @@ class RequestsTest {
     c.close().await();
   }
 
+  /**
+   * A null message is refused on every path (README, HTTP API validation), request too: as broadcast and send,
+   * bad_request "missing field: message" with the request's id, and nothing reaches the service. Before, a
+   * request with "message":null was passed on.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"request", "broadcast", "send"})
+  void aNullMessageIsRefusedAsMissing(String type, Vertx vertx) {
+    WsClient c = client(vertx, "nora");
+    JsonObject frame = switch (type) {
+      case "request" -> Frames.request("service.echo", "x");
+      case "broadcast" -> Frames.publish("broadcast", "room:lobby", "x");
+      default -> Frames.send("bob", "x");
+    };
+    JsonObject err = Frames.error(c, "n", frame.putNull("message"), "bad_request");
+    assertEquals("missing field: message", err.getString("message"), err.encode());
+    assertEquals("reply", c.request("ok", Frames.request("service.echo", 1), WAIT).await().getString("type"),
+        "the connection stays open");
+    c.close().await();
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"service.silent", "service.nobody-listens"})
   void requestWithoutAnAnswerInTimeIsATimeout(String address, Vertx vertx) {
