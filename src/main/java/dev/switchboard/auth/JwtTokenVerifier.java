@@ -89,6 +89,10 @@ public final class JwtTokenVerifier implements TokenVerifier {
 
   @Override
   public Future<Principal> verify(String token) {
+    if (token == null || token.isEmpty()) {
+      // ?token= with nothing after it: refused as any token that cannot be verified, not taken for no token.
+      return Future.failedFuture("token is empty");
+    }
     IssuerKeys keys = own;
     if (!trusted.isEmpty()) {
       JsonObject payload = payloadOf(token);

@@ -287,24 +287,36 @@ public final class GatewayVerticle extends VerticleBase {
     log.debug("event=connection_error reason=\"{}\"", e.getMessage());
   }
 
-  /** Authorization: Bearer on the upgrade, else ?token= in the query. */
+  /**
+   * Authorization: Bearer on the upgrade, else ?token= in the query; null when neither is there. One that is
+   * there but empty is "" (refused at once as a token that does not verify): a client that sent one meant to
+   * authenticate, and would otherwise wait out auth.auth_timeout for a 1008 "auth timeout" that hides why.
+   */
   private static String tokenOf(ServerWebSocketHandshake hs) {
+    String empty = null;
     String auth = hs.headers().get(HttpHeaders.AUTHORIZATION);
     if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
       String t = auth.substring(7).trim();
       if (!t.isEmpty()) {
         return t;
       }
+      empty = "";
+    } else if (auth != null && auth.trim().equalsIgnoreCase("Bearer")) {
+      empty = "";
     }
     String q = hs.query();
     if (q != null) {
       for (String part : q.split("&")) {
-        if (part.startsWith("token=") && part.length() > 6) {
-          return java.net.URLDecoder.decode(part.substring(6), java.nio.charset.StandardCharsets.UTF_8);
+        if (part.startsWith("token=")) {
+          String t = java.net.URLDecoder.decode(part.substring(6), java.nio.charset.StandardCharsets.UTF_8).trim();
+          if (!t.isEmpty()) {
+            return t;
+          }
+          empty = "";
         }
       }
     }
-    return null;
+    return empty;
   }
 
   /**

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** SPEC §4 Authentication: the three ways in, the auth_success shape, failure, timeout, renewal, expiry. */
 @ExtendWith(VertxExtension.class)
@@ -238,6 +239,29 @@ class AuthTest {
     // The roles it left are no longer automatic for it, the ones it holds still are.
     Frames.error(c, "u", Frames.unsubscribe("segment:role=dev"), "forbidden");
     c.close().await();
+  }
+
+  /**
+   * A token that is there but empty (?token= with nothing after it, or a bare "Bearer") is refused at once as a
+   * token that does not verify. Before, it was taken for no token: the client waited out auth_timeout for a 1008
+   * "auth timeout" that did not say why.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"query", "header"})
+  void anEmptyTokenOnTheUpgradeIsRefusedAtOnce(String where, Vertx vertx) {
+    WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(node.port())
+        .setURI(where.equals("query") ? "/ws?token=" : "/ws");
+    if (where.equals("header")) {
+      o.addHeader("Authorization", "Bearer ");
+    }
+    long t0 = System.currentTimeMillis();
+    WsClient c = WsClient.connect(vertx, o).await();
+    JsonObject err = c.next("error", WAIT).await();
+    assertEquals("unauthorized", err.getString("code"), err.encode());
+    assertEquals("token is empty", err.getString("message"));
+    assertEquals((short) 1008, c.closed(WAIT).await());
+    assertEquals("auth failure", c.closeReason());
+    assertTrue(System.currentTimeMillis() - t0 < 2_000, "refused at once, not after auth_timeout (3 s)");
   }
 
   /** Publishes to the channel the session left, then to the one it is on: the first message it gets is the second. */
