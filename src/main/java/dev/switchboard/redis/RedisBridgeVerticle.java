@@ -6,6 +6,7 @@ import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.NodeContext;
 import dev.switchboard.cluster.Seniority;
 import dev.switchboard.limiter.RefusalLog;
+import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
@@ -130,25 +131,28 @@ public final class RedisBridgeVerticle extends VerticleBase {
     String cutOff = node.quorum().refusal();
     if (cutOff != null) {
       // Only this node's own sessions would get it, and they are being sent to nodes whose bridges deliver it.
-      cutOffDrops.refused("channel=\"" + redisChannel + "\"", " reason=\"" + cutOff + "\"");
+      cutOffDrops.refused("channel=" + LogLineLayout.quote(redisChannel), " reason=" + LogLineLayout.quote(cutOff));
       node.metrics().dropped("no_quorum");
       return;
     }
     Channel.Result ch = Channel.parse(redisChannel.substring(PREFIX.length()));
     if (!ch.ok()) {
-      log.warn("event=redis_bad_channel channel=\"{}\" reason=\"{}\"", redisChannel, ch.error());
+      // Whoever can PUBLISH to Redis chose the channel: quoted and escaped, it stays one value of the line.
+      log.warn("event=redis_bad_channel channel={} reason={}", LogLineLayout.quote(redisChannel),
+          LogLineLayout.quote(ch.error()));
       return;
     }
     // The same checks the router applies to a backend publish, so Redis is not a way around them.
     ProtocolError refused = rules.checkBackendPublish(ch.channel());
     if (refused != null) {
-      log.warn("event=redis_refused channel=\"{}\" reason=\"{}\"", redisChannel, refused.message());
+      log.warn("event=redis_refused channel={} reason={}", LogLineLayout.quote(redisChannel),
+          LogLineLayout.quote(refused.message()));
       return;
     }
     int bytes = r.get(3).toBuffer().length();
     if (bytes > maxMessageSize) {
-      log.warn("event=redis_refused channel=\"{}\" reason=\"payload of {} bytes is over max_message_size {}\"",
-          redisChannel, bytes, maxMessageSize);
+      log.warn("event=redis_refused channel={} reason=\"payload of {} bytes is over max_message_size {}\"",
+          LogLineLayout.quote(redisChannel), bytes, maxMessageSize);
       node.metrics().dropped("too_large");
       return;
     }
@@ -169,7 +173,8 @@ public final class RedisBridgeVerticle extends VerticleBase {
     String refusal = message == null ? "message is null (a null message is refused on every path)"
         : fromUser != null && !(fromUser instanceof String) ? "from_user must be a string or null" : null;
     if (refusal != null) {
-      log.warn("event=redis_refused channel=\"{}\" reason=\"{}\"", redisChannel, refusal);
+      log.warn("event=redis_refused channel={} reason={}", LogLineLayout.quote(redisChannel),
+          LogLineLayout.quote(refusal));
       return;
     }
     if (rules.keepsHistory(ch.channel())) {
@@ -195,7 +200,8 @@ public final class RedisBridgeVerticle extends VerticleBase {
     JsonObject body = new JsonObject().put("channel", channel.toString()).put("message", message)
         .put("from_user", fromUser);
     vertx.eventBus().request(Addresses.PUBLISH, body, LOCAL).onFailure(e ->
-        log.warn("event=redis_refused channel=\"{}{}\" reason=\"{}\"", PREFIX, channel, e.getMessage()));
+        log.warn("event=redis_refused channel={} reason={}", LogLineLayout.quote(PREFIX + channel),
+            LogLineLayout.quote(e.getMessage())));
   }
 
   private boolean writesHistory() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.cluster.Tally;
+import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.TestNodes;
@@ -166,6 +167,24 @@ class RedisBridgeTest {
       assertTrue(logs.containing("redis_refused").get(0).contains(Channel.SYSTEM_STATS), logs.containing("redis_refused").toString());
       assertTrue(admin.received().stream().noneMatch(f -> f.encode().contains("forged")), "a forged stats frame reached the admin");
       Future.join(admin.close(), member.close()).await();
+    }
+  }
+
+  /**
+   * Whoever can PUBLISH to Redis chooses the channel name, so it is logged as one quoted value with its " and \
+   * escaped (LogLineLayout.quote), as the gateway logs a refused Origin: a name with a quote cannot end the value
+   * and add pairs (event=…, user=…) to the line. Before, it was put between quotes unescaped.
+   */
+  @Test
+  void aChannelNameFromRedisIsLoggedAsOneEscapedValue(Vertx vertx) {
+    try (LogCapture logs = LogCapture.of(RedisBridgeVerticle.class)) {
+      String forged = "room:" + unique("q") + "\" event=connect user=mallory note=\"";
+      publishRaw(vertx, forged, "{}");
+      waitFor(() -> logs.containing("event=redis_bad_channel").size() == 2, 5_000, () -> "one line per node: " + logs.messages());
+      for (String line : logs.containing("event=redis_bad_channel")) {
+        assertTrue(line.startsWith("event=redis_bad_channel channel=" + LogLineLayout.quote("switchboard:" + forged) + " reason=\""),
+            line);
+      }
     }
   }
 
