@@ -245,7 +245,7 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param standalone no cluster manager (SWITCHBOARD_STANDALONE=true)
    * @param host interface Hazelcast binds to; default 127.0.0.1
    * @param port Hazelcast port; default 5701
-   * @param members TCP-IP join members, host:port
+   * @param members TCP-IP join members, host:port, or a bare host: joined on this node's own {@code port}
    * @param config path of cluster.xml; a missing file falls back to the one in the jar
    * @param name cluster name; nodes with different names never join
    * @param kubernetesServiceDns headless service DNS name; when set, members are found through Hazelcast's
@@ -275,6 +275,9 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
       for (String m : members) {
         int colon = m.lastIndexOf(':');
         String memberHost = colon < 0 ? m : m.substring(0, colon);
+        // A bare host is Hazelcast's own form: its TCP-IP join tries that host on this node's cluster.port (one
+        // port, as ClusterSetup turns auto-increment off), which is what a cluster whose nodes all use the same
+        // port wants. Only a port that is there and wrong is refused.
         boolean portOk = colon < 0;
         if (colon >= 0) {
           try {
@@ -285,7 +288,8 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
           }
         }
         if (memberHost.isBlank() || !portOk) {
-          throw new ConfigException("cluster.members", "each member is host:port with a port from 1 to 65535, was '" + m + "'");
+          throw new ConfigException("cluster.members", "each member is host:port with a port from 1 to 65535 (or a "
+              + "bare host, joined on cluster.port), was '" + m + "'");
         }
       }
     }
