@@ -1,6 +1,7 @@
 package dev.switchboard.auth;
 
 import dev.switchboard.config.SwitchboardConfig;
+import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.protocol.Channel;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -91,7 +92,8 @@ public final class JwtTokenVerifier implements TokenVerifier {
   public Future<Principal> verify(String token) {
     if (token == null || token.isEmpty()) {
       // ?token= with nothing after it: refused as any token that cannot be verified, not taken for no token.
-      return Future.failedFuture("token is empty");
+      return Future.failedFuture("token is empty: put a JWT in ?token= or Authorization: Bearer, or leave both out "
+          + "and send an auth frame");
     }
     IssuerKeys keys = own;
     if (!trusted.isEmpty()) {
@@ -225,7 +227,7 @@ public final class JwtTokenVerifier implements TokenVerifier {
     List<String> patterns = stringList(s, "channels", claims.getValue("channels"));
     Map<String, List<String>> segments = new LinkedHashMap<>();
     for (String claim : segmentClaims) {
-      List<String> values = segmentValues(claim, claims.getValue(claim));
+      List<String> values = segmentValues(s, claim, claims.getValue(claim));
       if (!values.isEmpty()) {
         segments.put(claim, values);
       }
@@ -238,16 +240,43 @@ public final class JwtTokenVerifier implements TokenVerifier {
    * The values of a segment claim: a scalar, or each element of an array (a user in several roles is in each
    * role's segment). Skipped, without refusing the token: null, an object or array, an empty string, and a
    * value that would not make a valid channel name ({@code segment:<claim>=<value>}, at most 255 characters of
-   * A-Z a-z 0-9 _ . : = @ -), since the other claims still say who the user is.
+   * A-Z a-z 0-9 _ . : = @ -), since the other claims still say who the user is. At most
+   * {@link #MAX_SEGMENT_VALUES} per claim: each is a subscription for the session's whole life, outside
+   * {@code max_subscriptions}, and an identity provider's {@code groups} or {@code roles} can list hundreds.
    */
-  private static List<String> segmentValues(String claim, Object v) {
+  private List<String> segmentValues(String sub, String claim, Object v) {
     Set<String> out = new LinkedHashSet<>();
     if (v instanceof JsonArray a) {
       a.forEach(x -> addSegmentValue(out, claim, x));
     } else {
       addSegmentValue(out, claim, v);
     }
+    if (out.size() > MAX_SEGMENT_VALUES) {
+      ignoredClaim(sub, claim, claim + " lists " + out.size() + " segment values: only its first " + MAX_SEGMENT_VALUES
+          + " make segment channels");
+      return List.copyOf(out).subList(0, MAX_SEGMENT_VALUES);
+    }
     return List.copyOf(out);
+  }
+
+  /** The most segment channels one claim gives a session. */
+  static final int MAX_SEGMENT_VALUES = 32;
+
+  /**
+   * When each claim was last logged as ignored: one line a minute per claim, not one per connect, since one
+   * identity provider's odd claim is in every token it issues. Claim names come from config, so few.
+   */
+  private final Map<String, Long> claimLogged = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private void ignoredClaim(String sub, String claim, String reason) {
+    long now = System.currentTimeMillis();
+    Long last = claimLogged.get(claim);
+    if (last != null && now - last < 60_000) {
+      return;
+    }
+    claimLogged.put(claim, now);
+    log.warn("event=claim_ignored sub={} claim={} reason={} (logged at most once a minute per claim)", sub, claim,
+        LogLineLayout.quote(reason));
   }
 
   private static void addSegmentValue(Set<String> out, String claim, Object v) {
@@ -266,7 +295,7 @@ public final class JwtTokenVerifier implements TokenVerifier {
    * identity provider issues, and the other claims still say who the user is; the session gets what a token
    * without the claim gets, never more.
    */
-  private static List<String> stringList(String sub, String claim, Object v) {
+  private List<String> stringList(String sub, String claim, Object v) {
     List<String> out = new ArrayList<>();
     if (v instanceof JsonArray a) {
       a.forEach(x -> {
@@ -281,8 +310,8 @@ public final class JwtTokenVerifier implements TokenVerifier {
         }
       }
     } else if (v != null) {
-      log.warn("event=claim_ignored sub={} claim={} reason=\"{} is a JSON {}, not a list of strings or a string: it grants nothing\"",
-          sub, claim, claim, v instanceof Number ? "number" : v instanceof Boolean ? "boolean" : "object");
+      ignoredClaim(sub, claim, claim + " is a JSON " + (v instanceof Number ? "number" : v instanceof Boolean ? "boolean"
+          : "object") + ", not a list of strings or a string: it grants nothing");
     }
     return out;
   }

@@ -31,7 +31,8 @@ record BenchSettings(String secret, String apiKey, List<String> nodeJvmOptions, 
 
   static final int AUTO_CPUS = -1;
   /** Ports one run can use from {@code --port-base}: a client port and a cluster port for each of up to 8 servers. */
-  static final int PORT_RANGE = 2 * LoadClient.MAX_NODES;
+  /** A client port and a cluster port per server, and one for the bench itself on the cluster (--publisher bus). */
+  static final int PORT_RANGE = 2 * LoadClient.MAX_NODES + 1;
   static final int AUTO_LOOPS = -1;
 
   /**

@@ -1,6 +1,5 @@
 package dev.switchboard.config;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
@@ -124,16 +123,8 @@ public final class ConfigLoader {
     try {
       return Json.decodeValue(text);
     } catch (DecodeException e) {
-      throw new ConfigException(var, "is not valid JSON: " + jsonProblem(e));
+      throw new ConfigException(var, "is not valid JSON: " + JsonProblem.of(e));
     }
-  }
-
-  /** What is wrong with a JSON text and where, without the parser's boilerplate (its prefix, a redacted source). */
-  private static String jsonProblem(DecodeException e) {
-    if (e.getCause() instanceof JsonProcessingException j && j.getLocation() != null) {
-      return j.getOriginalMessage() + " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
-    }
-    return e.getMessage();
   }
 
   /** The development secret and API key in the shipped conf/switchboard.json: public, so never for production. */
@@ -176,7 +167,7 @@ public final class ConfigLoader {
     } catch (IOException e) {
       throw new ConfigException(namedBy, "cannot read " + file + ": " + e.getMessage());
     } catch (DecodeException e) {
-      throw new ConfigException(namedBy, file + " is not a JSON object: " + jsonProblem(e));
+      throw new ConfigException(namedBy, file + " is not a JSON object: " + JsonProblem.of(e));
     }
   }
 

@@ -3,6 +3,7 @@ package dev.switchboard.gateway;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.cluster.ClusterView;
 import dev.switchboard.cluster.NodeContext;
+import dev.switchboard.config.JsonProblem;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.limiter.RefusalLog;
 import dev.switchboard.metrics.AdminAccess;
@@ -24,8 +25,6 @@ import io.vertx.ext.web.handler.BodyHandler;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +45,6 @@ public final class ApiRoutes {
   /** The fixed routes and their method, for a 405 that says which method to use. */
   private static final Map<String, String> ROUTES = Map.of(
       "/api/publish", "POST", "/api/nodes", "GET", "/api/disconnect", "POST");
-  private static final Pattern JSON_LOCATION = Pattern.compile("line: (\\d+), column: (\\d+)");
 
   private final NodeContext node;
   private final List<String> keys;
@@ -100,16 +98,20 @@ public final class ApiRoutes {
     if (allowed != null && !allowed.equals(method)) {
       ctx.response().putHeader("Allow", allowed);
       fail(ctx, 405, method + " " + path + " is not supported: use " + allowed);
-    } else if (allowed != null && ROUTES.get(path) == null && !path.endsWith("/")) {
+    } else if (allowed != null && ROUTES.get(path) == null && !channelTail(path).isEmpty()) {
       // Past the one path segment the route takes: the channel went on with a '/', which no channel has.
-      fail(ctx, 400, "bad channel name: " + path.substring(path.indexOf('/', "/api/".length()) + 1)
-          + " has a '/' (allowed: A-Z a-z 0-9 _ . : = @ -)");
+      fail(ctx, 400, "bad channel name: " + channelTail(path) + " has a '/' (allowed: A-Z a-z 0-9 _ . : = @ -)");
     } else if (allowed != null) {
       fail(ctx, 400, "channel is missing: " + method + " " + path + "<channel>");
     } else {
       fail(ctx, 404, "no such API route: " + method + " " + path + " (routes: POST /api/publish, "
           + "GET /api/presence/<channel>, GET /api/history/<channel>, GET /api/nodes, POST /api/disconnect)");
     }
+  }
+
+  /** What follows {@code /api/presence/} or {@code /api/history/}: the channel as the client wrote it. */
+  private static String channelTail(String path) {
+    return path.substring(path.indexOf('/', "/api/".length()) + 1);
   }
 
   private void requireKey(RoutingContext ctx) {
@@ -155,7 +157,7 @@ public final class ApiRoutes {
       }
       parsed = Json.decodeValue(text);
     } catch (DecodeException e) {
-      fail(ctx, 400, "body is not valid JSON: " + jsonError(e));
+      fail(ctx, 400, "body is not valid JSON: " + JsonProblem.of(e));
       return;
     }
     List<JsonObject> items = new ArrayList<>();
@@ -210,7 +212,12 @@ public final class ApiRoutes {
             : re.failureCode() >= 400 && re.failureCode() < 500 ? 400 : 500;
         // A failure after the first items went out (the node cut off mid-way): say which went, so the caller
         // retries the rest and not the whole array.
-        String reason = array ? "item " + published[0] + ": " + ar.cause().getMessage() : ar.cause().getMessage();
+        String why = ar.cause() instanceof io.vertx.core.eventbus.ReplyException re
+            && re.failureType() == io.vertx.core.eventbus.ReplyFailure.TIMEOUT
+            // The router may still publish it after the wait ran out: "published" counts only what it confirmed.
+            ? "no answer from the router in time (" + ar.cause().getMessage() + "): it may or may not have gone out"
+            : ar.cause().getMessage();
+        String reason = array ? "item " + published[0] + ": " + why : why;
         json(ctx, status, new JsonObject().put("error", reason).put("published", published[0]));
       }
     });
@@ -244,22 +251,6 @@ public final class ApiRoutes {
       return Refusal.bad("from_user must be a string");
     }
     return null;
-  }
-
-  /** Jackson's own words for what is wrong, without the excerpt of the body it quotes, plus where. */
-  static String jsonError(DecodeException e) {
-    Throwable cause = e.getCause() != null ? e.getCause() : e;
-    String m = cause.getMessage() == null ? "" : cause.getMessage();
-    String first = m.lines().findFirst().orElse("").replaceFirst("^Failed to decode:", "").trim();
-    int src = first.indexOf(" at [Source");
-    if (src >= 0) {
-      first = first.substring(0, src);
-    }
-    if (first.length() > 160) {
-      first = first.substring(0, 160) + "…";
-    }
-    Matcher at = JSON_LOCATION.matcher(m);
-    return first.isEmpty() ? "cannot be parsed" : at.find() ? first + " (line " + at.group(1) + ", column " + at.group(2) + ")" : first;
   }
 
   /** Sequential, so an array keeps its order on each channel; counts in {@code published} the items that went. */
@@ -357,7 +348,7 @@ public final class ApiRoutes {
       String text = ctx.body().asString();
       parsed = text == null || text.isBlank() ? null : Json.decodeValue(text);
     } catch (DecodeException e) {
-      fail(ctx, 400, "body is not valid JSON: " + jsonError(e));
+      fail(ctx, 400, "body is not valid JSON: " + JsonProblem.of(e));
       return;
     }
     if (!(parsed instanceof JsonObject body)) {

@@ -231,6 +231,8 @@ public final class GatewayVerticle extends VerticleBase {
           log.debug("event=connect_refused reason=limit ip={} detail=\"{}\"", ip, ar.cause().getMessage());
           // The client learns why from the close code, so accept and close at once.
           accept(hs).onSuccess(ws -> {
+            // Done with request heads and HTTP idleness: the close and its grace decide from here.
+            UpgradeLeftovers.drop(ws);
             node.metrics().disconnect(CloseCode.TOO_MANY_CONNECTIONS.code());
             ws.close(CloseCode.TOO_MANY_CONNECTIONS.code(), ar.cause().getMessage());
           });

@@ -13,7 +13,10 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code server.header_timeout}: an HTTP connection has that long to deliver a request head — the first from the
@@ -59,14 +62,22 @@ final class HeadDeadline {
    * on, only after the first head). Starts the clock for the first head.
    */
   void watch(HttpConnection conn) {
-    if (!(conn instanceof ConnectionBase base)) {
+    ChannelPipeline pipeline = conn instanceof ConnectionBase base ? base.channelHandlerContext().pipeline() : null;
+    if (pipeline == null || pipeline.get(DECODER) == null) {
+      // Internal API moved (a Vert.x upgrade): say once that the protection is off rather than lose it silently.
+      if (UNSUPPORTED_WARNED.compareAndSet(false, true)) {
+        log.warn("event=header_timeout_unsupported reason=\"no Vert.x request decoder named {} on the connection's "
+            + "pipeline: server.header_timeout is not enforced on this node\"", DECODER);
+      }
       return;
     }
-    ChannelPipeline pipeline = base.channelHandlerContext().pipeline();
-    if (pipeline.get(DECODER) != null && pipeline.get(HANDLER) == null) {
+    if (pipeline.get(HANDLER) == null) {
       pipeline.addAfter(DECODER, HANDLER, new Clock(this));
     }
   }
+
+  private static final Logger log = LoggerFactory.getLogger(HeadDeadline.class);
+  private static final AtomicBoolean UNSUPPORTED_WARNED = new AtomicBoolean();
 
   /** Closes every connection whose current head started more than the timeout ago; returns how many. */
   int sweep(long nowNanos) {

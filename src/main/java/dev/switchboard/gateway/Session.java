@@ -7,7 +7,6 @@ import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.limiter.InflationLimit;
 import dev.switchboard.limiter.TokenBucket;
 import dev.switchboard.metrics.AdminAccess;
-import dev.switchboard.metrics.LogLineLayout;
 import dev.switchboard.protocol.CloseCode;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.Frame;
@@ -334,8 +333,8 @@ public final class Session {
    */
   void internalError(Frame f, RuntimeException e) {
     String type = typeOf(f);
-    log.error("event=internal_error session={} user={} ip={} frame={} reason={}", id, userId(), ip, type,
-        LogLineLayout.quote(String.valueOf(e)), e);
+    // The throwable's own line adds error=…: no reason= beside it, which would say the same twice.
+    log.error("event=internal_error session={} user={} ip={} frame={}", id, userId(), ip, type, e);
     if (closed) {
       return;
     }

@@ -59,7 +59,7 @@ public final class Fanout {
     }
     if (sampleRate > 0 && ThreadLocalRandom.current().nextDouble() < sampleRate) {
       String text = Json.encode(pub.message());
-      log.info("event=message_sample channel={} from_user={} body={}", pub.channel(), pub.fromUser(),
+      log.info("event=message_sample channel={} from_user={} body={}", pub.channel(), LogLineLayout.quote(pub.fromUser()),
           LogLineLayout.quote(text.length() > 200 ? text.substring(0, 200) + "…" : text));
     }
   }

@@ -166,7 +166,10 @@ class ApiValidationTest {
         Arguments.of("disconnect_user_empty", "POST", "/api/disconnect", "k", "{\"user\":\"\"}", 400, "user must be a non-empty string"),
         Arguments.of("disconnect_malformed", "POST", "/api/disconnect", "k", "{user", 400, "body is not valid JSON"),
         Arguments.of("disconnect_empty_body", "POST", "/api/disconnect", "k", "", 400, "body must be a JSON object {\"user\""),
-        Arguments.of("presence_channel_with_slash", "GET", "/api/presence/room:a/b", "k", null, 400, "bad channel name: room:a/b"));
+        Arguments.of("presence_channel_with_slash", "GET", "/api/presence/room:a/b", "k", null, 400, "bad channel name: room:a/b"),
+        Arguments.of("presence_channel_slash_inside_and_at_end", "GET", "/api/presence/room:a/b/", "k", null, 400,
+            "bad channel name: room:a/b/ has"),
+        Arguments.of("presence_channel_missing", "GET", "/api/presence/", "k", null, 400, "channel is missing"));
   }
 
   @ParameterizedTest(name = "{0}")

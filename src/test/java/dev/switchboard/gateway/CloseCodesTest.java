@@ -366,7 +366,7 @@ class CloseCodesTest {
         assertEquals(n, logged.size(), () -> logs.messages().toString());
         ILoggingEvent line = logged.get(n - 1);
         assertEquals(Level.ERROR, line.getLevel());
-        assertTrue(line.getFormattedMessage().contains(" user=pavel ") && line.getFormattedMessage().contains(" frame=history "),
+        assertTrue(line.getFormattedMessage().contains(" user=pavel ") && line.getFormattedMessage().endsWith(" frame=history"),
             line.getFormattedMessage());
         assertTrue(line.getThrowableProxy() != null && line.getThrowableProxy().getStackTraceElementProxyArray().length > 0,
             "logged with its stack");
