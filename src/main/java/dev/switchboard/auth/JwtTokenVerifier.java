@@ -41,6 +41,15 @@ public final class JwtTokenVerifier implements TokenVerifier {
 
   private static final Logger log = LoggerFactory.getLogger(JwtTokenVerifier.class);
 
+  /** The most segment channels one claim gives a session. */
+  static final int MAX_SEGMENT_VALUES = 32;
+
+  /**
+   * When each claim was last logged as ignored: one line a minute per claim, not one per connect, since one
+   * identity provider's odd claim is in every token it issues. Claim names come from config, so few.
+   */
+  private final Map<String, Long> claimLogged = new java.util.concurrent.ConcurrentHashMap<>();
+
   private final SwitchboardConfig.Auth auth;
   private final List<String> segmentClaims;
   /** The node's own keys (secret, public key, auth.jwks_url/jwks_file); null when only auth.issuers is set. */
@@ -258,15 +267,6 @@ public final class JwtTokenVerifier implements TokenVerifier {
     }
     return List.copyOf(out);
   }
-
-  /** The most segment channels one claim gives a session. */
-  static final int MAX_SEGMENT_VALUES = 32;
-
-  /**
-   * When each claim was last logged as ignored: one line a minute per claim, not one per connect, since one
-   * identity provider's odd claim is in every token it issues. Claim names come from config, so few.
-   */
-  private final Map<String, Long> claimLogged = new java.util.concurrent.ConcurrentHashMap<>();
 
   private void ignoredClaim(String sub, String claim, String reason) {
     long now = System.currentTimeMillis();

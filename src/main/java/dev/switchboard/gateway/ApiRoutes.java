@@ -195,12 +195,7 @@ public final class ApiRoutes {
         return;
       }
     }
-    String cutOff = node.quorum().refusal();
-    if (cutOff != null) {
-      // Asked once for the whole request, so a node already cut off refuses an array before its first item.
-      json(ctx, 503, new JsonObject().put("error", cutOff).put("published", 0));
-      return;
-    }
+    // A node cut off from its quorum is refused by the router at the first item: 503, "published" 0.
     int[] published = {0};
     publishInOrder(items, 0, published).onComplete(ar -> {
       if (ar.succeeded()) {

@@ -42,6 +42,10 @@ import org.slf4j.LoggerFactory;
  */
 final class HeadDeadline {
 
+  private static final Logger log = LoggerFactory.getLogger(HeadDeadline.class);
+  /** The warning that the deadline cannot be installed is given once per node, not per connection. */
+  private static final AtomicBoolean UNSUPPORTED_WARNED = new AtomicBoolean();
+
   /** The pipeline names: Vert.x's HTTP/1.x request decoder, and this handler, placed right after it. */
   static final String DECODER = "httpDecoder";
   static final String HANDLER = "headDeadline";
@@ -75,9 +79,6 @@ final class HeadDeadline {
       pipeline.addAfter(DECODER, HANDLER, new Clock(this));
     }
   }
-
-  private static final Logger log = LoggerFactory.getLogger(HeadDeadline.class);
-  private static final AtomicBoolean UNSUPPORTED_WARNED = new AtomicBoolean();
 
   /** Closes every connection whose current head started more than the timeout ago; returns how many. */
   int sweep(long nowNanos) {
