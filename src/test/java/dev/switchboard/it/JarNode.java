@@ -49,8 +49,26 @@ final class JarNode implements AutoCloseable {
     return Path.of(jar).toAbsolutePath();
   }
 
-  /** Starts n nodes at once (they find each other through the shared member list) and waits until all are ready. */
+  /**
+   * Starts n nodes at once (they find each other through the shared member list) and waits until all are ready.
+   * Ports are probed free before the JVMs start, so another process on the machine can take one meanwhile: a
+   * start that failed only for that is tried again on new ports, at most three times.
+   */
   static List<JarNode> cluster(int n, Map<String, String> extraEnv) throws IOException, InterruptedException {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return startCluster(n, extraEnv);
+      } catch (IllegalStateException e) {
+        if (attempt == 3 || e.getMessage() == null || !e.getMessage().contains("is in use")) {
+          throw e;
+        }
+        System.err.println("JarNode: a port was taken before the node bound it, starting again on new ports: "
+            + e.getMessage().lines().findFirst().orElse(""));
+      }
+    }
+  }
+
+  private static List<JarNode> startCluster(int n, Map<String, String> extraEnv) throws IOException, InterruptedException {
     String clusterName = "it-" + UUID.randomUUID();
     List<Integer> clusterPorts = new ArrayList<>();
     for (int i = 0; i < n; i++) {

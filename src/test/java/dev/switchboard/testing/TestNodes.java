@@ -28,17 +28,24 @@ public final class TestNodes {
   public static final String SECRET = "test-secret-0123456789-0123456789-abcdef";
   public static final String API_KEY = "test-api-key";
 
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private TestNodes() {}
 
   /**
    * A port that is free now, picked below the kernel's ephemeral range (32768+): ports handed out for
    * port 0 binds and outgoing connections come from that range, so a port chosen up front for a node
-   * started later is not taken meanwhile by some other socket.
+   * started later is not taken meanwhile by some other socket. A port is handed out once per JVM: the probe
+   * closes at once, so without that two calls (a node's HTTP port and another node's cluster port) could get
+   * the same port and the slower node fail to bind it (seen in CI).
    */
   public static int freePort() {
     java.util.concurrent.ThreadLocalRandom rnd = java.util.concurrent.ThreadLocalRandom.current();
     for (int attempt = 0; attempt < 200; attempt++) {
       int port = rnd.nextInt(20_000, 32_000);
+      if (!HANDED_OUT.add(port)) {
+        continue;
+      }
       try (ServerSocket s = new ServerSocket(port, 50, InetAddress.getByName("127.0.0.1"))) {
         return port;
       } catch (IOException taken) {
