@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code GET /metrics} (Prometheus text format), {@code GET /health/live} (the process answers),
+ * each of the three also for {@code HEAD} (status and headers, no body),
  * {@code GET /health/ready} (cluster joined, verticles deployed, accepting; 503 otherwise, with the reason: during
  * a drain, and while the node sees fewer than {@code cluster.min_nodes} nodes)
  * and {@code /admin} (the dashboard page: its sign-in form for a browser, 401 for any other client without
@@ -26,14 +27,15 @@ public final class MetricsRoutes {
   /** Mounts the routes; call on the event loop that serves them (the gateway verticle's). */
   public static void mount(Router router, NodeContext node) {
     RefusalLog keyFailures = new RefusalLog(node.vertx(), LoggerFactory.getLogger(MetricsRoutes.class), "auth_failure");
-    router.get("/metrics").handler(ctx -> ctx.response()
+    // HEAD as well as GET: load balancers and uptime checkers often probe with HEAD, and a 404 there reads as down.
+    router.route("/metrics").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> ctx.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
         .end(node.registry().scrape()));
-    router.get("/health/live").handler(ctx -> ctx.response()
+    router.route("/health/live").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> ctx.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
         .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
         .end(new JsonObject().put("status", "UP").put("node", node.name()).encode()));
-    router.get("/health/ready").handler(ctx -> {
+    router.route("/health/ready").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> {
       boolean joined = clusterJoined(node);
       boolean ready = joined && node.ready();
       Quorum quorum = node.quorum();

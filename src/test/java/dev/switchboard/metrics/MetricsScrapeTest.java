@@ -166,6 +166,22 @@ class MetricsScrapeTest {
     assertTrue(used.contains("switchboard_publish_to_socket_seconds_bucket"), used.toString());
   }
 
+  /** Load balancers and uptime checks probe with HEAD: the same status and headers as GET, no body. */
+  @Test
+  void headIsAnsweredLikeGetWithoutABody() throws Exception {
+    for (String path : List.of("/metrics", "/health/live", "/health/ready")) {
+      HttpRequest.Builder get = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
+          .timeout(Duration.ofSeconds(10));
+      HttpResponse<String> full = HttpClient.newHttpClient().send(get.GET().build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> head = HttpClient.newHttpClient()
+          .send(get.method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(full.statusCode(), head.statusCode(), "HEAD " + path);
+      assertEquals(200, head.statusCode(), "HEAD " + path);
+      assertEquals(full.headers().firstValue("content-type"), head.headers().firstValue("content-type"), path);
+      assertEquals("", head.body(), "HEAD " + path + " has no body");
+    }
+  }
+
   /**
    * SPEC §7: the page is API-key protected. A client without the key gets 401; a browser (Accept: text/html)
    * gets the sign-in form, which holds no data; with the key, the page.
