@@ -4,12 +4,19 @@ import java.util.List;
 
 /**
  * A client → server request (SPEC §4), decoded and validated by {@link FrameDecoder}.
- * Every frame may carry an {@code id} (a JSON string or number) that the answer echoes; it is null when absent.
+ * Every frame may carry an {@code id} (a JSON string or number) that the answer echoes; it is null when absent,
+ * and {@link #NULL_ID} when the frame said {@code "id":null}, which is echoed as sent.
  * {@code message} fields hold any JSON value as Vert.x decodes it (JsonObject, JsonArray, String, Number, Boolean).
  */
 public sealed interface Frame {
 
   Object id();
+
+  /** The id of a frame that carried {@code "id":null}: its answers carry {@code "id":null} too, as SPEC §4 echoes. */
+  Object NULL_ID = NullId.NULL;
+
+  /** The type of {@link #NULL_ID}: a value no JSON id decodes to, so it cannot be mistaken for one. */
+  enum NullId { NULL }
 
   /** {@code auth}: authenticate (or renew) with a JWT, optionally subscribing to extra channels. */
   record Auth(Object id, String token, List<String> channels) implements Frame {}

@@ -42,11 +42,16 @@ public final class FrameDecoder {
    */
   public static Object idOf(String text) {
     try {
-      Object id = Json.decodeValue(text) instanceof JsonObject o ? o.getValue("id") : null;
-      return id instanceof String || id instanceof Number ? id : null;
+      Object id = Json.decodeValue(text) instanceof JsonObject o ? idField(o) : null;
+      return id instanceof String || id instanceof Number || id == Frame.NULL_ID ? id : null;
     } catch (RuntimeException e) {
       return null;
     }
+  }
+
+  private static Object idField(JsonObject obj) {
+    Object id = obj.getValue("id");
+    return id == null && obj.containsKey("id") ? Frame.NULL_ID : id;
   }
 
   private static Decoded decodeUnchecked(String text) {
@@ -65,8 +70,8 @@ public final class FrameDecoder {
     if (!(parsed instanceof JsonObject obj)) {
       return Decoded.fail("frame must be a JSON object", null);
     }
-    Object id = obj.getValue("id");
-    if (id != null && !(id instanceof String) && !(id instanceof Number)) {
+    Object id = idField(obj);
+    if (id != null && id != Frame.NULL_ID && !(id instanceof String) && !(id instanceof Number)) {
       return Decoded.fail("id must be a string or a number", null);
     }
     if (id instanceof Double d && !Double.isFinite(d)) {

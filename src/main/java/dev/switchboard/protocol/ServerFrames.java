@@ -99,7 +99,9 @@ public final class ServerFrames {
   }
 
   private static JsonObject withId(JsonObject o, Object id) {
-    if (id != null) {
+    if (id == Frame.NULL_ID) {
+      o.putNull("id");
+    } else if (id != null) {
       o.put("id", id);
     }
     return o;

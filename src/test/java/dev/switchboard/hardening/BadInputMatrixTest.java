@@ -270,6 +270,24 @@ class BadInputMatrixTest {
 
   // ---- transport ----------------------------------------------------------------------------------
 
+  /** SPEC §4: the answer echoes the request's id, {@code "id":null} included (JSON-RPC clients send it). */
+  @Test
+  void anIdOfNullIsEchoedAsNull() {
+    WsClient c = mallory();
+    try {
+      c.sendText("{\"type\":\"ping\",\"id\":null}");
+      JsonObject pong = c.next("pong", 5_000).await();
+      assertTrue(pong.containsKey("id") && pong.getValue("id") == null, pong.encode());
+      c.sendText("{\"type\":\"subscribe\",\"id\":null,\"channel\":\"room:no such!\"}");
+      JsonObject err = c.next("error", 5_000).await();
+      assertTrue(err.containsKey("id") && err.getValue("id") == null, err.encode());
+      c.sendText("{\"type\":\"ping\"}");
+      assertFalse(c.next("pong", 5_000).await().containsKey("id"), "no id sent, none answered");
+    } finally {
+      c.close().await();
+    }
+  }
+
   @Test
   void binaryFrameIsRefusedWithBadRequestAndTheConnectionStays() {
     WsClient c = mallory();
