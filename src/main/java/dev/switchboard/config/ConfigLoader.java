@@ -244,6 +244,36 @@ public final class ConfigLoader {
     return r.unread().stream().map(u -> u.key() + u.hint()).toList();
   }
 
+  /**
+   * A namespace's own size limit, 0 when absent. It can only be smaller than the session's: a bigger one could
+   * never be used by a client (the frame closes with 1009 first) and would let backends past the limit every
+   * session is built for.
+   */
+  private static int namespaceMessageSize(ConfigReader r, String key, int sessionMax) {
+    if (r.raw(key) == null) {
+      return 0;
+    }
+    int bytes = r.integer(key, 0, 1, Integer.MAX_VALUE);
+    if (bytes > sessionMax) {
+      throw new ConfigException(key, "must not be larger than session.max_message_size (" + sessionMax
+          + " bytes), was " + bytes + ": raise session.max_message_size as well, or leave this key out");
+    }
+    return bytes;
+  }
+
+  /** A namespace's publishes per second per session, 0 when absent; a value given must allow some. */
+  private static double namespacePublishRate(ConfigReader r, String key) {
+    if (r.raw(key) == null) {
+      return 0;
+    }
+    double rate = r.decimal(key, 0, 0, 1e9);
+    if (!(rate > 0)) {
+      throw new ConfigException(key, "must be a number of publishes per second above 0, was " + r.raw(key)
+          + " (leave the key out for no limit)");
+    }
+    return rate;
+  }
+
   private static SwitchboardConfig read(ConfigReader r) {
     var server = new SwitchboardConfig.Server(
         r.string("server.host", "127.0.0.1"),
@@ -292,7 +322,9 @@ public final class ConfigLoader {
           ConfigReader.oneOf(SwitchboardConfig.PublishPolicy.class, p + ".publish", r.string(p + ".publish", "none")),
           r.bool(p + ".presence", false),
           r.integer(p + ".history_size", 0, 0, 1_000_000),
-          r.duration(p + ".history_ttl", Duration.ZERO)));
+          r.duration(p + ".history_ttl", Duration.ZERO),
+          namespaceMessageSize(r, p + ".max_message_size", session.maxMessageSize()),
+          namespacePublishRate(r, p + ".publish_rate")));
     }
     var channels = new SwitchboardConfig.Channels(
         r.bool("channels.direct_messages", true),

@@ -213,11 +213,20 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    *
    * @param historySize messages kept per channel; 0 = no history
    * @param historyTtl how long an idle channel's history is kept
+   * @param maxMessageSize largest message published into its channels, in bytes of its UTF-8 JSON, on every
+   *     path (client, HTTP, event bus, Redis); 0 = none of its own, {@code session.max_message_size} alone
+   * @param publishRate client publishes ({@code broadcast}, {@code send}) per second per session into its
+   *     channels, in a token bucket of {@link #publishBurst()}; 0 = no limit of its own
    */
   public record NamespaceRules(SubscribePolicy subscribe, PublishPolicy publish, boolean presence,
-                               int historySize, Duration historyTtl) {
+                               int historySize, Duration historyTtl, int maxMessageSize, double publishRate) {
     public boolean keepsHistory() {
       return historySize > 0;
+    }
+
+    /** Twice the rate, rounded up and at least one: a client may send a short run at once, then the rate. */
+    public int publishBurst() {
+      return (int) Math.max(1, Math.ceil(2 * publishRate));
     }
   }
 

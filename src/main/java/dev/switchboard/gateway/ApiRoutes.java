@@ -187,9 +187,6 @@ public final class ApiRoutes {
     boolean array = parsed instanceof JsonArray;
     for (int i = 0; i < items.size(); i++) {
       Refusal no = validate(items.get(i));
-      if (no == null && MessageSize.over(items.get(i).getValue("message"), maxMessageSize)) {
-        no = new Refusal(413, MessageSize.refusal(maxMessageSize));
-      }
       if (no != null) {
         fail(ctx, no.status(), array ? "item " + i + ": " + no.reason() : no.reason());
         return;
@@ -245,7 +242,11 @@ public final class ApiRoutes {
     if (from != null && !(from instanceof String)) {
       return Refusal.bad("from_user must be a string");
     }
-    return null;
+    if (MessageSize.over(o.getValue("message"), maxMessageSize)) {
+      return new Refusal(413, MessageSize.refusal(maxMessageSize));
+    }
+    ProtocolError tooBig = rules.checkMessageSize(r.channel(), o.getValue("message"));
+    return tooBig == null ? null : new Refusal(413, tooBig.message());
   }
 
   /** Sequential, so an array keeps its order on each channel; counts in {@code published} the items that went. */

@@ -3,7 +3,9 @@ package dev.switchboard.gateway;
 import dev.switchboard.auth.Principal;
 import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
+import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.history.HistoryStore;
+import dev.switchboard.limiter.TokenBucket;
 import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.Frame;
@@ -16,16 +18,25 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * What an authenticated session asks of the cluster, each request answered by one frame: publish and send
  * (acked), presence, request (a service's reply) and history. Each is checked against the channel rules (or
- * {@code rpc.allowed}) first; a refusal is an error frame and the connection stays open.
+ * {@code rpc.allowed}) first; a refusal is an error frame and the connection stays open. Publish and send then
+ * meet their namespace's own limits: its {@code max_message_size} and, per session, its {@code publish_rate}.
  */
 final class SessionRequests {
 
   private final Session session;
   private final SessionServices svc;
+  /**
+   * Namespace → this session's budget of publishes into it, for namespaces with a {@code publish_rate}; made on
+   * the first publish into one, so a session that never does carries no map. Refilled lazily on each take, as
+   * the session's inbound bucket is: no timer.
+   */
+  private Map<String, TokenBucket> publishBudgets;
 
   SessionRequests(Session session, SessionServices svc) {
     this.session = session;
@@ -58,9 +69,18 @@ final class SessionRequests {
    * verticle, whose per-channel append chain hands out the offsets in order.
    */
   private void route(Principal principal, Frame f, Channel channel, Object message) {
+    ProtocolError tooBig = svc.rules().checkMessageSize(channel, message);
+    if (tooBig != null) {
+      svc.node().metrics().dropped("too_large");
+      session.send(ServerFrames.error(tooBig.withId(f.id())));
+      return;
+    }
     String cutOff = svc.node().quorum().refusal();
     if (cutOff != null) {
       session.reply(f, ErrorCode.INTERNAL, cutOff);
+      return;
+    }
+    if (!withinPublishRate(f, channel)) {
       return;
     }
     if (!svc.rules().keepsHistory(channel)) {
@@ -79,6 +99,39 @@ final class SessionRequests {
         replyFailure(f, ar.cause());
       }
     }));
+  }
+
+  /**
+   * Takes a token from the session's budget for the channel's namespace, if it has a {@code publish_rate};
+   * over it the publish is answered {@code rate_limited} and dropped. Such a refusal does not count towards
+   * the 4008 close: the frame already spent a token of the session's inbound bucket, which bounds how many
+   * refusals a client can cause, and a client that publishes too fast into one namespace is not abusing the
+   * connection (its subscriptions and other publishes go on).
+   */
+  private boolean withinPublishRate(Frame f, Channel channel) {
+    SwitchboardConfig.NamespaceRules rules = svc.rules().rules(channel);
+    if (rules == null || rules.publishRate() == 0) {
+      return true;
+    }
+    long now = System.nanoTime();
+    if (publishBudgets == null) {
+      publishBudgets = new HashMap<>(4);
+    }
+    TokenBucket budget = publishBudgets.computeIfAbsent(channel.namespace(),
+        ns -> new TokenBucket(rules.publishRate(), rules.publishBurst(), now));
+    if (budget.tryTake(now)) {
+      return true;
+    }
+    svc.node().metrics().dropped("rate_limited");
+    session.reply(f, ErrorCode.RATE_LIMITED, "over channels.namespaces." + channel.namespace() + ".publish_rate: "
+        + perSecond(rules.publishRate()) + " publishes/s into " + channel.namespace() + ": channels (burst "
+        + rules.publishBurst() + "); message dropped");
+    return false;
+  }
+
+  /** 2 rather than 2.0, 0.5 as it is. */
+  private static String perSecond(double rate) {
+    return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
   }
 
   void presence(Principal principal, Frame.Presence p) {

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * address), so each subscribed session receives each Redis message exactly once however many nodes run.
  * The payload is {@code {"message":…, "from_user":…}} or any other JSON value, delivered as the message
  * (text that is not JSON is delivered as a string). The router's checks apply: a channel of an unknown
- * namespace, a payload over {@code max_message_size} bytes, a null message or a {@code from_user} that is
+ * namespace, a payload over {@code max_message_size} bytes (or a message over its namespace's own
+ * {@code max_message_size}), a null message or a {@code from_user} that is
  * not a string is dropped with a warning. A node cut off from its quorum ({@code cluster.min_nodes}) drops
  * everything, logged as {@code event=redis_dropped} and counted as dropped {@code no_quorum}: its sessions are
  * being sent to the nodes that still hold the quorum, whose bridges deliver it. Channels that keep history go
@@ -175,6 +176,14 @@ public final class RedisBridgeVerticle extends VerticleBase {
     if (refusal != null) {
       log.warn("event=redis_refused channel={} reason={}", LogLineLayout.quote(redisChannel),
           LogLineLayout.quote(refusal));
+      return;
+    }
+    // The message, not the payload around it, as the router measures it against the namespace's own limit.
+    ProtocolError tooBig = rules.checkMessageSize(ch.channel(), message);
+    if (tooBig != null) {
+      log.warn("event=redis_refused channel={} reason={}", LogLineLayout.quote(redisChannel),
+          LogLineLayout.quote(tooBig.message()));
+      node.metrics().dropped("too_large");
       return;
     }
     if (rules.keepsHistory(ch.channel())) {

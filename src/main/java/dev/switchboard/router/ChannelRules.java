@@ -159,6 +159,20 @@ public final class ChannelRules {
     return null;
   }
 
+  /**
+   * Whether a message fits its namespace's own {@code max_message_size}: null when it does or the namespace
+   * has none, else {@code too_large} (HTTP 413) naming the key and its limit. Measured as
+   * {@link MessageSize} measures {@code session.max_message_size}, which every path checks besides this.
+   */
+  public ProtocolError checkMessageSize(Channel ch, Object message) {
+    NamespaceRules r = namespaces.get(ch.namespace());
+    if (r == null || r.maxMessageSize() == 0 || !MessageSize.over(message, r.maxMessageSize())) {
+      return null;
+    }
+    return new ProtocolError(ErrorCode.TOO_LARGE, "message is larger than channels.namespaces." + ch.namespace()
+        + ".max_message_size (" + r.maxMessageSize() + " bytes) for " + ch.namespace() + ": channels", null);
+  }
+
   public boolean keepsHistory(Channel ch) {
     NamespaceRules r = namespaces.get(ch.namespace());
     return r != null && r.keepsHistory();

@@ -204,6 +204,14 @@ class ConfigLoaderTest {
       "{\"rpc\":{\"allowed\":[1,2]}}                                       | rpc.allowed",
       "{\"channels\":{\"namespaces\":{\"room\":{\"subscribe\":\"everyone\"}}}} | channels.namespaces.room.subscribe",
       "{\"channels\":{\"namespaces\":{\"room\":5}}}                        | channels.namespaces.room",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":0}}}}     | channels.namespaces.room.max_message_size",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":-5}}}}    | channels.namespaces.room.max_message_size",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":\"1k\"}}}} | channels.namespaces.room.max_message_size",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":70000}}}} | channels.namespaces.room.max_message_size",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"publish_rate\":0}}}}         | channels.namespaces.room.publish_rate",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"publish_rate\":-1}}}}        | channels.namespaces.room.publish_rate",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"publish_rate\":\"fast\"}}}} | channels.namespaces.room.publish_rate",
+      "{\"channels\":{\"namespaces\":{\"room\":{\"publish_rate\":\"NaN\"}}}}  | channels.namespaces.room.publish_rate",
       "{\"channels\":{\"direct_messages\":\"perhaps\"}}                    | channels.direct_messages",
       "{\"logging\":{\"message_sample_rate\":2}}                           | logging.message_sample_rate",
       "{\"drain\":{\"period\":\"forever\"}}                                | drain.period",
@@ -211,6 +219,34 @@ class ConfigLoaderTest {
   void aBadValueStopsLoadingAndNamesItsKey(String json, String key) {
     ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(json)));
     assertTrue(e.getMessage().startsWith(key + ":"), "message should start with " + key + ": " + e.getMessage());
+  }
+
+  @Test
+  void aNamespaceMayHaveASizeLimitAndAPublishRateOfItsOwn() {
+    SwitchboardConfig c = ConfigLoader.fromJson(new JsonObject().put("channels", new JsonObject().put("namespaces",
+        new JsonObject().put("chat", new JsonObject().put("max_message_size", 1024).put("publish_rate", 1.5))
+            .put("slow", new JsonObject().put("publish_rate", "0.2")))));
+    SwitchboardConfig.NamespaceRules chat = c.channels().namespaces().get("chat");
+    assertEquals(1024, chat.maxMessageSize());
+    assertEquals(1.5, chat.publishRate());
+    assertEquals(3, chat.publishBurst(), "twice the rate");
+    assertEquals(1, c.channels().namespaces().get("slow").publishBurst(), "rounded up, at least one");
+    // Absent: no limit of the namespace's own (session.max_message_size and the inbound bucket still apply).
+    assertEquals(0, c.channels().namespaces().get("room").maxMessageSize());
+    assertEquals(0, c.channels().namespaces().get("room").publishRate());
+    // Up to the session's limit, which is what a namespace's limit is measured against.
+    assertEquals(65536, ConfigLoader.fromJson(new JsonObject("{\"channels\":{\"namespaces\":{\"room\":"
+        + "{\"max_message_size\":65536}}}}")).channels().namespaces().get("room").maxMessageSize());
+    ConfigException over = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(
+        "{\"session\":{\"max_message_size\":4096},\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":8192}}}}")));
+    assertEquals("channels.namespaces.room.max_message_size: must not be larger than session.max_message_size "
+        + "(4096 bytes), was 8192: raise session.max_message_size as well, or leave this key out", over.getMessage());
+    ConfigException zero = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(
+        "{\"channels\":{\"namespaces\":{\"room\":{\"publish_rate\":0}}}}")));
+    assertTrue(zero.getMessage().contains("leave the key out for no limit"), zero.getMessage());
+    // Read like the namespace's other keys, so a misspelt one is named with the key it meant.
+    assertEquals(List.of("channels.namespaces.room.publish_rte (did you mean channels.namespaces.room.publish_rate?)"),
+        ConfigLoader.unknownKeys(new JsonObject("{\"channels\":{\"namespaces\":{\"room\":{\"publish_rte\":5}}}}")));
   }
 
   @Test

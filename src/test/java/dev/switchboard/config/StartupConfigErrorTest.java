@@ -55,6 +55,21 @@ class StartupConfigErrorTest {
   }
 
   @Test
+  void aNamespaceLimitOverTheSessionsExitsWith2NamingTheKey() throws IOException {
+    Path f = dir.resolve("namespace.json");
+    Files.writeString(f, "{\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":100000}}}}");
+    Cli.Result r = Cli.run("run", "--standalone", "--conf", f.toString());
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("switchboard: config error: channels.namespaces.room.max_message_size: must not be "
+        + "larger than session.max_message_size (65536 bytes), was 100000"), r.toString());
+    Files.writeString(f, "{\"channels\":{\"namespaces\":{\"room\":{\"publish_rate\":\"fast\"}}}}");
+    r = Cli.run("run", "--standalone", "--conf", f.toString());
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("switchboard: config error: channels.namespaces.room.publish_rate: must be a number"),
+        r.toString());
+  }
+
+  @Test
   void aMinNodesThatIsNotAWholeNumberFromOneExitsWith2NamingTheKey() throws IOException {
     Path f = dir.resolve("quorum.json");
     for (Object bad : List.of(0, -1, "two", 1.5)) {

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 class MemoryHistoryStoreTest {
 
   private final NamespaceRules rules = new NamespaceRules(SubscribePolicy.CLAIM, PublishPolicy.MEMBERS, true, 3,
-      Duration.ofMinutes(1));
+      Duration.ofMinutes(1), 0, 0);
   private final MemoryHistoryStore store = new MemoryHistoryStore(ch -> rules);
 
   @Test

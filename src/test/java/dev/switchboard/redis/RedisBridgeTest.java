@@ -45,7 +45,8 @@ class RedisBridgeTest {
     nodes = TestNodes.cluster(2, new JsonObject().put("redis", new JsonObject().put("url", redis.url()))
         .put("channels", new JsonObject().put("namespaces", new JsonObject()
             .put("topic", new JsonObject().put("subscribe", "authenticated").put("publish", "none")
-                .put("history_size", 100).put("history_ttl", "10m")))));
+                .put("history_size", 100).put("history_ttl", "10m"))
+            .put("small", new JsonObject().put("subscribe", "authenticated").put("max_message_size", 100)))));
     waitFor(() -> redis.patternSubscribers() == 2, 10_000, () -> "both bridges subscribed");
   }
 
@@ -226,6 +227,31 @@ class RedisBridgeTest {
     assertEquals(21, history.getJsonArray("messages").size(), history::encode);
     assertEquals(21L, history.getLong("offset"));
     Future.join(subs.stream().map(WsClient::close).toList()).await();
+  }
+
+  /** A namespace's own max_message_size holds for Redis too, measured on the message as the router measures it. */
+  @Test
+  void aMessageOverItsNamespacesSizeIsRefusedAndTheSameSizeElsewhereIsDelivered(Vertx vertx) {
+    try (LogCapture logs = LogCapture.of(RedisBridgeVerticle.class)) {
+      String name = unique("big");
+      String big = "x".repeat(150);
+      WsClient member = WsClient.authed(vertx, nodes.get(0).port(), TestNodes.token(unique("m"), name)).await();
+      for (String ch : List.of("small:" + name, "room:" + name)) {
+        assertEquals("ack", member.request(ch, new JsonObject().put("type", "subscribe").put("channel", ch), 10_000)
+            .await().getString("type"));
+      }
+      publishRaw(vertx, "small:" + name, new JsonObject().put("message", big).encode());
+      publishRaw(vertx, "room:" + name, new JsonObject().put("message", big).encode());
+      publishRaw(vertx, "small:" + name, new JsonObject().put("message", "fits").encode());
+      assertEquals(big, member.next(f -> ("room:" + name).equals(f.getString("channel")), 10_000).await()
+          .getString("message"));
+      assertEquals("fits", member.next(f -> ("small:" + name).equals(f.getString("channel")), 10_000).await()
+          .getString("message"), "the message over the namespace's limit was dropped");
+      waitFor(() -> logs.containing("redis_refused").size() == 2, 5_000, () -> "one refusal per node: " + logs.messages());
+      String line = logs.containing("redis_refused").get(0);
+      assertTrue(line.contains("channels.namespaces.small.max_message_size (100 bytes)"), line);
+      member.close().await();
+    }
   }
 
   @Test
