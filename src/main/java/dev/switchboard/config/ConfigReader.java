@@ -111,7 +111,8 @@ final class ConfigReader {
     } else {
       throw new ConfigException(key, "must be a number");
     }
-    if (d < min || d > max) {
+    // Written so that NaN fails too: Double.parseDouble takes "NaN", which is neither below min nor above max.
+    if (!(d >= min && d <= max)) {
       throw new ConfigException(key, "must be between " + min + " and " + max + ", was " + d);
     }
     return d;

@@ -197,6 +197,8 @@ class ConfigLoaderTest {
       "{\"session\":{\"max_message_size\":10}}                             | session.max_message_size",
       "{\"limits\":{\"burst\":0}}                                          | limits.burst",
       "{\"limits\":{\"messages_per_second\":\"lots\"}}                     | limits.messages_per_second",
+      "{\"limits\":{\"messages_per_second\":\"NaN\"}}                      | limits.messages_per_second",
+      "{\"logging\":{\"message_sample_rate\":\"NaN\"}}                     | logging.message_sample_rate",
       "{\"api\":{\"keys\":5}}                                              | api.keys",
       "{\"auth\":{\"auth_timeout\":\"0s\"}}                                | auth.auth_timeout",
       "{\"auth\":{\"expiry_grace\":\"-5\"}}                                | auth.expiry_grace",
