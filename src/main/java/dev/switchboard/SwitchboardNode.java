@@ -341,7 +341,7 @@ public final class SwitchboardNode {
     SwitchboardConfig.Server s = c.server();
     return new SwitchboardConfig(c.nodeId(), new SwitchboardConfig.Server(s.host(), port, s.wsPath(), s.instances(),
         s.compression(), s.maxConnections(), s.allowedOrigins(), s.tlsCert(), s.tlsKey(), s.transport(),
-        s.eventLoops(), s.headerTimeout()), c.auth(), c.api(),
+        s.eventLoops(), s.headerTimeout(), s.bodyTimeout()), c.auth(), c.api(),
         c.session(), c.limits(), c.channels(), c.rpc(), c.cluster(), c.redis(), c.drain(), c.logging());
   }
 }

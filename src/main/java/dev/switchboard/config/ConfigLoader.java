@@ -37,6 +37,7 @@ public final class ConfigLoader {
     m.put("SWITCHBOARD_TRANSPORT", "server.transport");
     m.put("SWITCHBOARD_EVENT_LOOPS", "server.event_loops");
     m.put("SWITCHBOARD_HEADER_TIMEOUT", "server.header_timeout");
+    m.put("SWITCHBOARD_BODY_TIMEOUT", "server.body_timeout");
     m.put("SWITCHBOARD_NODE_ID", "node.id");
     m.put("SWITCHBOARD_CLUSTER_PORT", "cluster.port");
     m.put("SWITCHBOARD_CLUSTER_MEMBERS", "cluster.members");
@@ -287,7 +288,8 @@ public final class ConfigLoader {
         r.string("server.tls.key", null),
         r.choice("server.transport", SwitchboardConfig.Transport.AUTO, SwitchboardConfig.Transport.class),
         r.integer("server.event_loops", 0, 0, 256),
-        r.duration("server.header_timeout", Duration.ofSeconds(10)));
+        r.duration("server.header_timeout", Duration.ofSeconds(10)),
+        r.duration("server.body_timeout", Duration.ofSeconds(30)));
     var auth = new SwitchboardConfig.Auth(
         r.string("auth.jwt_secret", null),
         r.string("auth.jwt_public_key", null),

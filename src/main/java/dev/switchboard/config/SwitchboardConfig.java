@@ -32,14 +32,19 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
    * @param eventLoops size of the node's event-loop pool; 0 = Vert.x's default, two per CPU core
    * @param headerTimeout how long an HTTP connection may take to deliver a request head (its upgrade, or an API
    *     request): the first from the connection's start, each later one from its first byte; default 10 s
+   * @param bodyTimeout how long a request may take to deliver its whole body, counted from the end of its head;
+   *     default 30 s
    */
   public record Server(String host, int port, String wsPath, int instances, boolean compression,
                        int maxConnections, List<String> allowedOrigins, String tlsCert, String tlsKey,
-                       Transport transport, int eventLoops, Duration headerTimeout) {
+                       Transport transport, int eventLoops, Duration headerTimeout, Duration bodyTimeout) {
     public Server {
+      // The gateway's one-second tick enforces both: a shorter deadline would be a promise it cannot keep.
       if (headerTimeout.toMillis() < 1000) {
-        // The gateway's one-second tick enforces it: a shorter deadline would be a promise it cannot keep.
         throw new ConfigException("server.header_timeout", "must be at least 1s, was " + headerTimeout.toMillis() + "ms");
+      }
+      if (bodyTimeout.toMillis() < 1000) {
+        throw new ConfigException("server.body_timeout", "must be at least 1s, was " + bodyTimeout.toMillis() + "ms");
       }
       if (!wsPath.startsWith("/")) {
         throw new ConfigException("server.ws_path", "must start with /");

@@ -56,8 +56,8 @@ public final class GatewayVerticle extends VerticleBase {
   private SessionHub hub;
   private SessionServices services;
   private HttpServer server;
-  private HeadDeadline heads;
-  private RefusalLog slowHeads;
+  private RequestDeadlines deadlines;
+  private RefusalLog slowRequests;
   private long ticker = -1;
 
   public GatewayVerticle(NodeContext node) {
@@ -88,8 +88,8 @@ public final class GatewayVerticle extends VerticleBase {
         .setWebSocketAllowServerNoContext(true)
         .setWebSocketPreferredClientNoContext(true)
         // Bounds HTTP connections gone silent between requests or inside a body (a request head has
-        // server.header_timeout: HeadDeadline). An accepted WebSocket drops the handler (UpgradeLeftovers): its session's idle rule
-        // (1001) and close grace take over.
+        // server.header_timeout in all, a body server.body_timeout: RequestDeadlines). An accepted WebSocket
+        // drops the handler (UpgradeLeftovers): its session's idle rule (1001) and close grace take over.
         .setIdleTimeout((int) config.session().idleTimeout().toSeconds() + 5)
         .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
         // Every HTTP response and upgrade is written from this verticle's event loop, so the connection can
@@ -107,11 +107,22 @@ public final class GatewayVerticle extends VerticleBase {
       opts.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tlsCert()).setKeyPath(s.tlsKey()));
     }
     int maxMessage = config.session().maxMessageSize();
-    slowHeads = new RefusalLog(vertx, log, "connect_refused");
-    heads = new HeadDeadline(s.headerTimeout(), this::headTooSlow);
+    slowRequests = new RefusalLog(vertx, log, "connect_refused");
+    deadlines = new RequestDeadlines(s.headerTimeout(), s.bodyTimeout(), new RequestDeadlines.Expiry() {
+      @Override
+      public void headTooSlow(Channel ch, String reason) {
+        refuseSlow(ch, "header_timeout", reason, "");
+      }
+
+      @Override
+      public void bodyTooSlow(Channel ch, String reason, boolean answered) {
+        // answer=none: a response to the request, or to one before it, had already begun (TimeoutAnswer).
+        refuseSlow(ch, "body_timeout", reason, answered ? " answer=408" : " answer=none");
+      }
+    });
     server = vertx.createHttpServer(opts)
         .connectionHandler(conn -> {
-          heads.watch(conn);
+          deadlines.watch(conn);
           InflationLimit.install(conn, opts, maxMessage);
           // A client resetting its connection mid-request is routine, and any client can do it at will:
           // without a handler Vert.x logs each one as an ERROR with a stack trace.
@@ -192,7 +203,7 @@ public final class GatewayVerticle extends VerticleBase {
   }
 
   private void tick() {
-    heads.sweep(System.nanoTime());
+    deadlines.sweep(System.nanoTime());
     long now = System.currentTimeMillis();
     for (Session s : hub.sessions().toArray(new Session[0])) {
       s.tick(now);
@@ -276,13 +287,15 @@ public final class GatewayVerticle extends VerticleBase {
     }
   }
 
-  /** A connection about to be closed for taking longer than server.header_timeout over a request head. */
-  private void headTooSlow(Channel ch) {
-    node.metrics().connect("header_timeout");
+  /**
+   * A connection about to be closed for taking longer than server.header_timeout over a request head, or
+   * server.body_timeout over a body: counted and logged like the limiter's refusals, summarised per address.
+   */
+  private void refuseSlow(Channel ch, String result, String reason, String fields) {
+    node.metrics().connect(result);
     String ip = ch.remoteAddress() instanceof java.net.InetSocketAddress a && a.getAddress() != null
         ? a.getAddress().getHostAddress() : "unknown";
-    slowHeads.refused("ip=" + ip, " reason=\"no complete request head within server.header_timeout ("
-        + config.server().headerTimeout().toMillis() + " ms)\"");
+    slowRequests.refused("ip=" + ip, " reason=\"" + reason + "\"" + fields);
   }
 
   private static void connectionError(Throwable e) {

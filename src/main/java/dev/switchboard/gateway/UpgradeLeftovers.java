@@ -15,7 +15,7 @@ import io.vertx.core.http.ServerWebSocket;
  *       auth timeout, and the close grace once closed: {@link Session#tickClosing}); kept, it is a
  *       scheduled task per connection, re-armed for its life, and a promise and listener on every frame
  *       Vert.x writes;
- *   <li>the {@link HeadDeadline} clock: a WebSocket sends no more request heads;
+ *   <li>the {@link RequestDeadlines} clock: a WebSocket sends no more request heads or bodies;
  *   <li>on io_uring, where the 101 response completes a loop pass later, Vert.x's chunked writer, which
  *       stays for the life of the connection. WebSocket frames are never {@code ChunkedInput}s, so it holds
  *       nothing when it is removed.
@@ -47,8 +47,8 @@ final class UpgradeLeftovers {
       // Removing it cancels its scheduled task.
       pipeline.remove(IDLE);
     }
-    if (pipeline.get(HeadDeadline.HANDLER) != null) {
-      pipeline.remove(HeadDeadline.HANDLER);
+    if (pipeline.get(RequestDeadlines.HANDLER) != null) {
+      pipeline.remove(RequestDeadlines.HANDLER);
     }
   }
 }

@@ -35,7 +35,7 @@ public final class SwitchboardMetrics {
 
   /** Connect results counted, each pre-registered at zero. */
   static final String[] CONNECT_RESULTS = {"ok", "unauthorized", "too_many_connections", "auth_timeout",
-      "forbidden_origin", "node_full", "draining", "no_quorum", "header_timeout"};
+      "forbidden_origin", "node_full", "draining", "no_quorum", "header_timeout", "body_timeout"};
   static final String[] DROP_REASONS = {"slow_consumer", "rate_limited", "no_session", "too_large", "no_quorum"};
   static final String[] MESSAGE_TYPES = {"auth", "subscribe", "unsubscribe", "broadcast", "send", "presence",
       "request", "history", "ping", "invalid", "binary"};
@@ -90,7 +90,7 @@ public final class SwitchboardMetrics {
 
   /**
    * result: ok, unauthorized, auth_timeout, forbidden_origin, too_many_connections, node_full, draining, no_quorum,
-   * header_timeout.
+   * header_timeout, body_timeout.
    */
   public void connect(String result) {
     connects.computeIfAbsent(result, r -> Counter.builder("switchboard.connects").tag("result", r)

@@ -40,6 +40,7 @@ class ConfigLoaderTest {
     assertEquals(0, c.server().eventLoops());
     assertEquals(0, c.server().maxConnections());
     assertEquals(Duration.ofSeconds(10), c.server().headerTimeout());
+    assertEquals(Duration.ofSeconds(30), c.server().bodyTimeout());
     assertEquals(Duration.ofSeconds(10), c.auth().authTimeout());
     assertEquals(Duration.ofSeconds(25), c.auth().expiryGrace());
     assertEquals(Duration.ofSeconds(25), c.session().heartbeat());
@@ -111,6 +112,15 @@ class ConfigLoaderTest {
     ConfigException e = assertThrows(ConfigException.class,
         () -> ConfigLoader.load(null, Map.of("SWITCHBOARD_HEADER_TIMEOUT", "0"), Map.of()));
     assertTrue(e.getMessage().startsWith("server.header_timeout:"), e.getMessage());
+  }
+
+  @Test
+  void theBodyTimeoutIsSetByEnvAndABadOneNamesItsKey() {
+    assertEquals(Duration.ofMinutes(2),
+        ConfigLoader.load(null, Map.of("SWITCHBOARD_BODY_TIMEOUT", "2m"), Map.of()).server().bodyTimeout());
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.load(null, Map.of("SWITCHBOARD_BODY_TIMEOUT", "0"), Map.of()));
+    assertEquals("server.body_timeout: must be at least 1s, was 0ms", e.getMessage());
   }
 
   @Test
@@ -191,6 +201,8 @@ class ConfigLoaderTest {
       "{\"server\":{\"tls\":{\"cert\":\"/etc/cert.pem\"}}}                 | server.tls",
       "{\"server\":{\"header_timeout\":\"soon\"}}                        | server.header_timeout",
       "{\"server\":{\"header_timeout\":\"500ms\"}}                       | server.header_timeout",
+      "{\"server\":{\"body_timeout\":\"soon\"}}                          | server.body_timeout",
+      "{\"server\":{\"body_timeout\":\"999ms\"}}                         | server.body_timeout",
       "{\"session\":{\"heartbeat\":\"soon\"}}                              | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"500ms\"}}                             | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"30s\",\"idle_timeout\":\"20s\"}}      | session.idle_timeout",

@@ -110,7 +110,8 @@ class StartupConfigErrorTest {
     for (var c : List.of(Map.entry(Map.of("SWITCHBOARD_CONF", bad.toString()), "limits.burst"),
         Map.entry(Map.of("SWITCHBOARD_PORT", "notaport"), "server.port"),
         Map.entry(Map.of("SWITCHBOARD_AUTH_ISSUERS", "[{\"issuer\":"), "switchboard: config error: SWITCHBOARD_AUTH_ISSUERS: is not valid JSON"),
-        Map.entry(Map.of("SWITCHBOARD_HEADER_TIMEOUT", "a while"), "server.header_timeout"))) {
+        Map.entry(Map.of("SWITCHBOARD_HEADER_TIMEOUT", "a while"), "server.header_timeout"),
+        Map.entry(Map.of("SWITCHBOARD_BODY_TIMEOUT", "a while"), "server.body_timeout"))) {
       Path err = dir.resolve("stderr.txt");
       Process p = runInChildJvm(c.getKey(), err);
       try {

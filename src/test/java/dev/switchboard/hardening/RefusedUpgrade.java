@@ -50,6 +50,11 @@ record RefusedUpgrade(int status, Map<String, String> headers, String body, Stri
   /** Over TLS, trusting exactly the PEM certificate at {@code cert}. */
   static RefusedUpgrade tls(int port, Path cert, String path, Map<String, String> extraHeaders, long endWithinMs)
       throws Exception {
+    return attempt(tlsSocket(port, cert), port, path, extraHeaders, endWithinMs);
+  }
+
+  /** A TLS connection to the node, handshake done, trusting exactly the PEM certificate at {@code cert}. */
+  static SSLSocket tlsSocket(int port, Path cert) throws Exception {
     KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
     trusted.load(null, null);
     try (InputStream in = Files.newInputStream(cert)) {
@@ -64,7 +69,7 @@ record RefusedUpgrade(int status, Map<String, String> headers, String body, Stri
     SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(raw, "127.0.0.1", port, true);
     s.setSoTimeout(10_000);
     s.startHandshake();
-    return attempt(s, port, path, extraHeaders, endWithinMs);
+    return s;
   }
 
   private static RefusedUpgrade attempt(Socket s, int port, String path, Map<String, String> extraHeaders,

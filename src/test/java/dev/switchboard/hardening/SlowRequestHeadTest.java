@@ -12,10 +12,7 @@ import dev.switchboard.testing.TestNodes;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -157,47 +154,15 @@ class SlowRequestHeadTest {
   }
 
   private Socket connect() throws IOException {
-    Socket s = new Socket();
-    s.connect(new InetSocketAddress("127.0.0.1", node.port()), 5_000);
-    s.setTcpNoDelay(true);
-    return s;
+    return SlowPeer.connect(node.port());
   }
 
-  /** Writes {@code bytes} in pieces of {@code piece} bytes, {@code gapMs} apart, from a thread of its own. */
   private static Thread dribble(Socket s, byte[] bytes, int piece, long gapMs) {
-    Thread t = new Thread(() -> {
-      try {
-        OutputStream out = s.getOutputStream();
-        for (int i = 0; i < bytes.length; i += piece) {
-          out.write(bytes, i, Math.min(piece, bytes.length - i));
-          out.flush();
-          Thread.sleep(gapMs);
-        }
-      } catch (IOException | InterruptedException e) {
-        // the node closed the connection, or the test is over
-      }
-    }, "dribbler");
-    t.setDaemon(true);
-    t.start();
-    return t;
+    return SlowPeer.dribble(s, bytes, piece, gapMs);
   }
 
-  /** Reads until the node ends the connection; returns the milliseconds since {@code startNanos}. */
   private static long awaitEnd(Socket s, long startNanos) throws IOException {
-    s.setSoTimeout((int) CUT_WITHIN_MS);
-    InputStream in = s.getInputStream();
-    try {
-      while (in.read() >= 0) {
-        // an answer to a malformed head may come before the close; what counts is that the close comes
-      }
-    } catch (SocketTimeoutException e) {
-      throw new AssertionError("the connection was still open " + CUT_WITHIN_MS + " ms after it started", e);
-    } catch (SocketException reset) {
-      // closed with unread bytes of ours still queued on the node's side: a reset, which ends it just as well
-    }
-    long after = (System.nanoTime() - startNanos) / 1_000_000;
-    assertTrue(after <= CUT_WITHIN_MS, "closed only after " + after + " ms");
-    return after;
+    return SlowPeer.awaitEnd(s, startNanos, CUT_WITHIN_MS);
   }
 
   /** Reads one response with a Content-Length body. */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Vertx;
@@ -20,12 +21,14 @@ import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemTrustOptions;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,7 +69,8 @@ class TlsAndOriginTest {
     } finally {
       p.destroyForcibly();
     }
-    tls = TestNodes.standalone(new JsonObject().put("server", new JsonObject()
+    // A short body deadline, for the 408 over TLS; every other request here sends its body at once.
+    tls = TestNodes.standalone(new JsonObject().put("server", new JsonObject().put("body_timeout", "2s")
         .put("tls", new JsonObject().put("cert", cert.toString()).put("key", key.toString()))));
     origins = TestNodes.standalone(new JsonObject().put("server", new JsonObject()
         .put("allowed_origins", new JsonArray().add(ALLOWED))));
@@ -191,6 +195,30 @@ class TlsAndOriginTest {
     assertEquals(403, r.status(), r.toString());
     assertEquals("close", r.header("Connection"), r.toString());
     assertTrue(r.closed(), "the server must end the TLS session (close_notify, then EOF) after its 403: " + r);
+  }
+
+  /** {@code server.body_timeout} over TLS: the 408 is written through the TLS session, which then ends cleanly. */
+  @Test
+  void aBodyDrippedOverTlsGets408AndTheServerEndsTheTlsSession() throws Exception {
+    String body = "{\"channel\":\"topic:tls\",\"message\":1}";
+    try (SSLSocket s = RefusedUpgrade.tlsSocket(tls.port(), cert)) {
+      String request = "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TestNodes.API_KEY
+          + "\r\nContent-Length: " + body.length() + "\r\n\r\n";
+      s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      Thread dribbler = SlowPeer.dribble(s, body.getBytes(StandardCharsets.ISO_8859_1), 1, 200);
+      try {
+        InputStream in = s.getInputStream();
+        RawWsClient.ResponseHead head = RawWsClient.readResponseHead(in);
+        assertEquals(408, head.status());
+        assertEquals("close", head.headers().get("connection"));
+        String error = new String(in.readNBytes(Integer.parseInt(head.headers().get("content-length"))),
+            StandardCharsets.UTF_8);
+        assertTrue(error.contains("server.body_timeout (2000 ms)"), error);
+        assertEquals(-1, in.read(), "the server must end the TLS session (close_notify, then EOF) after its 408");
+      } finally {
+        dribbler.interrupt();
+      }
+    }
   }
 
   /**
