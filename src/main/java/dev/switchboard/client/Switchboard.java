@@ -30,7 +30,7 @@ public final class Switchboard {
   /** A publisher on a clustered (or, in tests, standalone) Vert.x that shares the nodes' event bus. */
   public static Publisher publisher(Vertx vertx) {
     answerProbes(vertx);
-    return new Publisher(vertx, DEFAULT_MAX_MESSAGE_SIZE, null, true);
+    return new Publisher(vertx, DEFAULT_MAX_MESSAGE_SIZE, Map.of(), null, true);
   }
 
   /**

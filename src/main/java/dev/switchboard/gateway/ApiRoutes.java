@@ -11,7 +11,6 @@ import dev.switchboard.protocol.Channel;
 import dev.switchboard.protocol.ErrorCode;
 import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.router.ChannelRules;
-import dev.switchboard.router.MessageSize;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.http.HttpHeaders;
@@ -242,10 +241,7 @@ public final class ApiRoutes {
     if (from != null && !(from instanceof String)) {
       return Refusal.bad("from_user must be a string");
     }
-    if (MessageSize.over(o.getValue("message"), maxMessageSize)) {
-      return new Refusal(413, MessageSize.refusal(maxMessageSize));
-    }
-    ProtocolError tooBig = rules.checkMessageSize(r.channel(), o.getValue("message"));
+    ProtocolError tooBig = rules.checkMessageSize(r.channel(), o.getValue("message"), maxMessageSize);
     return tooBig == null ? null : new Refusal(413, tooBig.message());
   }
 

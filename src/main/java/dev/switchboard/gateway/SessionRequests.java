@@ -69,21 +69,24 @@ final class SessionRequests {
    * verticle, whose per-channel append chain hands out the offsets in order.
    */
   private void route(Principal principal, Frame f, Channel channel, Object message) {
-    ProtocolError tooBig = svc.rules().checkMessageSize(channel, message);
-    if (tooBig != null) {
-      svc.node().metrics().dropped("too_large");
-      session.send(ServerFrames.error(tooBig.withId(f.id())));
-      return;
+    SwitchboardConfig.NamespaceRules ns = svc.rules().rules(channel);
+    if (ns != null && ns.maxMessageSize() > 0) {
+      ProtocolError tooBig = svc.rules().checkMessageSize(channel, message);
+      if (tooBig != null) {
+        svc.node().metrics().dropped("too_large");
+        session.send(ServerFrames.error(tooBig.withId(f.id())));
+        return;
+      }
     }
     String cutOff = svc.node().quorum().refusal();
     if (cutOff != null) {
       session.reply(f, ErrorCode.INTERNAL, cutOff);
       return;
     }
-    if (!withinPublishRate(f, channel)) {
+    if (ns != null && ns.publishRate() > 0 && !withinPublishRate(f, channel.namespace(), ns)) {
       return;
     }
-    if (!svc.rules().keepsHistory(channel)) {
+    if (ns == null || !ns.keepsHistory()) {
       Publication pub = Publication.now(channel.toString(), message, principal.userId());
       svc.fanout().publish(pub, channel);
       svc.fanout().accepted(pub, true);
@@ -102,29 +105,28 @@ final class SessionRequests {
   }
 
   /**
-   * Takes a token from the session's budget for the channel's namespace, if it has a {@code publish_rate};
+   * Takes a token from the session's budget for a namespace with a {@code publish_rate};
    * over it the publish is answered {@code rate_limited} and dropped. Such a refusal does not count towards
    * the 4008 close: the frame already spent a token of the session's inbound bucket, which bounds how many
    * refusals a client can cause, and a client that publishes too fast into one namespace is not abusing the
    * connection (its subscriptions and other publishes go on).
    */
-  private boolean withinPublishRate(Frame f, Channel channel) {
-    SwitchboardConfig.NamespaceRules rules = svc.rules().rules(channel);
-    if (rules == null || rules.publishRate() == 0) {
-      return true;
-    }
+  private boolean withinPublishRate(Frame f, String namespace, SwitchboardConfig.NamespaceRules rules) {
     long now = System.nanoTime();
     if (publishBudgets == null) {
       publishBudgets = new HashMap<>(4);
     }
-    TokenBucket budget = publishBudgets.computeIfAbsent(channel.namespace(),
-        ns -> new TokenBucket(rules.publishRate(), rules.publishBurst(), now));
+    TokenBucket budget = publishBudgets.get(namespace);
+    if (budget == null) {
+      budget = new TokenBucket(rules.publishRate(), rules.publishBurst(), now);
+      publishBudgets.put(namespace, budget);
+    }
     if (budget.tryTake(now)) {
       return true;
     }
     svc.node().metrics().dropped("rate_limited");
-    session.reply(f, ErrorCode.RATE_LIMITED, "over channels.namespaces." + channel.namespace() + ".publish_rate: "
-        + perSecond(rules.publishRate()) + " publishes/s into " + channel.namespace() + ": channels (burst "
+    session.reply(f, ErrorCode.RATE_LIMITED, "over channels.namespaces." + namespace + ".publish_rate: "
+        + perSecond(rules.publishRate()) + " publishes/s into " + namespace + ": channels (burst "
         + rules.publishBurst() + "); message dropped");
     return false;
   }

@@ -27,7 +27,7 @@ public final class MetricsRoutes {
   /** Mounts the routes; call on the event loop that serves them (the gateway verticle's). */
   public static void mount(Router router, NodeContext node) {
     RefusalLog keyFailures = new RefusalLog(node.vertx(), LoggerFactory.getLogger(MetricsRoutes.class), "auth_failure");
-    // HEAD as well as GET: load balancers and uptime checkers often probe with HEAD, and a 404 there reads as down.
+    // HEAD as well as GET: load balancers and uptime checkers often probe with HEAD, and a 405 there reads as down.
     router.route("/metrics").method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> ctx.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
         .end(node.registry().scrape()));

@@ -165,12 +165,24 @@ public final class ChannelRules {
    * {@link MessageSize} measures {@code session.max_message_size}, which every path checks besides this.
    */
   public ProtocolError checkMessageSize(Channel ch, Object message) {
+    return checkMessageSize(ch, message, 0);
+  }
+
+  /**
+   * A backend's message against the one limit that applies to it: its namespace's {@code max_message_size} where
+   * it has one (never above {@code sessionMax}, the config sees to that), else {@code sessionMax}. One
+   * measurement, so a message up to 64 KiB is encoded once, not once per limit.
+   */
+  public ProtocolError checkMessageSize(Channel ch, Object message, int sessionMax) {
     NamespaceRules r = namespaces.get(ch.namespace());
-    if (r == null || r.maxMessageSize() == 0 || !MessageSize.over(message, r.maxMessageSize())) {
+    boolean own = r != null && r.maxMessageSize() > 0;
+    int limit = own ? r.maxMessageSize() : sessionMax;
+    if (limit == 0 || !MessageSize.over(message, limit)) {
       return null;
     }
-    return new ProtocolError(ErrorCode.TOO_LARGE, "message is larger than channels.namespaces." + ch.namespace()
-        + ".max_message_size (" + r.maxMessageSize() + " bytes) for " + ch.namespace() + ": channels", null);
+    return new ProtocolError(ErrorCode.TOO_LARGE, !own ? MessageSize.refusal(sessionMax)
+        : "message is larger than channels.namespaces." + ch.namespace() + ".max_message_size ("
+            + r.maxMessageSize() + " bytes) for " + ch.namespace() + ": channels", null);
   }
 
   public boolean keepsHistory(Channel ch) {

@@ -106,11 +106,7 @@ public final class RouterVerticle extends VerticleBase {
     Object message = body.getValue("message");
     // A client's message was measured by its session: the frame against session.max_message_size, the message
     // against its namespace's limit (SessionRequests), before it came here.
-    if (!fromClient && MessageSize.over(message, maxMessageSize)) {
-      msg.fail(413, MessageSize.refusal(maxMessageSize));
-      return;
-    }
-    ProtocolError tooBig = fromClient ? null : rules.checkMessageSize(ch, message);
+    ProtocolError tooBig = fromClient ? null : rules.checkMessageSize(ch, message, maxMessageSize);
     if (tooBig != null) {
       msg.fail(413, tooBig.message());
       return;
