@@ -16,6 +16,7 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,9 +32,9 @@ import org.slf4j.LoggerFactory;
  *       connection is closed without an answer: a previous request's response may still be on its way out.
  *   <li>{@code server.body_timeout}: a request's whole body must be in within it, counted from the end of the read
  *       that completed its head. Past it the node answers {@code 408} and closes, when that answer can be the
- *       request's own ({@link TimeoutAnswer}); otherwise it just closes. The time is the whole transfer's, also
- *       any the node itself holds the read back (a pipelined request waiting for the response before it), which
- *       is why the default is generous.
+ *       request's own ({@link TimeoutAnswer}); otherwise it just closes. Time the node itself holds the body
+ *       back does not count against the client: a body past its deadline while an earlier response on the
+ *       connection is still being made (pipelining), or while Vert.x has stopped reading, gets a new one.
  * </ul>
  *
  * <p>One handler per connection, right behind Vert.x's request decoder, because neither moment is in Vert.x's
@@ -84,8 +85,16 @@ final class RequestDeadlines {
   private final Waits heads;
   private final Waits bodies;
   private final Waits answering;
+  /** {@link System#nanoTime}; a test's own clock in unit tests, so that "later" is not a matter of microseconds. */
+  private final LongSupplier nanoClock;
 
   RequestDeadlines(Duration headTimeout, Duration bodyTimeout, Expiry expiry) {
+    this(headTimeout, bodyTimeout, expiry, System::nanoTime);
+  }
+
+  RequestDeadlines(Duration headTimeout, Duration bodyTimeout, Expiry expiry, LongSupplier nanoClock) {
+    TimeoutAnswer.checkSupported();
+    this.nanoClock = nanoClock;
     this.expiry = expiry;
     this.headReason = "no complete request head within server.header_timeout (" + headTimeout.toMillis() + " ms)";
     this.bodyReason = "request body not complete within server.body_timeout (" + bodyTimeout.toMillis() + " ms)";
@@ -126,8 +135,16 @@ final class RequestDeadlines {
       ch.close();
     }
     List<Clock> lateBodies = bodies.late(nowNanos);
+    int cut = lateHeads.size();
     for (Clock c : lateBodies) {
       Channel ch = c.ctx.channel();
+      if (!ch.config().isAutoRead() || TimeoutAnswer.behindAnotherResponse(c.conn)) {
+        // The node itself holds this body back (a pipelined request waits for the response before it, and
+        // Vert.x stops reading past a few queued messages): not the client's delay. Its clock starts again.
+        bodies.enter(c, nowNanos);
+        continue;
+      }
+      cut++;
       boolean answer = TimeoutAnswer.fits(c.conn);
       expiry.bodyTooSlow(ch, bodyReason, answer);
       if (answer) {
@@ -139,7 +156,7 @@ final class RequestDeadlines {
         ch.close();
       }
     }
-    return lateHeads.size() + lateBodies.size();
+    return cut;
   }
 
   /** Connections now waiting for a head (tests, diagnostics). */
@@ -218,7 +235,7 @@ final class RequestDeadlines {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
       this.ctx = ctx;
-      owner.heads.enter(this, System.nanoTime());
+      owner.heads.enter(this, owner.nanoClock.getAsLong());
     }
 
     @Override
@@ -257,13 +274,13 @@ final class RequestDeadlines {
         // The read that completed a head ended with its body still incomplete: the body's clock starts here,
         // once per request. Later reads of the same body do not restart it.
         if (in != owner.bodies) {
-          owner.bodies.enter(this, System.nanoTime());
+          owner.bodies.enter(this, owner.nanoClock.getAsLong());
         }
       } else if (!inRequest && !endedThisRead && in == null) {
         // Bytes came between requests and made no head yet: a head has started. After a request that ended in
         // this same read, the connection is taken as idle (kept alive) until its next read; a head pipelined
         // behind that request starts its clock then, and the idle timeout bounds the wait for that read.
-        owner.heads.enter(this, System.nanoTime());
+        owner.heads.enter(this, owner.nanoClock.getAsLong());
       }
       endedThisRead = false;
       ctx.fireChannelReadComplete();

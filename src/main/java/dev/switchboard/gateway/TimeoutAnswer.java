@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * {@code responseInProgress} (the one being answered; a later one waits until it is done). Requests in time never
  * come here and pay nothing. Internal API, checked against the pinned Vert.x version by
  * {@code SlowRequestBodyTest}; should the fields be gone, a late body closes its connection without an answer
- * (with a warning at start).
+ * (with a warning as the gateway starts).
  *
  * <p>The answer is written as bytes from below Vert.x's response encoder, which is left out: the connection closes
  * right after it, so nothing needs the encoder's state to follow it.
@@ -36,6 +36,27 @@ final class TimeoutAnswer {
   private static final Field RESPONSE_IN_PROGRESS = field("responseInProgress");
 
   private TimeoutAnswer() {}
+
+  /** Loads the fields now, so a Vert.x without them is warned about as the gateway starts, not at a first late body. */
+  static void checkSupported() {
+    // Class initialisation has run by now: the static fields above were looked up and any warning given.
+  }
+
+  /**
+   * Whether a response to an earlier request on {@code conn} is still being made: the request being read waits
+   * behind it (Vert.x does not read on meanwhile). False when that cannot be told (the fields are gone).
+   */
+  static boolean behindAnotherResponse(HttpConnection conn) {
+    if (REQUEST_IN_PROGRESS == null || RESPONSE_IN_PROGRESS == null || !(conn instanceof Http1xServerConnection)) {
+      return false;
+    }
+    try {
+      Object answering = RESPONSE_IN_PROGRESS.get(conn);
+      return answering != null && answering != REQUEST_IN_PROGRESS.get(conn);
+    } catch (IllegalAccessException | RuntimeException e) {
+      return false;
+    }
+  }
 
   /** Whether a 408 on {@code conn} now would be the answer of the request being read. On its event loop only. */
   static boolean fits(HttpConnection conn) {

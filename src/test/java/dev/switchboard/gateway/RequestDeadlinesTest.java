@@ -43,7 +43,10 @@ class RequestDeadlinesTest {
   }
 
   final Recorder expired = new Recorder();
-  final RequestDeadlines deadlines = new RequestDeadlines(HEAD_TIMEOUT, BODY_TIMEOUT, expired);
+  /** The deadlines' clock, moved by the tests: "later" is then a whole second, not the microseconds between sends. */
+  long now = 1_000_000_000L;
+  final RequestDeadlines deadlines = new RequestDeadlines(HEAD_TIMEOUT, BODY_TIMEOUT, expired, () -> now);
+  static final long SECOND = 1_000_000_000L;
   final EmbeddedChannel ch = new EmbeddedChannel();
 
   RequestDeadlinesTest() {
@@ -56,8 +59,8 @@ class RequestDeadlinesTest {
     assertEquals(1, deadlines.waitingForHead(), "waiting from the start");
     send("GET /health/live HT");
     assertEquals(1, deadlines.waitingForHead());
-    assertEquals(0, deadlines.sweep(System.nanoTime()), "not yet due");
-    assertEquals(1, deadlines.sweep(System.nanoTime() + HEAD_TIMEOUT.toNanos()));
+    assertEquals(0, deadlines.sweep(now + HEAD_TIMEOUT.toNanos() - 1), "not yet due");
+    assertEquals(1, deadlines.sweep(now + HEAD_TIMEOUT.toNanos()));
     assertEquals(List.of(ch), expired.heads);
     assertFalse(ch.isOpen(), "closed");
     assertEquals(0, deadlines.waitingForHead());
@@ -68,19 +71,21 @@ class RequestDeadlinesTest {
     send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     assertEquals(0, deadlines.waitingForHead(), "the request ended in the read that brought it: idle, not a head");
     assertEquals(0, deadlines.waitingForBody());
-    assertEquals(0, deadlines.sweep(System.nanoTime() + 2 * BODY_TIMEOUT.toNanos()));
+    assertEquals(0, deadlines.sweep(now + 2 * BODY_TIMEOUT.toNanos()));
     assertTrue(ch.isOpen());
   }
 
   @Test
   void aLaterHeadIsTimedFromItsFirstByte() {
     send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-    long firstByte = System.nanoTime();
+    now += 100 * SECOND;  // idle between requests: no head's time
+    long firstByte = now;
     send("G");
     assertEquals(1, deadlines.waitingForHead());
+    now += SECOND;
     send("ET /b HTTP/1.1\r\n");
-    assertEquals(0, deadlines.sweep(firstByte + HEAD_TIMEOUT.toNanos() / 2), "more bytes do not restart the clock, nor cut early");
-    assertEquals(1, deadlines.sweep(firstByte + HEAD_TIMEOUT.toNanos() + 1_000_000));
+    assertEquals(0, deadlines.sweep(firstByte + HEAD_TIMEOUT.toNanos() - 1), "not before the deadline");
+    assertEquals(1, deadlines.sweep(firstByte + HEAD_TIMEOUT.toNanos()), "from the first byte: more bytes do not restart it");
   }
 
   @Test
@@ -93,16 +98,16 @@ class RequestDeadlinesTest {
 
   @Test
   void aBodyOnTheWayIsTimedFromItsHeadNotFromItsLatestByte() {
-    long headEnd = System.nanoTime();
+    long headEnd = now;
     send("POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345");
     assertEquals(0, deadlines.waitingForHead(), "a body is not a head");
     assertEquals(1, deadlines.waitingForBody());
+    now += 5 * SECOND;
     send("678");
-    assertEquals(0, deadlines.sweep(headEnd + BODY_TIMEOUT.toNanos() / 2),
-        "more bytes do not restart the clock, nor cut early");
     assertEquals(0, deadlines.sweep(headEnd + 2 * HEAD_TIMEOUT.toNanos()), "the head's deadline is not the body's");
+    assertEquals(0, deadlines.sweep(headEnd + BODY_TIMEOUT.toNanos() - 1), "not before the deadline");
     assertTrue(ch.isOpen());
-    assertEquals(1, deadlines.sweep(System.nanoTime() + BODY_TIMEOUT.toNanos()));
+    assertEquals(1, deadlines.sweep(headEnd + BODY_TIMEOUT.toNanos()), "from the head: more bytes do not restart it");
     assertEquals(List.of(ch), expired.bodies);
     assertTrue(expired.heads.isEmpty());
     assertFalse(ch.isOpen(), "closed (without a Vert.x connection to ask, never answered)");
@@ -112,24 +117,29 @@ class RequestDeadlinesTest {
   @Test
   void aBodyInTimeStopsItsClockAndTheNextRequestsBodyHasAClockOfItsOwn() {
     send("POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345");
+    now += 20 * SECOND;
     send("67890");
     assertEquals(0, deadlines.waitingForBody(), "the request ended: idle until the next byte");
     assertEquals(0, deadlines.waitingForHead());
-    long secondHead = System.nanoTime();
+    now += 20 * SECOND;
+    long secondHead = now;
     send("POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n1");
     assertEquals(1, deadlines.waitingForBody());
-    assertEquals(0, deadlines.sweep(secondHead + BODY_TIMEOUT.toNanos() - 1_000_000));
-    assertEquals(1, deadlines.sweep(System.nanoTime() + BODY_TIMEOUT.toNanos()));
+    assertEquals(0, deadlines.sweep(secondHead + BODY_TIMEOUT.toNanos() - 1), "its own clock, not the first body's");
+    assertEquals(1, deadlines.sweep(secondHead + BODY_TIMEOUT.toNanos()));
     assertEquals(List.of(ch), expired.bodies);
   }
 
   @Test
   void aRequestEndingInTheReadThatBringsTheNextHeadRestartsTheBodyClock() {
+    long firstBody = now;
     send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n1");
-    long firstBody = System.nanoTime();
+    now += 10 * SECOND;
+    long secondBody = now;
     send("23POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n1");
     assertEquals(1, deadlines.waitingForBody());
-    assertEquals(0, deadlines.sweep(firstBody + BODY_TIMEOUT.toNanos() - 1), "the second body's clock is its own");
+    assertEquals(0, deadlines.sweep(firstBody + BODY_TIMEOUT.toNanos()), "the second body's clock is its own");
+    assertEquals(1, deadlines.sweep(secondBody + BODY_TIMEOUT.toNanos()));
   }
 
   @Test
@@ -138,7 +148,7 @@ class RequestDeadlinesTest {
     assertEquals(1, deadlines.waitingForBody());
     ch.close();
     assertEquals(0, deadlines.waitingForBody());
-    assertEquals(0, deadlines.sweep(System.nanoTime() + BODY_TIMEOUT.toNanos()));
+    assertEquals(0, deadlines.sweep(now + BODY_TIMEOUT.toNanos()));
     assertTrue(expired.bodies.isEmpty());
   }
 

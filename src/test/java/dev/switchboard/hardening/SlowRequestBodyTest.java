@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
+import dev.switchboard.bus.Addresses;
 import dev.switchboard.gateway.GatewayVerticle;
 import dev.switchboard.testing.LogCapture;
 import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
+import io.vertx.core.Handler;
+import io.vertx.core.eventbus.DeliveryContext;
 import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -120,6 +123,39 @@ class SlowRequestBodyTest {
       }
     }
     assertEquals(1.0, bodyTimeouts());
+  }
+
+  /**
+   * HTTP pipelining: while the node makes a slow answer to request 1 it holds request 2 back, so the time its
+   * body waits is the node's, not the client's. Cutting it at the deadline would also have killed answer 1.
+   */
+  @Test
+  void aPipelinedBodyWaitingBehindASlowAnswerIsNotCut() throws Exception {
+    String held = "{\"channel\":\"topic:held\",\"message\":1}";
+    long holdMs = DEADLINE_MS + 2_000;
+    Handler<DeliveryContext<Object>> slowAnswer = ctx -> {
+      if (Addresses.PUBLISH.equals(ctx.message().address()) && ctx.message().body() instanceof JsonObject o
+          && "topic:held".equals(o.getString("channel"))) {
+        node.vertx().setTimer(holdMs, t -> ctx.next());
+      } else {
+        ctx.next();
+      }
+    };
+    node.vertx().eventBus().addOutboundInterceptor(slowAnswer);
+    try (Socket s = SlowPeer.connect(node.port())) {
+      byte[] second = bytes(BODY);
+      int half = second.length / 2;
+      s.getOutputStream().write(concat(concat(publishHead(TestNodes.API_KEY, held.length()), bytes(held)),
+          concat(publishHead(TestNodes.API_KEY, second.length), java.util.Arrays.copyOf(second, half))));
+      s.setSoTimeout((int) (holdMs + 5_000));
+      InputStream in = s.getInputStream();
+      assertEquals(200, readResponse(in), "answer 1, made while request 2's body waited past the deadline");
+      s.getOutputStream().write(second, half, second.length - half);
+      assertEquals(200, readResponse(in), "request 2, whose body came in time once the node read it");
+    } finally {
+      node.vertx().eventBus().removeOutboundInterceptor(slowAnswer);
+    }
+    assertEquals(0.0, bodyTimeouts());
   }
 
   @Test
