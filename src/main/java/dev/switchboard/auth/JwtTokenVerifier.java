@@ -145,26 +145,34 @@ public final class JwtTokenVerifier implements TokenVerifier {
 
   /** Why the token was refused, in words a client may see. */
   private static String refusal(Throwable e, JwksKeys jwks, String kid, String token) {
-    if (notYetValid(token, e)) {
-      return "token not valid yet (its nbf is in the future)";
+    String early = notYetValid(token, e);
+    if (early != null) {
+      return "token not valid yet (its " + early + " is in the future)";
     }
     String mismatch = algorithmMismatch(e, jwks, kid, token);
     return mismatch != null ? mismatch : reason(e, kid);
   }
 
   /**
-   * vertx-auth-jwt reports a token whose {@code nbf} is still ahead as "expired"; only a look at the claim
-   * (its signature was checked, or the token is refused anyway) tells the client the truth.
+   * vertx-auth-jwt reports a token whose {@code nbf} or {@code iat} is still ahead as "expired" (an issuer whose clock
+   * runs ahead of this node's mints such tokens); only a look at the claims (its signature was checked, or the token
+   * is refused anyway) tells the client the truth. The claim that is ahead, or null.
    */
-  private static boolean notYetValid(String token, Throwable e) {
+  private static String notYetValid(String token, Throwable e) {
     if (e.getMessage() == null || !e.getMessage().toLowerCase(java.util.Locale.ROOT).contains("expired")) {
-      return false;
+      return null;
     }
     try {
-      Object nbf = JWT.parse(token).getJsonObject("payload").getValue("nbf");
-      return nbf instanceof Number n && n.longValue() > System.currentTimeMillis() / 1000;
+      JsonObject payload = JWT.parse(token).getJsonObject("payload");
+      long now = System.currentTimeMillis() / 1000;
+      for (String claim : List.of("nbf", "iat")) {
+        if (payload.getValue(claim) instanceof Number n && n.longValue() > now) {
+          return claim;
+        }
+      }
+      return null;
     } catch (RuntimeException notAJwt) {
-      return false;
+      return null;
     }
   }
 
