@@ -72,7 +72,7 @@ public final class FrameDecoder {
     }
     Object id = idField(obj);
     if (id != null && id != Frame.NULL_ID && !(id instanceof String) && !(id instanceof Number)) {
-      return Decoded.fail("id must be a string or a number", null);
+      return Decoded.fail("id must be a string, a number or null", null);
     }
     if (id instanceof Double d && !Double.isFinite(d)) {
       // 1e999 parses to Infinity, which would be echoed as the string "Infinity": not the id that was sent.

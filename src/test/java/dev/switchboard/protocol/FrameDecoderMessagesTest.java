@@ -47,4 +47,13 @@ class FrameDecoderMessagesTest {
     assertEquals("id must be a finite number", infinite.error().message());
     assertNull(FrameDecoder.decode("{\"type\":\"ping\",\"id\":1e300}").error());
   }
+
+  @Test
+  void anIdOfAnotherTypeIsToldThatNullIsAnIdToo() {
+    for (String id : new String[] {"{\"a\":1}", "[1]", "true"}) {
+      assertEquals("id must be a string, a number or null",
+          FrameDecoder.decode("{\"type\":\"ping\",\"id\":" + id + "}").error().message(), id);
+    }
+    assertNull(FrameDecoder.decode("{\"type\":\"ping\",\"id\":null}").error());
+  }
 }
