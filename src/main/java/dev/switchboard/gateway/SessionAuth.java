@@ -90,6 +90,11 @@ final class SessionAuth {
       session.reply(a, ErrorCode.BAD_REQUEST, "authentication already in progress");
       return;
     }
+    if (a.token().isEmpty()) {
+      log.info("event=auth_failure session={} ip={} reason=\"token is empty\"", session.id(), session.ip());
+      refused(a, "token is empty: put a JWT in the auth frame's token");
+      return;
+    }
     inFlight = true;
     eb().<JsonObject>request(Addresses.AUTH_VERIFY, a.token(), Session.LOCAL).onComplete(session.guarded(a, ar -> {
       if (session.isClosed()) {

@@ -106,8 +106,10 @@ public final class FrameDecoder {
           : Decoded.fail("api_key must be a non-empty string", id);
     }
     Object token = obj.getValue("token");
-    if (!(token instanceof String s) || s.isEmpty()) {
-      return Decoded.fail(token == null ? "missing field: token" : "token must be a non-empty string", id);
+    // An empty token is an auth attempt that fails (unauthorized, then 1008, as an empty ?token= does), not a
+    // malformed frame that leaves the client waiting for the auth timeout.
+    if (!(token instanceof String s)) {
+      return Decoded.fail(token == null ? "missing field: token" : "token must be a string", id);
     }
     Object chans = obj.getValue("channels");
     List<String> channels = new ArrayList<>();

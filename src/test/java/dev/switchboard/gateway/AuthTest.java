@@ -261,12 +261,12 @@ class AuthTest {
   }
 
   /**
-   * A token that is there but empty (?token= with nothing after it, or a bare "Bearer") is refused at once as a
-   * token that does not verify. Before, it was taken for no token: the client waited out auth_timeout for a 1008
-   * "auth timeout" that did not say why.
+   * A token that is there but empty (?token= with nothing after it, a bare "Bearer", an auth frame's "token":"") is
+   * refused at once as a token that does not verify. Before, it was taken for no token (or, in a frame, for a bad
+   * request): the client waited out auth_timeout for a 1008 "auth timeout" that did not say why.
    */
   @ParameterizedTest
-  @ValueSource(strings = {"query", "header"})
+  @ValueSource(strings = {"query", "header", "frame"})
   void anEmptyTokenOnTheUpgradeIsRefusedAtOnce(String where, Vertx vertx) {
     WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(node.port())
         .setURI(where.equals("query") ? "/ws?token=" : "/ws");
@@ -275,6 +275,9 @@ class AuthTest {
     }
     long t0 = System.currentTimeMillis();
     WsClient c = WsClient.connect(vertx, o).await();
+    if (where.equals("frame")) {
+      c.sendText("{\"type\":\"auth\",\"token\":\"\"}");
+    }
     JsonObject err = c.next("error", WAIT).await();
     assertEquals("unauthorized", err.getString("code"), err.encode());
     assertTrue(err.getString("message").startsWith("token is empty: "), err.encode());
