@@ -254,7 +254,12 @@ public final class ConfigLoader {
     if (r.raw(key) == null) {
       return 0;
     }
-    int bytes = r.integer(key, 0, 1, Integer.MAX_VALUE);
+    // Type checked by the reader, range here: its bounds would read "between 1 and 2147483647", not the real ones.
+    int bytes = r.integer(key, 0, Integer.MIN_VALUE, Integer.MAX_VALUE);
+    if (bytes < 1) {
+      throw new ConfigException(key, "must be at least 1 byte, was " + bytes + " (leave the key out for no limit of "
+          + "the namespace's own)");
+    }
     if (bytes > sessionMax) {
       throw new ConfigException(key, "must not be larger than session.max_message_size (" + sessionMax
           + " bytes), was " + bytes + ": raise session.max_message_size as well, or leave this key out");
@@ -267,7 +272,7 @@ public final class ConfigLoader {
     if (r.raw(key) == null) {
       return 0;
     }
-    double rate = r.decimal(key, 0, 0, 1e9);
+    double rate = r.decimal(key, 0, Double.NEGATIVE_INFINITY, 1e9);
     if (!(rate > 0)) {
       throw new ConfigException(key, "must be a number of publishes per second above 0, was " + r.raw(key)
           + " (leave the key out for no limit)");

@@ -235,6 +235,17 @@ class ConfigLoaderTest {
     assertTrue(e.getMessage().startsWith(key + ":"), "message should start with " + key + ": " + e.getMessage());
   }
 
+  /** The reader's own bounds would say "between 1 and 2147483647" or "between 0.0 and 1.0E9": not the real ones. */
+  @Test
+  void aNamespaceLimitOutOfRangeIsToldItsRealRange() {
+    String size = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(
+        "{\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":0}}}}"))).getMessage();
+    assertTrue(size.contains("must be at least 1 byte, was 0"), size);
+    String rate = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(
+        "{\"channels\":{\"namespaces\":{\"room\":{\"publish_rate\":-1}}}}"))).getMessage();
+    assertTrue(rate.contains("must be a number of publishes per second above 0, was -1"), rate);
+  }
+
   @Test
   void aNamespaceMayHaveASizeLimitAndAPublishRateOfItsOwn() {
     SwitchboardConfig c = ConfigLoader.fromJson(new JsonObject().put("channels", new JsonObject().put("namespaces",
