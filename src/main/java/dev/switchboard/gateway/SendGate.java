@@ -136,6 +136,9 @@ final class SendGate extends ChannelDuplexHandler {
     this.ctx = ctx;
     this.channel = ctx.channel();
     this.held = new PendingWriteQueue(ctx);
+    // Put in at a session's first delivery, behind whatever Vert.x wrote before (an auth_success, a recovery's
+    // replay and its ack), which may still wait in Netty's buffer: the first idle check must look there.
+    this.passedOn = true;
   }
 
   @Override

@@ -147,6 +147,46 @@ class UringSendTest {
     await(ctx, "Vert.x's message, then both frames, in order");
   }
 
+  /**
+   * A gate is put in a socket's pipeline at its session's first delivery, when Vert.x may have written bytes
+   * that are still in Netty's buffer (an auth_success, a recovery's replay): a new gate must not take the socket
+   * for idle. It did, and a live message overtook a recovery's replay and its ack (HistoryRecoveryTest, 1 run
+   * in 12 on a loaded machine).
+   */
+  @Test
+  void aGateInstalledBehindBytesAlreadyInNettyDoesNotTakeTheSocketForIdle() throws Exception {
+    VertxTestContext ctx = new VertxTestContext();
+    List<String> received = new CopyOnWriteArrayList<>();
+    HttpServer http = server.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
+            .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
+        .webSocketHandler(ws -> ws.textMessageHandler(m -> {
+          // Vert.x's write first, on io_uring still in the channel's buffer; then the gate.
+          ws.writeTextMessage("replayed");
+          RawSocket raw = RawSocket.of(ws);
+          ByteBuf live = WireFrames.text("live");
+          try {
+            ctx.verify(() -> assertFalse(raw.gate().sendIfIdle(live), "Vert.x's bytes are still waiting in Netty"));
+            raw.write(live);
+            raw.flush();
+          } finally {
+            live.release();
+          }
+        }));
+    int port = http.listen(0).await().actualPort();
+    wsClient()
+        .connect(port, "127.0.0.1", "/").onComplete(ctx.succeeding(ws -> {
+          ws.textMessageHandler(t -> {
+            received.add(t);
+            if (received.size() == 2) {
+              ctx.verify(() -> assertEquals(List.of("replayed", "live"), received));
+              ctx.completeNow();
+            }
+          });
+          ws.writeTextMessage("go");
+        }));
+    await(ctx, "Vert.x's message, then the live frame");
+  }
+
   @Test
   void closingTheSocketCancelsASendWaitingForRoom() throws Exception {
     VertxTestContext ctx = new VertxTestContext();
