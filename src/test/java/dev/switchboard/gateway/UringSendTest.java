@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.switchboard.testing.RawWsClient;
 import io.netty.buffer.ByteBuf;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.WebSocketClient;
@@ -106,30 +106,27 @@ class UringSendTest {
   void anIdleSocketsSendWaitsBehindBytesStillInNetty() throws Exception {
     VertxTestContext ctx = new VertxTestContext();
     List<String> received = new CopyOnWriteArrayList<>();
-    HttpServer http = server.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
-            .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
-        .webSocketHandler(ws -> ws.textMessageHandler(m -> {
-          if (m.equals("go")) {
-            rawOfFirst = RawSocket.of(ws); // once: it puts the socket's gate in its pipeline
-          }
-          RawSocket raw = rawOfFirst;
-          ByteBuf next = WireFrames.text(m.equals("go") ? "two" : "three");
-          try {
-            if (m.equals("go")) {
-              // On io_uring Netty's write leaves its bytes in the channel's buffer until a later loop pass.
-              ws.writeTextMessage("ack");
-              ctx.verify(() -> assertFalse(raw.sending(), "no send of the gate's own is in flight"));
-              ctx.verify(() -> assertFalse(raw.gate().sendIfIdle(next), "Vert.x's bytes are still waiting in Netty"));
-              raw.write(next);
-              raw.flush();
-            } else {
-              ctx.verify(() -> assertTrue(raw.gate().sendIfIdle(next), "Netty's buffer has drained: idle again"));
-            }
-          } finally {
-            next.release();
-          }
-        }));
-    int port = http.listen(0).await().actualPort();
+    int port = uncompressed(ws -> ws.textMessageHandler(m -> {
+      if (m.equals("go")) {
+        rawOfFirst = RawSocket.of(ws); // once: it puts the socket's gate in its pipeline
+      }
+      RawSocket raw = rawOfFirst;
+      ByteBuf next = WireFrames.text(m.equals("go") ? "two" : "three");
+      try {
+        if (m.equals("go")) {
+          // On io_uring Netty's write leaves its bytes in the channel's buffer until a later loop pass.
+          ws.writeTextMessage("ack");
+          ctx.verify(() -> assertFalse(raw.sending(), "no send of the gate's own is in flight"));
+          ctx.verify(() -> assertFalse(raw.gate().sendIfIdle(next), "Vert.x's bytes are still waiting in Netty"));
+          raw.write(next);
+          raw.flush();
+        } else {
+          ctx.verify(() -> assertTrue(raw.gate().sendIfIdle(next), "Netty's buffer has drained: idle again"));
+        }
+      } finally {
+        next.release();
+      }
+    }));
     wsClient()
         .connect(port, "127.0.0.1", "/").onComplete(ctx.succeeding(ws -> {
           ws.textMessageHandler(t -> {
@@ -157,22 +154,19 @@ class UringSendTest {
   void aGateInstalledBehindBytesAlreadyInNettyDoesNotTakeTheSocketForIdle() throws Exception {
     VertxTestContext ctx = new VertxTestContext();
     List<String> received = new CopyOnWriteArrayList<>();
-    HttpServer http = server.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
-            .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
-        .webSocketHandler(ws -> ws.textMessageHandler(m -> {
-          // Vert.x's write first, on io_uring still in the channel's buffer; then the gate.
-          ws.writeTextMessage("replayed");
-          RawSocket raw = RawSocket.of(ws);
-          ByteBuf live = WireFrames.text("live");
-          try {
-            ctx.verify(() -> assertFalse(raw.gate().sendIfIdle(live), "Vert.x's bytes are still waiting in Netty"));
-            raw.write(live);
-            raw.flush();
-          } finally {
-            live.release();
-          }
-        }));
-    int port = http.listen(0).await().actualPort();
+    int port = uncompressed(ws -> ws.textMessageHandler(m -> {
+      // Vert.x's write first, on io_uring still in the channel's buffer; then the gate.
+      ws.writeTextMessage("replayed");
+      RawSocket raw = RawSocket.of(ws);
+      ByteBuf live = WireFrames.text("live");
+      try {
+        ctx.verify(() -> assertFalse(raw.gate().sendIfIdle(live), "Vert.x's bytes are still waiting in Netty"));
+        raw.write(live);
+        raw.flush();
+      } finally {
+        live.release();
+      }
+    }));
     wsClient()
         .connect(port, "127.0.0.1", "/").onComplete(ctx.succeeding(ws -> {
           ws.textMessageHandler(t -> {
@@ -226,14 +220,18 @@ class UringSendTest {
 
   /** A server that hands each socket's raw path to {@code onFirstMessage} once the client speaks. */
   private int listen(VertxTestContext ctx, BiConsumer<ServerWebSocket, RawSocket> onFirstMessage) {
-    HttpServer http = server.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
+    return uncompressed(ws -> ws.textMessageHandler(go -> {
+      RawSocket raw = RawSocket.of(ws);
+      ctx.verify(() -> assertNotNull(raw, "an uncompressed socket is written raw"));
+      onFirstMessage.accept(ws, raw);
+    }));
+  }
+
+  /** A server whose sockets are never compressed (so they are written raw); returns its port. */
+  private int uncompressed(Handler<ServerWebSocket> sockets) {
+    return server.createHttpServer(new HttpServerOptions().setHost("127.0.0.1")
             .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
-        .webSocketHandler(ws -> ws.textMessageHandler(go -> {
-          RawSocket raw = RawSocket.of(ws);
-          ctx.verify(() -> assertNotNull(raw, "an uncompressed socket is written raw"));
-          onFirstMessage.accept(ws, raw);
-        }));
-    return http.listen(0).await().actualPort();
+        .webSocketHandler(sockets).listen(0).await().actualPort();
   }
 
   private static void await(VertxTestContext ctx, String what) throws Exception {
