@@ -47,28 +47,29 @@ final class TimeoutAnswer {
    * behind it (Vert.x does not read on meanwhile). False when that cannot be told (the fields are gone).
    */
   static boolean behindAnotherResponse(HttpConnection conn) {
-    if (REQUEST_IN_PROGRESS == null || RESPONSE_IN_PROGRESS == null || !(conn instanceof Http1xServerConnection)) {
-      return false;
-    }
-    try {
-      Object answering = RESPONSE_IN_PROGRESS.get(conn);
-      return answering != null && answering != REQUEST_IN_PROGRESS.get(conn);
-    } catch (IllegalAccessException | RuntimeException e) {
-      return false;
-    }
+    InProgress p = inProgress(conn);
+    return p != null && p.answering() != null && p.answering() != p.reading();
   }
 
   /** Whether a 408 on {@code conn} now would be the answer of the request being read. On its event loop only. */
   static boolean fits(HttpConnection conn) {
+    InProgress p = inProgress(conn);
+    return p != null && p.reading() instanceof HttpServerRequest request && p.reading() == p.answering()
+        && !request.response().headWritten();
+  }
+
+  /** Vert.x's request being read and request being answered on {@code conn}. */
+  private record InProgress(Object reading, Object answering) {}
+
+  /** Null when they cannot be read: the fields are gone, or this is not an HTTP/1.x server connection. */
+  private static InProgress inProgress(HttpConnection conn) {
     if (REQUEST_IN_PROGRESS == null || RESPONSE_IN_PROGRESS == null || !(conn instanceof Http1xServerConnection)) {
-      return false;
+      return null;
     }
     try {
-      Object reading = REQUEST_IN_PROGRESS.get(conn);
-      return reading instanceof HttpServerRequest request && reading == RESPONSE_IN_PROGRESS.get(conn)
-          && !request.response().headWritten();
+      return new InProgress(REQUEST_IN_PROGRESS.get(conn), RESPONSE_IN_PROGRESS.get(conn));
     } catch (IllegalAccessException | RuntimeException e) {
-      return false;
+      return null;
     }
   }
 
