@@ -194,8 +194,8 @@ final class LoadClient implements AutoCloseable {
         }
       });
       c.onError(e -> {
-        errors.increment();
         sample("publisher: " + e);
+        errors.increment();
       });
       c.connect().timeout(timeoutMs, TimeUnit.MILLISECONDS).onComplete(ar -> {
         if (ar.succeeded()) {
@@ -216,16 +216,16 @@ final class LoadClient implements AutoCloseable {
    */
   void publish(SwitchboardClient publisher, String channel, JsonObject message) {
     publisher.publish(channel, message).onFailure(e -> {
-      errors.increment();
       sample("publish refused: " + e);
+      errors.increment();
     });
   }
 
   /** The same from a JVM on the clustered event bus ({@code --publisher bus}). */
   void publish(BusPublisher publisher, String channel, JsonObject message) {
     publisher.publish(channel, message).onFailure(e -> {
-      errors.increment();
       sample("publish refused: " + e);
+      errors.increment();
     });
   }
 
@@ -328,8 +328,8 @@ final class LoadClient implements AutoCloseable {
     }
     String text = new String(bytes, StandardCharsets.UTF_8);
     if (text.contains("\"type\":\"error\"")) {
-      errors.increment();
       sample(text);
+      errors.increment();
       fail(c, text);
       return;
     }
@@ -341,6 +341,7 @@ final class LoadClient implements AutoCloseable {
     }
   }
 
+  /** Called before {@code errors} is counted, so whoever sees the count also finds the sample. */
   private void sample(String text) {
     if (errorSamples.size() < 5) {
       errorSamples.add(text.length() > 300 ? text.substring(0, 300) : text);
@@ -395,13 +396,13 @@ final class LoadClient implements AutoCloseable {
         .compose(req -> req.send(body))
         .onSuccess(resp -> {
           if (resp.statusCode() != 200) {
-            errors.increment();
             sample("HTTP publish answered " + resp.statusCode());
+            errors.increment();
           }
         })
         .onFailure(e -> {
-          errors.increment();
           sample("HTTP publish failed: " + e.getMessage());
+          errors.increment();
         });
   }
 
