@@ -116,7 +116,6 @@ public final class Session {
   void start(String handshakeToken) {
     ws.textMessageHandler(this::onText);
     ws.binaryMessageHandler(b -> {
-      svc.node().metrics().messageIn("binary");
       if (closed) {
         return;
       }
@@ -125,6 +124,8 @@ public final class Session {
         rateLimited(null);
         return;
       }
+      // Counted once it is within the budget, as a text frame is: a refused one counts as a drop instead.
+      svc.node().metrics().messageIn("binary");
       send(ServerFrames.error(null, ErrorCode.BAD_REQUEST, "binary frames are not supported; send JSON text frames"));
     });
     // Sees every frame, pings and pongs included: any of them proves the peer is alive, and the size of
@@ -230,6 +231,7 @@ public final class Session {
         pendingWhileAuth = new ArrayDeque<>();
       }
       if (pendingWhileAuth.size() >= MAX_PENDING_WHILE_AUTH) {
+        svc.node().metrics().dropped("rate_limited");
         send(ServerFrames.error(FrameDecoder.idOf(text), ErrorCode.RATE_LIMITED, "more than " + MAX_PENDING_WHILE_AUTH
             + " requests sent before authentication completed; message dropped"));
         return;
