@@ -2,6 +2,7 @@ package dev.switchboard.history;
 
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
+import com.hazelcast.map.listener.EntryRemovedListener;
 import com.hazelcast.ringbuffer.OverflowPolicy;
 import com.hazelcast.ringbuffer.ReadResultSet;
 import com.hazelcast.ringbuffer.Ringbuffer;
@@ -24,8 +25,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * sequences one at a time, so offsets are gapless and unique however many nodes append at once.
  * The channel's epoch lives in an IMap entry placed on the same partition as the ringbuffer
  * ({@code name@channel}), so the two are lost together or survive together: a recreated, empty
- * ringbuffer always comes with a fresh epoch. Epochs are cached per node and the cache is dropped
- * whenever a member leaves, the only time a partition's data can be lost.
+ * ringbuffer always comes with a fresh epoch. Epochs are cached per node; the cache is dropped whenever a
+ * member leaves (a partition's data may be lost then), and a channel's entry when its epoch is removed by the
+ * oldest member's reclaim, wherever that runs: a stale entry would stamp the new history's messages with the
+ * old epoch, so clients would take offset 2 of the new history for a message they already had.
  */
 public final class HazelcastHistoryStore implements HistoryStore {
 
@@ -52,6 +55,9 @@ public final class HazelcastHistoryStore implements HistoryStore {
         epochCache.clear();
       }
     });
+    // The oldest member reclaims idle histories (reclaimIdle): every other member's cached epoch for the channel
+    // then names a history that is gone. Only removals are sent; a new channel's epoch costs no event.
+    epochs.addEntryListener((EntryRemovedListener<String, String>) e -> epochCache.remove(e.getKey()), false);
   }
 
   public static String ringName(String channel) {
@@ -75,12 +81,19 @@ public final class HazelcastHistoryStore implements HistoryStore {
       return Future.fromCompletionStage(ring(channel).addAsync(pub.toJson().encode(), OverflowPolicy.OVERWRITE), caller)
           .compose(seq -> {
             if (seq == 0 && cached != null) {
-              // A fresh ringbuffer: its epoch may be new too. Re-read it for the next appends.
+              // A fresh ringbuffer under an epoch cached from before: the history was reclaimed, and the removal
+              // event may not have reached this member yet. Its first message takes the epoch the channel has now.
               epochCache.remove(channel);
+              return vertx.executeBlocking(() -> epochOf(channel)).map(fresh -> pub.withPosition(1, fresh));
             }
             return Future.succeededFuture(pub.withPosition(seq + 1, e));
           });
     });
+  }
+
+  /** Whether this member has the channel's epoch cached (tests: a reclaim elsewhere drops it). */
+  boolean cachesEpoch(String channel) {
+    return epochCache.containsKey(channel);
   }
 
   /** The channel's epoch, created when absent; blocking (worker thread). */

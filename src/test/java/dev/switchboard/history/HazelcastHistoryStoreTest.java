@@ -10,6 +10,7 @@ import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.cluster.ClusterSetup;
+import dev.switchboard.cluster.Tally;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.testing.TestNodes;
 import io.vertx.core.Context;
@@ -145,5 +146,27 @@ class HazelcastHistoryStoreTest {
     Publication p = store.append(Publication.now("room:idle", 2, null)).await();
     assertEquals(1, p.offset());
     assertNotEquals(first, p.epoch());
+  }
+
+  @Test
+  void afterAReclaimEveryMembersAppendsCarryTheNewEpoch(Vertx vertx) {
+    List<HazelcastInstance> hz = cluster(3);
+    HazelcastHistoryStore oldest = new HazelcastHistoryStore(vertx, hz.get(0));
+    HazelcastHistoryStore second = new HazelcastHistoryStore(vertx, hz.get(1));
+    HazelcastHistoryStore third = new HazelcastHistoryStore(vertx, hz.get(2));
+    String before = second.append(Publication.now("room:idle", 1, null)).await().epoch();
+    assertEquals(before, third.append(Publication.now("room:idle", 2, null)).await().epoch());
+    // Its items expired (TTL): the oldest member reclaims it, while the other two still hold its epoch.
+    hz.get(0).getRingbuffer(HazelcastHistoryStore.ringName("room:idle")).destroy();
+    assertEquals(1, oldest.reclaimIdle().await());
+
+    Publication first = second.append(Publication.now("room:idle", 3, null)).await();
+    assertEquals(1, first.offset());
+    assertNotEquals(before, first.epoch(), "the first message of the new history carries the new epoch");
+    Tally.waitFor(() -> !third.cachesEpoch("room:idle"), 5_000, () -> "the reclaim reaches every member's cache");
+    Publication next = third.append(Publication.now("room:idle", 4, null)).await();
+    assertEquals(2, next.offset());
+    assertEquals(first.epoch(), next.epoch(), "another member appends under the same new epoch");
+    assertEquals(first.epoch(), oldest.read("room:idle", 0, 10).await().epoch());
   }
 }
