@@ -195,7 +195,11 @@ final class SessionRequests {
     int kept = svc.rules().rules(h.channel()).historySize();
     int limit = h.limit() == null ? kept : Math.min(h.limit(), kept);
     String ch = h.channel().toString();
-    svc.node().history().read(ch, -1, Math.min(limit, 1000)).onComplete(session.guarded(h, ar -> {
+    int wanted = Math.min(limit, 1000);
+    // The answer is one frame: it must fit the session's write queue, or one request of a channel of large
+    // messages would be a frame of many megabytes (and many such requests the node's heap).
+    long budget = svc.node().config().session().outboundQueueBytes();
+    svc.node().history().readNewest(ch, wanted, budget).onComplete(session.guarded(h, ar -> {
       if (ar.failed()) {
         session.reply(h, ErrorCode.INTERNAL, "history read failed: " + ar.cause().getMessage());
         return;
@@ -203,7 +207,7 @@ final class SessionRequests {
       HistoryStore.Page page = ar.result();
       JsonArray messages = new JsonArray();
       page.publications().forEach(p -> messages.add(ServerFrames.messageJson(p)));
-      session.send(ServerFrames.history(h.id(), ch, messages, page.offset(), page.epoch()));
+      session.send(ServerFrames.history(h.id(), ch, messages, page.offset(), page.epoch(), page.leftOutOfNewest(wanted)));
     }));
   }
 

@@ -6,16 +6,19 @@ import com.hazelcast.map.listener.EntryRemovedListener;
 import com.hazelcast.ringbuffer.OverflowPolicy;
 import com.hazelcast.ringbuffer.ReadResultSet;
 import com.hazelcast.ringbuffer.Ringbuffer;
+import com.hazelcast.ringbuffer.StaleSequenceException;
 import dev.switchboard.bus.Publication;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 
 /**
  * History kept in the Hazelcast cluster itself: one Ringbuffer per channel (capacity, TTL and a backup
@@ -35,6 +38,8 @@ public final class HazelcastHistoryStore implements HistoryStore {
   /** Ringbuffer names start with this; ClusterSetup configures "switchboard.history.&lt;namespace&gt;:*". */
   public static final String RING_PREFIX = "switchboard.history.";
   static final String EPOCHS = "switchboard.history-epochs";
+  /** Items per read of {@link #readNewest}: up to 64 maximum-size messages (4 MiB at the default 64 KiB) at once. */
+  private static final int NEWEST_BATCH = 64;
 
   private final Vertx vertx;
   private final HazelcastInstance hz;
@@ -129,6 +134,42 @@ public final class HazelcastHistoryStore implements HistoryStore {
         }
       }
       return new Page(out, newest, epoch, oldest);
+    });
+  }
+
+  @Override
+  public Future<Page> readNewest(String channel, int limit, long maxBytes) {
+    return vertx.executeBlocking(() -> {
+      Ringbuffer<String> ring = ring(channel);
+      String epoch = epochOf(channel);
+      long head = ring.headSequence();
+      long tail = ring.tailSequence();
+      long stop = Math.max(head, tail - limit + 1);
+      ArrayDeque<Publication> out = new ArrayDeque<>();
+      long bytes = 0;
+      // Back from the newest in small batches: the budget, not the channel's history, bounds what is read.
+      reading:
+      for (long last = tail; last >= stop; last -= NEWEST_BATCH) {
+        long first = Math.max(stop, last - NEWEST_BATCH + 1);
+        ReadResultSet<String> rs;
+        try {
+          rs = ring.readManyAsync(first, 0, (int) (last - first + 1), null).toCompletableFuture().get();
+        } catch (ExecutionException e) {
+          if (e.getCause() instanceof StaleSequenceException) {
+            break; // the older ones expired or were overwritten meanwhile: what was read is the newest kept
+          }
+          throw e;
+        }
+        for (int i = rs.size() - 1; i >= 0; i--) {
+          String item = rs.get(i);
+          bytes += item.length();
+          if (bytes > maxBytes) {
+            break reading;
+          }
+          out.addFirst(Publication.fromJson(new JsonObject(item)).withPosition(rs.getSequence(i) + 1, epoch));
+        }
+      }
+      return new Page(new ArrayList<>(out), tail + 1, epoch, head + 1);
     });
   }
 

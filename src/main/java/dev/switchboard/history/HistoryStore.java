@@ -24,6 +24,14 @@ public interface HistoryStore {
   Future<Page> read(String channel, long afterOffset, int limit);
 
   /**
+   * The newest kept publications, oldest first: at most {@code limit}, and only as many as fit in
+   * {@code maxBytes}, each counted by the length of its stored JSON. Reads back from the newest and stops at the
+   * budget, so a channel of large messages costs the budget in memory, not its whole history: a {@code history}
+   * answer is one frame, and it must fit a session's bounded write queue (SPEC §6).
+   */
+  Future<Page> readNewest(String channel, int limit, long maxBytes);
+
+  /**
    * A slice of history and the channel's position.
    *
    * @param offset the newest offset kept (0 when empty)
@@ -32,6 +40,15 @@ public interface HistoryStore {
   record Page(List<Publication> publications, long offset, String epoch, long oldestOffset) {
 
     /** Whether a client at (sinceOffset, sinceEpoch) can be brought up to date from this store. */
+    /**
+     * Whether the newest {@code limit} messages kept are not all here: {@link #readNewest} stopped at its byte
+     * budget before the oldest of them.
+     */
+    public boolean leftOutOfNewest(int limit) {
+      long wanted = Math.min(limit, offset - oldestOffset + 1);
+      return publications.size() < wanted;
+    }
+
     public boolean covers(long sinceOffset, String sinceEpoch) {
       // At offset 0 the client has seen nothing of any epoch, so all that is kept is what it missed.
       if (sinceOffset > 0 && sinceEpoch != null && !sinceEpoch.equals(epoch)) {

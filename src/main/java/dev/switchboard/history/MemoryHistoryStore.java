@@ -68,6 +68,28 @@ public final class MemoryHistoryStore implements HistoryStore {
     }
   }
 
+  @Override
+  public Future<Page> readNewest(String channel, int limit, long maxBytes) {
+    NamespaceRules rules = rulesOf.apply(channel);
+    Stream s = streams.computeIfAbsent(channel, c -> new Stream());
+    synchronized (s) {
+      expire(s, rules, System.currentTimeMillis());
+      long newest = s.nextOffset - 1;
+      long oldest = s.entries.isEmpty() ? newest + 1 : s.entries.peekFirst().pub().offset();
+      ArrayDeque<Publication> out = new ArrayDeque<>();
+      long bytes = 0;
+      for (Iterator<Entry> it = s.entries.descendingIterator(); it.hasNext() && out.size() < limit; ) {
+        Publication p = it.next().pub();
+        bytes += p.toJson().encode().length();
+        if (bytes > maxBytes) {
+          break;
+        }
+        out.addFirst(p);
+      }
+      return Future.succeededFuture(new Page(new ArrayList<>(out), newest, s.epoch, oldest));
+    }
+  }
+
   private static void expire(Stream s, NamespaceRules rules, long now) {
     long ttl = rules.historyTtl().toMillis();
     if (ttl <= 0) {

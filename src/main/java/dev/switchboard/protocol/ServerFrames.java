@@ -85,13 +85,18 @@ public final class ServerFrames {
     return withId(new JsonObject().put("type", "reply"), id).put("message", message).encode();
   }
 
-  public static String history(Object id, String channel, JsonArray messages, long offset, String epoch) {
-    return withId(new JsonObject().put("type", "history"), id)
+  /** @param truncated older messages the request asked for were left out to keep the frame within its bound */
+  public static String history(Object id, String channel, JsonArray messages, long offset, String epoch,
+                               boolean truncated) {
+    JsonObject frame = withId(new JsonObject().put("type", "history"), id)
         .put("channel", channel)
         .put("messages", messages)
         .put("offset", offset)
-        .put("epoch", epoch)
-        .encode();
+        .put("epoch", epoch);
+    if (truncated) {
+      frame.put("truncated", true);
+    }
+    return frame.encode();
   }
 
   public static String pong(Object id) {

@@ -25,6 +25,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -340,10 +341,19 @@ class CloseCodesTest {
 
       @Override
       public Future<Page> read(String channel, long afterOffset, int limit) {
+        return broken(channel, () -> real.read(channel, afterOffset, limit));
+      }
+
+      @Override
+      public Future<Page> readNewest(String channel, int limit, long maxBytes) {
+        return broken(channel, () -> real.readNewest(channel, limit, maxBytes));
+      }
+
+      private Future<Page> broken(String channel, Supplier<Future<Page>> otherwise) {
         return switch (channel) {
           case "topic:fails-at-once" -> throw new IllegalStateException("injected: the store is broken");
           case "topic:fails-later" -> own.vertx().timer(1).map(v -> new Page(null, 0, "e", 1));
-          default -> real.read(channel, afterOffset, limit);
+          default -> otherwise.get();
         };
       }
     });

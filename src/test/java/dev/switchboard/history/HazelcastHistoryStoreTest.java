@@ -1,6 +1,7 @@
 package dev.switchboard.history;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -41,6 +43,10 @@ class HazelcastHistoryStoreTest {
   }
 
   private List<HazelcastInstance> cluster(int n) {
+    return cluster(n, 50);
+  }
+
+  private List<HazelcastInstance> cluster(int n, int historySize) {
     String name = "hist-" + UUID.randomUUID();
     List<Integer> ports = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -53,7 +59,7 @@ class HazelcastHistoryStoreTest {
           .put("cluster", new JsonObject().put("name", name).put("port", ports.get(i)).put("members", memberList))
           .put("channels", new JsonObject().put("namespaces", new JsonObject()
               .put("room", new JsonObject().put("subscribe", "claim").put("publish", "members")
-                  .put("history_size", 50).put("history_ttl", "10m")))));
+                  .put("history_size", historySize).put("history_ttl", "10m")))));
       Config hz = ClusterSetup.hazelcastConfig(c.cluster());
       HistorySettings.apply(hz, c.channels());
       members.add(Hazelcast.newHazelcastInstance(hz));
@@ -86,6 +92,38 @@ class HazelcastHistoryStoreTest {
     assertEquals(71, page.publications().get(0).offset());
     assertEquals(80, page.offset());
     assertEquals(31, page.oldestOffset(), "capacity 50 keeps offsets 31..80");
+  }
+
+  /**
+   * A history answer's read goes back from the newest in batches and stops at its byte budget (a channel of
+   * large messages costs the budget in memory, not its whole history), across batch boundaries without a gap.
+   */
+  @Test
+  void theNewestReadGoesBackInBatchesAndStopsAtItsByteBudget(Vertx vertx) {
+    List<HazelcastInstance> hz = cluster(2, 200);
+    HistoryStore a = new HazelcastHistoryStore(vertx, hz.get(0));
+    HistoryStore b = new HazelcastHistoryStore(vertx, hz.get(1));
+    for (int i = 1; i <= 150; i++) {
+      a.append(Publication.now("room:many", i, null)).await();
+    }
+    HistoryStore.Page all = b.readNewest("room:many", 150, Long.MAX_VALUE).await();
+    assertEquals(LongStream.rangeClosed(1, 150).boxed().toList(),
+        all.publications().stream().map(Publication::offset).toList());
+    assertEquals(150, all.publications().get(149).message());
+    HistoryStore.Page newest = b.readNewest("room:many", 100, Long.MAX_VALUE).await();
+    assertEquals(LongStream.rangeClosed(51, 150).boxed().toList(),
+        newest.publications().stream().map(Publication::offset).toList());
+    assertFalse(newest.leftOutOfNewest(100));
+
+    String kb = "x".repeat(1000);
+    for (int i = 1; i <= 20; i++) {
+      a.append(Publication.now("room:big", kb, null)).await();
+    }
+    long one = Publication.now("room:big", kb, null).toJson().encode().length();
+    HistoryStore.Page fits = b.readNewest("room:big", 20, one * 5 + one / 2).await();
+    assertEquals(List.of(16L, 17L, 18L, 19L, 20L), fits.publications().stream().map(Publication::offset).toList());
+    assertEquals(fits.epoch(), fits.publications().get(0).epoch());
+    assertTrue(fits.leftOutOfNewest(20));
   }
 
   @Test

@@ -58,6 +58,29 @@ class MemoryHistoryStoreTest {
     assertFalse(trimmed.covers(0, trimmed.epoch()), "offset 1 is gone: " + trimmed.oldestOffset());
   }
 
+  /**
+   * The newest read of a history answer stops at its byte budget: the newest that fit, oldest first, and the page
+   * says older ones were left out.
+   */
+  @Test
+  void theNewestReadStopsAtItsByteBudget() {
+    NamespaceRules roomy = new NamespaceRules(SubscribePolicy.CLAIM, PublishPolicy.MEMBERS, true, 100,
+        Duration.ofMinutes(1), 0, 0);
+    MemoryHistoryStore big = new MemoryHistoryStore(ch -> roomy);
+    String kb = "x".repeat(1000);
+    for (int i = 1; i <= 20; i++) {
+      big.append(Publication.now("room:big", kb, null));
+    }
+    long one = Publication.now("room:big", kb, null).toJson().encode().length();
+    HistoryStore.Page fits = big.readNewest("room:big", 20, one * 5 + one / 2).result();
+    assertEquals(List.of(16L, 17L, 18L, 19L, 20L), fits.publications().stream().map(Publication::offset).toList());
+    assertTrue(fits.leftOutOfNewest(20));
+    HistoryStore.Page three = big.readNewest("room:big", 3, one * 5 + one / 2).result();
+    assertEquals(List.of(18L, 19L, 20L), three.publications().stream().map(Publication::offset).toList());
+    assertFalse(three.leftOutOfNewest(3), "the three asked for are all there");
+    assertEquals(20, big.readNewest("room:big", 20, Long.MAX_VALUE).result().publications().size());
+  }
+
   @Test
   void channelsHaveIndependentStreams() {
     store.append(Publication.now("room:c", 1, null));
