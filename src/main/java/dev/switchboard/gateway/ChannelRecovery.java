@@ -14,6 +14,8 @@ import java.util.List;
  * {@code since}, then the live deliveries held meanwhile (skipping those already sent from history), then the
  * ack: no gap and no duplicate at the seam. When the position is in another epoch or already trimmed, nothing
  * is replayed and the ack says {@code recovered:false} so the client resyncs from its own source of truth.
+ * The replay goes as fast as the client reads: when the session's outbound queue is over its bound it waits for
+ * it to drain ({@link Session#whenDrained}) instead of cutting a client that reads.
  */
 final class ChannelRecovery {
 
@@ -58,6 +60,11 @@ final class ChannelRecovery {
     long sent = last;
     for (Publication p : page.publications()) {
       if (p.offset() > sent) {
+        if (session.outboundFull()) {
+          long upTo = sent;
+          session.whenDrained(() -> replay(page, upTo, target));
+          return;
+        }
         session.writeMessage(p);
         sent = p.offset();
       }
@@ -77,6 +84,11 @@ final class ChannelRecovery {
   }
 
   private void finish(boolean recovered, long sent, HistoryStore.Page page) {
+    if (session.outboundFull()) {
+      // The held deliveries and the ack go out together once there is room, and in order: live ones stay held.
+      session.whenDrained(() -> finish(recovered, sent, page));
+      return;
+    }
     List<Publication> held = session.stopHolding(channel);
     if (session.isClosed()) {
       return;

@@ -58,6 +58,8 @@ public final class Session {
   private static final int MAX_CLOSE_REASON_BYTES = 123;
   /** RFC 6455 §7.1.5: the code of a close frame that carried none; never sent, only counted and logged. */
   private static final int NO_STATUS_CODE = 1005;
+  /** How long a replay waits for a client to read what it was sent before it counts as a slow consumer. */
+  static final long REPLAY_DRAIN_WAIT_MS = 10_000;
 
   private final ServerWebSocket ws;
   private RawSocket raw;
@@ -77,6 +79,8 @@ public final class Session {
   private final SessionRequests requests;
   /** Channels being recovered (subscribe with since) → live deliveries held until the replay is done. */
   private Map<String, List<Publication>> recovering;
+  /** Replays waiting for the outbound queue to drain ({@link #whenDrained}); null when none is. */
+  private List<Runnable> drainWaiters;
   /**
    * Channel → the highest offset replayed by a recovery. A message appended before the replay read it may
    * still be on its way live; it was already sent from history, so live copies at or below this are dropped.
@@ -611,6 +615,40 @@ public final class Session {
     svc.node().metrics().dropped(Undelivered.SLOW_CONSUMER);
     close(CloseCode.SLOW_CONSUMER, reason);
     return true;
+  }
+
+  /** Whether the outbound queue is over its bound: a replay waits ({@link #whenDrained}) where a delivery is cut. */
+  boolean outboundFull() {
+    return !closed && !ws.isClosed() && ws.writeQueueFull();
+  }
+
+  /**
+   * Runs {@code then} on this session's loop once its outbound queue has drained below the bound. A replay is
+   * written as fast as the store yields it, so a gap larger than the queue and the kernel's buffers would otherwise
+   * cut a client that reads (4009) and, on its next resume, cut it again for the same gap. A client that does not
+   * read within {@link #REPLAY_DRAIN_WAIT_MS} is a slow consumer after all: 4009, as for a delivery.
+   */
+  void whenDrained(Runnable then) {
+    if (drainWaiters == null) {
+      drainWaiters = new ArrayList<>(1);
+    }
+    drainWaiters.add(then);
+    if (drainWaiters.size() > 1) {
+      return; // several channels recovering at once wait for the same drain
+    }
+    long timer = svc.node().vertx().setTimer(REPLAY_DRAIN_WAIT_MS, t -> {
+      ws.drainHandler(null);
+      drainWaiters = null;
+      cutSlowConsumer("slow consumer: a replay waited " + REPLAY_DRAIN_WAIT_MS / 1000 + " s for the outbound queue ("
+          + config.session().outboundQueueBytes() + " bytes) to drain");
+    });
+    ws.drainHandler(v -> {
+      svc.node().vertx().cancelTimer(timer);
+      ws.drainHandler(null);
+      List<Runnable> waiting = drainWaiters;
+      drainWaiters = null;
+      waiting.forEach(Runnable::run);
+    });
   }
 
   /** Writes a protocol answer (ack, error, auth_success …) under the same slow-consumer rule. */

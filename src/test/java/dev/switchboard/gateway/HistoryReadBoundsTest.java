@@ -7,13 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
 import dev.switchboard.cluster.Http;
+import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
+import io.micrometer.core.instrument.Counter;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,8 +31,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * {@code "truncated":true} when older ones the request asked for were left out. Before, a channel of large
  * messages answered with every one of them in one frame (60 MB for 1,000 messages of 60 KB), and a dozen such
  * requests that were never read ran a node out of heap. A replay ({@code subscribe} with {@code since}) is read
- * in pages of {@link ChannelRecovery#PAGE}, so it too holds a bounded part of the history at once, and is still
- * whole and in order across pages.
+ * in pages of {@link ChannelRecovery#PAGE}, so it too holds a bounded part of the history at once, and is written at
+ * the pace the client reads: whole and in order for a client that reads, 4009 for one that does not.
  */
 @ExtendWith(VertxExtension.class)
 class HistoryReadBoundsTest {
@@ -43,7 +48,9 @@ class HistoryReadBoundsTest {
     node = TestNodes.standalone(new JsonObject()
         .put("session", new JsonObject().put("outbound_queue_bytes", QUEUE_BYTES))
         .put("channels", new JsonObject().put("namespaces", new JsonObject()
-            .put("room", new JsonObject().put("history_size", 100).put("history_ttl", "10m")))));
+            .put("room", new JsonObject().put("history_size", 100).put("history_ttl", "10m"))
+            .put("topic", new JsonObject().put("subscribe", "authenticated").put("history_size", 1000)
+                .put("history_ttl", "10m")))));
     JsonArray forty = new JsonArray();
     for (int i = 1; i <= 40; i++) {
       forty.add(new JsonObject().put("channel", "room:big").put("message", new JsonObject().put("n", i).put("pad", KB)));
@@ -84,27 +91,14 @@ class HistoryReadBoundsTest {
     assertFalse(h.containsKey("truncated"), h.encode());
   }
 
+  /**
+   * Across pages, and at the pace the client reads: the replay is ~45 KiB against this node's 16 KiB write-queue
+   * bound, so a replay written as fast as the store yields it cut this client, which reads, with 4009.
+   */
   @Test
-  void aReplayLongerThanOnePageIsWholeAndInOrder(Vertx vertx) {
-    // A node of its own, with the default write-queue bound: a replay is written as fast as it is read from the
-    // store, so the 16 KiB of the other tests' node would cut this one with 4009.
-    SwitchboardNode own = TestNodes.standalone(new JsonObject().put("channels", new JsonObject().put("namespaces",
-        new JsonObject().put("topic", new JsonObject().put("subscribe", "authenticated").put("history_size", 1000)
-            .put("history_ttl", "10m")))));
-    try {
-      replaysWhole(vertx, own);
-    } finally {
-      own.close().await();
-    }
-  }
-
-  private static void replaysWhole(Vertx vertx, SwitchboardNode node) {
+  void aReplayLargerThanTheWriteQueueIsWholeAndInOrderForAClientThatReads(Vertx vertx) {
     int count = ChannelRecovery.PAGE * 2 + 50;
-    JsonArray many = new JsonArray();
-    for (int i = 1; i <= count; i++) {
-      many.add(new JsonObject().put("channel", "topic:long").put("message", i));
-    }
-    assertEquals(200, Http.post(vertx, node.port(), "/api/publish", many).status());
+    publish(vertx, "topic:long", count, 0);
     WsClient c = WsClient.authed(vertx, node.port(), TestNodes.token("jan")).await();
     JsonObject ack = c.request("r", new JsonObject().put("type", "subscribe").put("channel", "topic:long")
         .put("since", new JsonObject().put("offset", 0)), WAIT).await();
@@ -112,5 +106,72 @@ class HistoryReadBoundsTest {
     List<Long> offsets = c.received().stream().filter(f -> "message".equals(f.getString("type")))
         .map(f -> f.getLong("offset")).toList();
     assertEquals(LongStream.rangeClosed(1, count).boxed().toList(), offsets, "every message once, in order, before the ack");
+  }
+
+  /** Two replays waiting for the same drain both go on (one waiter replacing the other left it to be cut). */
+  @Test
+  void twoReplaysWaitingAtOnceAreBothWhole(Vertx vertx) {
+    int count = ChannelRecovery.PAGE * 2 + 50;
+    publish(vertx, "topic:two-a", count, 0);
+    publish(vertx, "topic:two-b", count, 0);
+    WsClient c = WsClient.authed(vertx, node.port(), TestNodes.token("lea")).await();
+    List<JsonObject> acks = Future.all(
+        c.request("a", new JsonObject().put("type", "subscribe").put("channel", "topic:two-a")
+            .put("since", new JsonObject().put("offset", 0)), WAIT),
+        c.request("b", new JsonObject().put("type", "subscribe").put("channel", "topic:two-b")
+            .put("since", new JsonObject().put("offset", 0)), WAIT)).await().list();
+    for (JsonObject ack : acks) {
+      assertEquals(Boolean.TRUE, ack.getBoolean("recovered"), ack.encode());
+    }
+    for (String ch : List.of("topic:two-a", "topic:two-b")) {
+      List<Long> offsets = c.received().stream()
+          .filter(f -> "message".equals(f.getString("type")) && ch.equals(f.getString("channel")))
+          .map(f -> f.getLong("offset")).toList();
+      assertEquals(LongStream.rangeClosed(1, count).boxed().toList(), offsets, ch);
+    }
+  }
+
+  /**
+   * A client that reads nothing while its replay waits is a slow consumer after all: cut with 4009 once the replay
+   * has waited {@link Session#REPLAY_DRAIN_WAIT_MS}, not left holding its page and its channel's live messages.
+   */
+  @Test
+  void aClientThatDoesNotReadDuringItsReplayIsCutAsASlowConsumer(Vertx vertx) throws Exception {
+    // 16 MiB: more than the node's queue and both sides' kernel buffers (4 MiB at most here) hold.
+    publish(vertx, "topic:stuck", 1000, 16 * 1024);
+    Counter cut = node.context().registry().find("switchboard.messages.dropped").tag("reason", "slow_consumer").counter();
+    double before = cut == null ? 0 : cut.count();
+    RawWsClient c = RawWsClient.connect(node.port(), "/ws?token=" + TestNodes.token("kim"), null, Map.of(), 4096);
+    try {
+      c.send(new JsonObject().put("type", "subscribe").put("id", "r").put("channel", "topic:stuck")
+          .put("since", new JsonObject().put("offset", 0)));
+      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Session.REPLAY_DRAIN_WAIT_MS + 15_000);
+      Counter now = null;
+      while ((now == null || now.count() <= before) && System.nanoTime() < deadline) {
+        vertx.timer(100).await();
+        now = node.context().registry().find("switchboard.messages.dropped").tag("reason", "slow_consumer").counter();
+      }
+      assertTrue(now != null && now.count() > before, "the waiting replay was never cut");
+      RawWsClient.Frame f;
+      do {
+        f = c.read(10_000);
+      } while (f.opcode() != 0x8);
+      assertEquals(4009, f.closeCode(), f.closeReason());
+      assertTrue(f.closeReason().contains("replay waited"), f.closeReason());
+    } finally {
+      c.close();
+    }
+  }
+
+  /** Publishes {@code count} messages to {@code channel} over HTTP, each padded to about {@code pad} bytes. */
+  private static void publish(Vertx vertx, String channel, int count, int pad) {
+    String padding = "x".repeat(pad);
+    for (int from = 1; from <= count; from += 100) {
+      JsonArray batch = new JsonArray();
+      for (int i = from; i < Math.min(from + 100, count + 1); i++) {
+        batch.add(new JsonObject().put("channel", channel).put("message", new JsonObject().put("n", i).put("pad", padding)));
+      }
+      assertEquals(200, Http.post(vertx, node.port(), "/api/publish", batch).status());
+    }
   }
 }
