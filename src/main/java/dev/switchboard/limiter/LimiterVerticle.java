@@ -45,10 +45,9 @@ public final class LimiterVerticle extends VerticleBase {
   private final Map<String, Integer> perIp = new HashMap<>();
   /** Per-user slots live in NodeSessions, where this node's directory answers other nodes from them. */
   private final NodeSessions slots;
-  private final Map<String, Integer> connectRate = new HashMap<>();
+  private final ConnectRate connectRate;
   private RefusalLog refusals;
   private int connections;
-  private long rateWindowSecond;
 
   public LimiterVerticle(NodeContext node) {
     this.node = node;
@@ -56,6 +55,7 @@ public final class LimiterVerticle extends VerticleBase {
     this.maxConnections = node.config().server().maxConnections();
     this.view = new ClusterView(node);
     this.slots = node.sessions();
+    this.connectRate = new ConnectRate(limits.connectRatePerIp(), System.nanoTime());
   }
 
   @Override
@@ -121,14 +121,7 @@ public final class LimiterVerticle extends VerticleBase {
     if (maxConnections > 0 && connections >= maxConnections) {
       return new Refusal(503, "node is at its connection limit (" + maxConnections + ")");
     }
-    long second = System.currentTimeMillis() / 1000;
-    if (second != rateWindowSecond) {
-      // A fixed one-second window: the map never holds more than one second's worth of addresses.
-      rateWindowSecond = second;
-      connectRate.clear();
-    }
-    int attempts = connectRate.merge(ip, 1, Integer::sum);
-    if (attempts > limits.connectRatePerIp()) {
+    if (!connectRate.tryAdmit(ip, System.nanoTime())) {
       return new Refusal(4029, "too many new connections from this IP per second (limit "
           + limits.connectRatePerIp() + ")");
     }

@@ -40,6 +40,12 @@ public final class TokenBucket {
     return tokens >= 1 ? 0 : (long) Math.ceil((1 - tokens) / ratePerNano / 1e6);
   }
 
+  /** Whether the bucket holds its whole burst again, i.e. is the same as a new one. */
+  public boolean isFull(long nowNanos) {
+    refill(nowNanos);
+    return tokens >= burst;
+  }
+
   private void refill(long nowNanos) {
     long elapsed = nowNanos - last;
     if (elapsed > 0) {
