@@ -5,6 +5,7 @@ import dev.switchboard.bus.Addresses;
 import dev.switchboard.bus.Publication;
 import dev.switchboard.config.SwitchboardConfig;
 import dev.switchboard.limiter.InflationLimit;
+import dev.switchboard.limiter.SlidingWindowLog;
 import dev.switchboard.limiter.TokenBucket;
 import dev.switchboard.metrics.AdminAccess;
 import dev.switchboard.protocol.CloseCode;
@@ -51,7 +52,8 @@ public final class Session {
 
   private static final Logger log = LoggerFactory.getLogger(Session.class);
   static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
-  private static final long RATE_WINDOW_MS = 10_000;
+  /** The span of limits.rate_abuse_limit: more refusals than it within any 10 s close the session with 4008. */
+  private static final long RATE_ABUSE_WINDOW_NANOS = 10_000_000_000L;
   /** Requests a client may send before its authentication has completed; they are answered after it. */
   private static final int MAX_PENDING_WHILE_AUTH = 32;
   /** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, two of them the code. */
@@ -92,8 +94,8 @@ public final class Session {
   private long messageBytes;
   private long lastSeen;
   private long lastPing;
-  private long rateWindowStart;
-  private int rateRejects;
+  /** This session's recent rate_limited refusals; made at its first one (most sessions never have one). */
+  private SlidingWindowLog rateRefusals;
   private boolean closed;
   /** The close code this side sent; 0 while none. */
   private short sentCode;
@@ -357,12 +359,10 @@ public final class Session {
   /** @param text the dropped text frame, whose id the refusal echoes; null for a binary frame, which has none */
   private void rateLimited(String text) {
     svc.node().metrics().dropped("rate_limited");
-    long now = System.currentTimeMillis();
-    if (now - rateWindowStart > RATE_WINDOW_MS) {
-      rateWindowStart = now;
-      rateRejects = 0;
+    if (rateRefusals == null) {
+      rateRefusals = new SlidingWindowLog(config.limits().rateAbuseLimit(), RATE_ABUSE_WINDOW_NANOS);
     }
-    if (++rateRejects > config.limits().rateAbuseLimit()) {
+    if (rateRefusals.recordOver(System.nanoTime())) {
       log.info("event=rate_abuse session={} user={} ip={}", id, userId(), ip);
       close(CloseCode.RATE_LIMIT_EXCEEDED, "rate limit exceeded repeatedly");
       return;

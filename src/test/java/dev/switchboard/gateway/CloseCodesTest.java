@@ -16,6 +16,7 @@ import dev.switchboard.testing.RawWsClient;
 import dev.switchboard.testing.TestNodes;
 import dev.switchboard.testing.WsClient;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
@@ -158,6 +159,60 @@ class CloseCodesTest {
     List<JsonObject> limited = got.stream().filter(f -> "rate_limited".equals(f.getString("code"))).toList();
     assertTrue(!limited.isEmpty(), "rate_limited errors come before the close: " + got);
     assertTrue(limited.stream().allMatch(f -> f.getValue("id") instanceof Integer), "each refusal echoes its id: " + limited);
+  }
+
+  /**
+   * rate_abuse_limit is 3 here: 1 refusal, then 2 near the 10 s a window counted from the first refusal lasted,
+   * then 2 just past them. Each 10 s holds at most 4 of them, but only a window that slides sees that any 4
+   * within a few seconds are over the limit; one that started again let through nearly twice the limit.
+   */
+  @Test
+  void refusalsAcrossWhereAFixedWindowWouldResetStillCloseWith4008(Vertx vertx) {
+    WsClient c = authed(vertx, "127.0.0.35", "straddler");
+    long start = System.nanoTime();
+    assertEquals(1, overTheBudget(c, 1));
+    keepAliveUntil(vertx, c, start + 7_000_000_000L);
+    assertEquals(2, overTheBudget(c, 2));
+    keepAliveUntil(vertx, c, start + 11_000_000_000L);
+    for (int i = 0; i < 7; i++) {
+      c.send(Frames.ping().put("id", "last" + i));
+    }
+    assertEquals((short) 4008, c.closed(WAIT).await(), "4 refusals within 4 s, over the limit of 3 in 10 s");
+  }
+
+  /** Spends the session's burst and then {@code refused} more; returns how many were answered rate_limited. */
+  private static int overTheBudget(WsClient c, int refused) {
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 5 + refused; i++) {
+      String id = "b" + System.nanoTime() + "-" + i;
+      ids.add(id);
+      c.send(Frames.ping().put("id", id));
+    }
+    int limited = 0;
+    for (String id : ids) {
+      if ("rate_limited".equals(c.answer(id, WAIT).await().getString("code"))) {
+        limited++;
+      }
+    }
+    return limited;
+  }
+
+  /**
+   * One ping a second (within the budget of 5/s, and inside idle_timeout) until {@code untilNanos}; none in its
+   * last 400 ms, so the burst that follows has its whole budget again (a token comes back every 200 ms).
+   */
+  private static void keepAliveUntil(Vertx vertx, WsClient c, long untilNanos) {
+    long left;
+    while ((left = (untilNanos - System.nanoTime()) / 1_000_000) > 0) {
+      Promise<Void> tick = Promise.promise();
+      vertx.setTimer(Math.max(1, Math.min(1000, left)), t -> tick.complete());
+      tick.future().await();
+      if ((untilNanos - System.nanoTime()) / 1_000_000 > 400) {
+        String id = "k" + System.nanoTime();
+        c.send(Frames.ping().put("id", id));
+        assertEquals("pong", c.answer(id, WAIT).await().getString("type"));
+      }
+    }
   }
 
   @Test
