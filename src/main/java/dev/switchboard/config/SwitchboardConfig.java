@@ -160,8 +160,9 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
   /**
    * Per-session settings.
    *
-   * @param heartbeat interval of server pings; default 25 s
-   * @param idleTimeout a session that sends nothing (no frame, no pong) this long is closed; default 60 s
+   * @param heartbeat interval of server pings, a whole number of seconds from 1; default 25 s
+   * @param idleTimeout a session that sends nothing (no frame, no pong) this long is closed (found by a check once
+   *     a second); at least heartbeat + 1 s; default 60 s
    * @param maxMessageSize largest inbound message in bytes; larger closes with 1009; default 65536
    * @param maxSubscriptions per session, automatic ones included; default 128
    * @param outboundQueueBytes write queue bound; over it the session is closed with 4009; default 1 MiB
@@ -172,8 +173,22 @@ public record SwitchboardConfig(String nodeId, Server server, Auth auth, Api api
       if (heartbeat.toMillis() < 1000) {
         throw new ConfigException("session.heartbeat", "must be at least 1s");
       }
-      if (idleTimeout.compareTo(heartbeat) <= 0) {
-        throw new ConfigException("session.idle_timeout", "must be longer than session.heartbeat");
+      // auth_success tells clients the interval in whole seconds, and pings go out on the gateway's one-second
+      // tick: 1500ms was announced as 1 and pinged every 2 s.
+      if (heartbeat.toMillis() % 1000 != 0) {
+        throw new ConfigException("session.heartbeat", "must be a whole number of seconds, was "
+            + heartbeat.toMillis() + "ms");
+      }
+      if (heartbeat.toSeconds() > Integer.MAX_VALUE) {
+        throw new ConfigException("session.heartbeat", "must be at most " + Integer.MAX_VALUE + "s, was "
+            + heartbeat.toSeconds() + "s");
+      }
+      // Idleness is checked on the same once-a-second tick, just before the ping: a session's first ping can come
+      // half a tick after the heartbeat (its interval starts mid-tick), so a timeout less than a tick longer than
+      // the heartbeat could close a client that answers every ping before it was ever pinged.
+      if (idleTimeout.compareTo(heartbeat.plusSeconds(1)) < 0) {
+        throw new ConfigException("session.idle_timeout", "must be at least session.heartbeat + 1s ("
+            + heartbeat.plusSeconds(1).toSeconds() + "s), was " + idleTimeout.toMillis() + "ms");
       }
     }
   }

@@ -50,6 +50,8 @@ public final class GatewayVerticle extends VerticleBase {
    * must not hang on a client that stopped reading.
    */
   private static final long STOP_GRACE_MS = 1_000;
+  /** Period of the timer that drives every session's heartbeat, idle, auth-timeout and expiry checks. */
+  static final long TICK_MS = 1_000;
 
   private final NodeContext node;
   private final SwitchboardConfig config;
@@ -131,7 +133,7 @@ public final class GatewayVerticle extends VerticleBase {
         .exceptionHandler(GatewayVerticle::connectionError)
         .webSocketHandshakeHandler(this::handshake)
         .requestHandler(router);
-    ticker = vertx.setPeriodic(1000, t -> tick());
+    ticker = vertx.setPeriodic(TICK_MS, t -> tick());
     var disconnect = vertx.eventBus().<JsonObject>consumer(Addresses.DISCONNECT_USER, msg -> {
       int n = hub.disconnectUser(msg.body().getString("user"), CloseCode.NORMAL, "disconnected by server");
       if (n > 0) {

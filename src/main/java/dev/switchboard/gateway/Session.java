@@ -780,6 +780,15 @@ public final class Session {
     return peer != null ? peer : 1006;
   }
 
+  /**
+   * Whether the tick at {@code now} is the one to ping on. Ticks come once a second, each a little late by an amount
+   * that varies, so a whole-second heartbeat measured to the millisecond fell 1 ms short at the tick it was due about
+   * one time in four and the ping slipped a second. Half a tick of slack makes it the due tick every time.
+   */
+  static boolean heartbeatDue(long now, long lastPing, long heartbeatMillis) {
+    return now - lastPing >= heartbeatMillis - GatewayVerticle.TICK_MS / 2;
+  }
+
   /** Called about once a second by the gateway's single timer: heartbeats, idle, auth and token expiry. */
   void tick(long now) {
     if (closed) {
@@ -798,7 +807,7 @@ public final class Session {
       close(CloseCode.TOKEN_EXPIRED, "token expired");
       return;
     }
-    if (now - lastPing >= config.session().heartbeat().toMillis()) {
+    if (heartbeatDue(now, lastPing, config.session().heartbeat().toMillis())) {
       lastPing = now;
       ws.writePing(Buffer.buffer());
     }

@@ -205,7 +205,11 @@ class ConfigLoaderTest {
       "{\"server\":{\"body_timeout\":\"999ms\"}}                         | server.body_timeout",
       "{\"session\":{\"heartbeat\":\"soon\"}}                              | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"500ms\"}}                             | session.heartbeat",
+      "{\"session\":{\"heartbeat\":\"1500ms\"}}                            | session.heartbeat",
+      "{\"session\":{\"heartbeat\":1.5}}                                   | session.heartbeat",
+      "{\"session\":{\"heartbeat\":\"3000000000s\",\"idle_timeout\":\"4000000000s\"}} | session.heartbeat",
       "{\"session\":{\"heartbeat\":\"30s\",\"idle_timeout\":\"20s\"}}      | session.idle_timeout",
+      "{\"session\":{\"heartbeat\":\"5s\",\"idle_timeout\":\"5500ms\"}}  | session.idle_timeout",
       "{\"session\":{\"max_message_size\":10}}                             | session.max_message_size",
       "{\"limits\":{\"burst\":0}}                                          | limits.burst",
       "{\"limits\":{\"messages_per_second\":\"lots\"}}                     | limits.messages_per_second",
@@ -233,6 +237,28 @@ class ConfigLoaderTest {
   void aBadValueStopsLoadingAndNamesItsKey(String json, String key) {
     ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(json)));
     assertTrue(e.getMessage().startsWith(key + ":"), "message should start with " + key + ": " + e.getMessage());
+  }
+
+  /** auth_success carries the heartbeat in whole seconds, and the node pings on a one-second tick. */
+  @Test
+  void aHeartbeatIsAWholeNumberOfSeconds() {
+    String msg = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(
+        "{\"session\":{\"heartbeat\":\"1500ms\"}}"))).getMessage();
+    assertEquals("session.heartbeat: must be a whole number of seconds, was 1500ms", msg);
+    assertEquals(Duration.ofSeconds(2), ConfigLoader.fromJson(new JsonObject(
+        "{\"session\":{\"heartbeat\":\"2000ms\"}}")).session().heartbeat());
+    assertEquals(Duration.ofSeconds(60), ConfigLoader.fromJson(new JsonObject(
+        "{\"session\":{\"heartbeat\":\"1m\",\"idle_timeout\":\"90500ms\"}}")).session().heartbeat());
+  }
+
+  /** The first ping may come half a tick after the heartbeat; the idle check runs on the tick before it. */
+  @Test
+  void anIdleTimeoutIsAtLeastATickLongerThanTheHeartbeat() {
+    String msg = assertThrows(ConfigException.class, () -> ConfigLoader.fromJson(new JsonObject(
+        "{\"session\":{\"heartbeat\":\"5s\",\"idle_timeout\":\"5500ms\"}}"))).getMessage();
+    assertEquals("session.idle_timeout: must be at least session.heartbeat + 1s (6s), was 5500ms", msg);
+    assertEquals(Duration.ofSeconds(6), ConfigLoader.fromJson(new JsonObject(
+        "{\"session\":{\"heartbeat\":\"5s\",\"idle_timeout\":\"6s\"}}")).session().idleTimeout());
   }
 
   /** The reader's own bounds would say "between 1 and 2147483647" or "between 0.0 and 1.0E9": not the real ones. */

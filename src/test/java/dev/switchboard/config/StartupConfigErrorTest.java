@@ -55,6 +55,16 @@ class StartupConfigErrorTest {
   }
 
   @Test
+  void aHeartbeatThatIsNotWholeSecondsExitsWith2NamingTheKey() throws IOException {
+    Path f = dir.resolve("heartbeat.json");
+    Files.writeString(f, "{\"session\":{\"heartbeat\":\"1500ms\"}}");
+    Cli.Result r = Cli.run("run", "--standalone", "--conf", f.toString());
+    assertEquals(2, r.code(), r.toString());
+    assertTrue(r.err().contains("switchboard: config error: session.heartbeat: must be a whole number of seconds, "
+        + "was 1500ms"), r.toString());
+  }
+
+  @Test
   void aNamespaceLimitOverTheSessionsExitsWith2NamingTheKey() throws IOException {
     Path f = dir.resolve("namespace.json");
     Files.writeString(f, "{\"channels\":{\"namespaces\":{\"room\":{\"max_message_size\":100000}}}}");
