@@ -369,8 +369,9 @@ public final class Session {
     }
     // Parsing a dropped frame for its id costs little next to answering it, and lets the client match
     // the refusal to its request; persistent abuse is closed above before it can make this expensive.
-    send(ServerFrames.error(text == null ? null : FrameDecoder.idOf(text), ErrorCode.RATE_LIMITED, "over " + config.limits().messagesPerSecond()
-        + " messages/s (burst " + config.limits().burst() + "); message dropped"));
+    send(ServerFrames.error(text == null ? null : FrameDecoder.idOf(text), ErrorCode.RATE_LIMITED, "over "
+        + TokenBucket.formatRate(config.limits().messagesPerSecond()) + " messages/s (burst " + config.limits().burst()
+        + "); message dropped"));
   }
 
   // ---- subscriptions ----------------------------------------------------------------------------

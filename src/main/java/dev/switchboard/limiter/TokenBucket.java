@@ -1,5 +1,7 @@
 package dev.switchboard.limiter;
 
+import java.math.BigDecimal;
+
 /**
  * A token bucket: {@code ratePerSecond} tokens refill continuously up to {@code burst}. Used inline by a
  * session on its own event loop (no locking, no event-bus hop on the hot path).
@@ -44,6 +46,11 @@ public final class TokenBucket {
   public boolean isFull(long nowNanos) {
     refill(nowNanos);
     return tokens >= burst;
+  }
+
+  /** A rate as a person writes it, for messages that quote a configured one: 20 rather than 20.0, 0.5 as it is. */
+  public static String formatRate(double perSecond) {
+    return BigDecimal.valueOf(perSecond).stripTrailingZeros().toPlainString();
   }
 
   private void refill(long nowNanos) {

@@ -159,6 +159,8 @@ class CloseCodesTest {
     List<JsonObject> limited = got.stream().filter(f -> "rate_limited".equals(f.getString("code"))).toList();
     assertTrue(!limited.isEmpty(), "rate_limited errors come before the close: " + got);
     assertTrue(limited.stream().allMatch(f -> f.getValue("id") instanceof Integer), "each refusal echoes its id: " + limited);
+    assertEquals("over 5 messages/s (burst 5); message dropped", limited.get(0).getString("message"),
+        "the rate as configured (messages_per_second 5), not 5.0");
   }
 
   /**

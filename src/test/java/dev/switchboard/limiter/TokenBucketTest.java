@@ -59,4 +59,14 @@ class TokenBucketTest {
     assertEquals(0, b.millisUntilToken(t + SECOND / 20 + 1));
     assertTrue(b.tryTake(t + SECOND / 20 + 1));
   }
+
+  /** Messages that quote a configured rate print it as it would be written in the config. */
+  @Test
+  void ratesPrintWithoutATrailingPointZero() {
+    assertEquals("20", TokenBucket.formatRate(20));
+    assertEquals("1000000000", TokenBucket.formatRate(1e9));
+    assertEquals("0.5", TokenBucket.formatRate(0.5));
+    assertEquals("0.001", TokenBucket.formatRate(0.001));
+    assertEquals("12345678.5", TokenBucket.formatRate(12345678.5));
+  }
 }
