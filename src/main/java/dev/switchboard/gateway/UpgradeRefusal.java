@@ -10,8 +10,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Refuses a WebSocket upgrade with an HTTP status, says {@code Connection: close}, and closes the connection once
- * the answer is written. Vert.x 5.0's {@code ServerWebSocketHandshake.reject} answers as if the connection were
+ * Refuses a WebSocket upgrade with an HTTP status, says {@code Connection: close} (and, for a 503,
+ * {@code Retry-After}), and closes the connection once the answer is written. Vert.x 5.0's {@code ServerWebSocketHandshake.reject} answers as if the connection were
  * kept alive (it marks an upgrade's connection keep-alive when the handshake starts) and leaves it open, though
  * no client sends another request on a connection whose upgrade was refused. Over TLS the open connection kept
  * clients waiting: Python's {@code websockets} closes its side and waits for the server's close_notify, which
@@ -26,6 +26,13 @@ import org.slf4j.LoggerFactory;
 final class UpgradeRefusal {
 
   private static final Logger log = LoggerFactory.getLogger(UpgradeRefusal.class);
+  /**
+   * Seconds a client is asked to wait after a 503 (node full, draining, or without quorum). Short: the refusal is
+   * about this node only. A retry a second later through the load balancer reaches another node (this one's
+   * /health/ready is already 503 when draining or without quorum), and a full node frees a slot at every close;
+   * clients add their own backoff and jitter on top.
+   */
+  static final int RETRY_AFTER_SECONDS = 1;
   private static final Field REQUEST = requestField();
 
   private UpgradeRefusal() {}
@@ -41,6 +48,9 @@ final class UpgradeRefusal {
     try {
       if (request != null) {
         request.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+        if (status == 503) {
+          request.response().putHeader(HttpHeaders.RETRY_AFTER, Integer.toString(RETRY_AFTER_SECONDS));
+        }
       }
       written = hs.reject(status);
     } catch (RuntimeException e) {

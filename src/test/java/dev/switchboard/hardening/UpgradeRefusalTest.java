@@ -1,6 +1,7 @@
 package dev.switchboard.hardening;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.SwitchboardNode;
@@ -17,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * Every upgrade the node refuses with an HTTP status, not only a forbidden Origin ({@link TlsAndOriginTest}),
  * answers {@code Connection: close} and then closes the connection: the wrong path (404), a node at
  * {@code server.max_connections} (503) and a draining node (503). A client has nothing more to send on it, and
- * one that waits for the server to end the connection must not wait for the HTTP idle timeout.
+ * one that waits for the server to end the connection must not wait for the HTTP idle timeout. A 503 says when to
+ * try again ({@code Retry-After: 1}); the 404 does not.
  */
 class UpgradeRefusalTest {
 
@@ -42,6 +44,7 @@ class UpgradeRefusalTest {
   void anUpgradeToAnotherPathGets404AndTheConnectionEnds() throws Exception {
     RefusedUpgrade r = RefusedUpgrade.plain(node.port(), "/not-the-ws-path", Map.of(), END_WITHIN_MS);
     assertEquals(404, r.status(), r.toString());
+    assertNull(r.header("Retry-After"), "no use trying that path again: " + r);
     assertRefusedAndClosed(r);
   }
 
@@ -52,6 +55,7 @@ class UpgradeRefusalTest {
       RefusedUpgrade r = RefusedUpgrade.plain(node.port(), "/ws?token=" + TestNodes.token("late"), Map.of(),
           END_WITHIN_MS);
       assertEquals(503, r.status(), r.toString());
+      assertEquals("1", r.header("Retry-After"), r.toString());
       assertRefusedAndClosed(r);
     } finally {
       held.close().await();
@@ -64,6 +68,7 @@ class UpgradeRefusalTest {
     RefusedUpgrade r = RefusedUpgrade.plain(node.port(), "/ws?token=" + TestNodes.token("late"), Map.of(),
         END_WITHIN_MS);
     assertEquals(503, r.status(), r.toString());
+    assertEquals("1", r.header("Retry-After"), r.toString());
     assertRefusedAndClosed(r);
   }
 
