@@ -126,14 +126,9 @@ final class SessionRequests {
     }
     svc.node().metrics().dropped("rate_limited");
     session.reply(f, ErrorCode.RATE_LIMITED, "over channels.namespaces." + namespace + ".publish_rate: "
-        + perSecond(rules.publishRate()) + " publishes/s into " + namespace + ": channels (burst "
+        + TokenBucket.formatRate(rules.publishRate()) + " publishes/s into " + namespace + ": channels (burst "
         + rules.publishBurst() + "); message dropped");
     return false;
-  }
-
-  /** 2 rather than 2.0, 0.5 as it is. */
-  private static String perSecond(double rate) {
-    return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
   }
 
   void presence(Principal principal, Frame.Presence p) {
