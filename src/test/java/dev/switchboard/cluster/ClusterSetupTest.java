@@ -39,6 +39,8 @@ class ClusterSetupTest {
     // From cluster.xml: a killed node is dropped within 10 s, and the Vert.x subscription table is backed up.
     assertEquals("10", hz.getProperty("hazelcast.max.no.heartbeat.seconds"));
     assertEquals(1, hz.getMultiMapConfig("__vertx.subs").getBackupCount());
+    // A frozen backup member holds a backed-up write (a subscribe, a login, a history append) 1 s, not 5.
+    assertEquals("1000", hz.getProperty("hazelcast.operation.backup.timeout.millis"));
     // Hazelcast's own metrics are off: /metrics does not use them, and their collection logged a stack trace
     // when a node left while it waited for a backup replica.
     assertFalse(hz.getMetricsConfig().isEnabled());
