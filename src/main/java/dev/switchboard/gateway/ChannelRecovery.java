@@ -14,8 +14,10 @@ import java.util.List;
  * {@code since}, then the live deliveries held meanwhile (skipping those already sent from history), then the
  * ack: no gap and no duplicate at the seam. When the position is in another epoch or already trimmed, nothing
  * is replayed and the ack says {@code recovered:false} so the client resyncs from its own source of truth.
- * The replay goes as fast as the client reads: when the session's outbound queue is over its bound it waits for
- * it to drain ({@link Session#whenDrained}) instead of cutting a client that reads.
+ * The replay goes as fast as the client reads: once half the session's write-queue bound is written and not yet
+ * on the socket, it waits for it ({@link Session#afterReplayWritten}), so it neither cuts a client that reads nor
+ * fills the queue its other deliveries need. A gap that opens while it runs (messages trimmed or expired
+ * between pages) ends it {@code recovered:false}.
  */
 final class ChannelRecovery {
 
@@ -59,15 +61,21 @@ final class ChannelRecovery {
     }
     long sent = last;
     for (Publication p : page.publications()) {
-      if (p.offset() > sent) {
-        if (session.outboundFull()) {
-          long upTo = sent;
-          session.whenDrained(() -> replay(page, upTo, target));
-          return;
-        }
-        session.writeMessage(p);
-        sent = p.offset();
+      if (p.offset() <= sent) {
+        continue;
       }
+      if (p.offset() != sent + 1) {
+        // Trimmed or expired while the replay ran: the gap cannot be filled, so the client must resync.
+        finish(false, sent, page);
+        return;
+      }
+      if (session.replayWindowFull()) {
+        long upTo = sent;
+        session.afterReplayWritten(request, () -> replay(page, upTo, target));
+        return;
+      }
+      session.writeReplayed(p);
+      sent = p.offset();
     }
     if (sent >= target || page.publications().isEmpty()) {
       finish(sent >= target, sent, page);
@@ -84,11 +92,6 @@ final class ChannelRecovery {
   }
 
   private void finish(boolean recovered, long sent, HistoryStore.Page page) {
-    if (session.outboundFull()) {
-      // The held deliveries and the ack go out together once there is room, and in order: live ones stay held.
-      session.whenDrained(() -> finish(recovered, sent, page));
-      return;
-    }
     List<Publication> held = session.stopHolding(channel);
     if (session.isClosed()) {
       return;

@@ -18,6 +18,7 @@ import dev.switchboard.router.Undelivered;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -62,6 +63,11 @@ public final class Session {
   private static final int NO_STATUS_CODE = 1005;
   /** How long a replay waits for a client to read what it was sent before it counts as a slow consumer. */
   static final long REPLAY_DRAIN_WAIT_MS = 10_000;
+  /**
+   * Live messages a recovering channel may hold while its replay runs; past it the client is not keeping up with
+   * the replay and the channel together, and is cut as a slow consumer (it resumes from where it got to).
+   */
+  static final int MAX_HELD = 1_000;
 
   private final ServerWebSocket ws;
   private RawSocket raw;
@@ -81,8 +87,11 @@ public final class Session {
   private final SessionRequests requests;
   /** Channels being recovered (subscribe with since) → live deliveries held until the replay is done. */
   private Map<String, List<Publication>> recovering;
-  /** Replays waiting for the outbound queue to drain ({@link #whenDrained}); null when none is. */
-  private List<Runnable> drainWaiters;
+  /** Bytes of replayed frames written, and of those known to be on the socket (both only grow). */
+  private long replayWritten;
+  private long replayConfirmed;
+  /** The newest replayed frame's write: once it is on the socket, so is every replayed frame before it. */
+  private Future<Void> lastReplayWrite;
   /**
    * Channel → the highest offset replayed by a recovery. A message appended before the replay read it may
    * still be on its way live; it was already sent from history, so live copies at or below this are dropped.
@@ -503,6 +512,9 @@ public final class Session {
     if (recovering != null && !recovering.isEmpty()) {
       List<Publication> held = recovering.get(pub.channel());
       if (held != null) {
+        if (held.size() >= MAX_HELD) {
+          return slowConsumer(pub);
+        }
         held.add(pub);
         return true;
       }
@@ -618,38 +630,45 @@ public final class Session {
     return true;
   }
 
-  /** Whether the outbound queue is over its bound: a replay waits ({@link #whenDrained}) where a delivery is cut. */
-  boolean outboundFull() {
-    return !closed && !ws.isClosed() && ws.writeQueueFull();
+  /**
+   * Writes a replayed message frame, outside the slow-consumer rule: replays limit themselves instead, waiting
+   * ({@link #afterReplayWritten}) whenever half the queue's bound of what they wrote is not yet on the socket
+   * ({@link #replayWindowFull}), so the queue keeps room for the session's other deliveries and answers.
+   */
+  void writeReplayed(Publication p) {
+    if (closed || ws.isClosed()) {
+      return;
+    }
+    String frame = ServerFrames.message(p);
+    lastReplayWrite = ws.writeTextMessage(frame);
+    replayWritten += frame.length();
+  }
+
+  /** Whether the session's replays have half the write queue's bound written and not yet on the socket. */
+  boolean replayWindowFull() {
+    return replayWritten - replayConfirmed >= config.session().outboundQueueBytes() / 2;
   }
 
   /**
-   * Runs {@code then} on this session's loop once its outbound queue has drained below the bound. A replay is
-   * written as fast as the store yields it, so a gap larger than the queue and the kernel's buffers would otherwise
-   * cut a client that reads (4009) and, on its next resume, cut it again for the same gap. A client that does not
-   * read within {@link #REPLAY_DRAIN_WAIT_MS} is a slow consumer after all: 4009, as for a delivery.
+   * Runs {@code then} on this session's loop once every replayed frame written so far has reached the socket. A
+   * client that has not read them within {@link #REPLAY_DRAIN_WAIT_MS} is a slow consumer after all: 4009, as for
+   * a delivery.
    */
-  void whenDrained(Runnable then) {
-    if (drainWaiters == null) {
-      drainWaiters = new ArrayList<>(1);
-    }
-    drainWaiters.add(then);
-    if (drainWaiters.size() > 1) {
-      return; // several channels recovering at once wait for the same drain
-    }
+  void afterReplayWritten(Frame request, Runnable then) {
+    Future<Void> written = lastReplayWrite;
+    long mark = replayWritten;
     long timer = svc.node().vertx().setTimer(REPLAY_DRAIN_WAIT_MS, t -> {
-      ws.drainHandler(null);
-      drainWaiters = null;
-      cutSlowConsumer("slow consumer: a replay waited " + REPLAY_DRAIN_WAIT_MS / 1000 + " s for the outbound queue ("
-          + config.session().outboundQueueBytes() + " bytes) to drain");
+      if (!closed) {
+        cutSlowConsumer("slow consumer: a replay waited " + REPLAY_DRAIN_WAIT_MS / 1000 + " s for the client to read");
+      }
     });
-    ws.drainHandler(v -> {
+    written.onComplete(guarded(request, ar -> {
       svc.node().vertx().cancelTimer(timer);
-      ws.drainHandler(null);
-      List<Runnable> waiting = drainWaiters;
-      drainWaiters = null;
-      waiting.forEach(Runnable::run);
-    });
+      replayConfirmed = Math.max(replayConfirmed, mark);
+      if (ar.succeeded() && !closed) {
+        then.run();
+      }
+    }));
   }
 
   /** Writes a protocol answer (ack, error, auth_success …) under the same slow-consumer rule. */

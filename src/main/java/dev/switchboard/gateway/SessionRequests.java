@@ -192,8 +192,9 @@ final class SessionRequests {
     String ch = h.channel().toString();
     int wanted = Math.min(limit, 1000);
     // The answer is one frame: it must fit the session's write queue, or one request of a channel of large
-    // messages would be a frame of many megabytes (and many such requests the node's heap).
-    long budget = svc.node().config().session().outboundQueueBytes();
+    // messages would be a frame of many megabytes (and many such requests the node's heap). Half of it, so the
+    // deliveries behind the answer still find room rather than cutting the client as a slow consumer.
+    long budget = svc.node().config().session().outboundQueueBytes() / 2;
     svc.node().history().readNewest(ch, wanted, budget).onComplete(session.guarded(h, ar -> {
       if (ar.failed()) {
         session.reply(h, ErrorCode.INTERNAL, "history read failed: " + ar.cause().getMessage());

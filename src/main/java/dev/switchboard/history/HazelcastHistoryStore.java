@@ -6,7 +6,6 @@ import com.hazelcast.map.listener.EntryRemovedListener;
 import com.hazelcast.ringbuffer.OverflowPolicy;
 import com.hazelcast.ringbuffer.ReadResultSet;
 import com.hazelcast.ringbuffer.Ringbuffer;
-import com.hazelcast.ringbuffer.StaleSequenceException;
 import dev.switchboard.bus.Publication;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -18,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 
 /**
  * History kept in the Hazelcast cluster itself: one Ringbuffer per channel (capacity, TTL and a backup
@@ -151,22 +149,24 @@ public final class HazelcastHistoryStore implements HistoryStore {
       reading:
       for (long last = tail; last >= stop; last -= NEWEST_BATCH) {
         long first = Math.max(stop, last - NEWEST_BATCH + 1);
-        ReadResultSet<String> rs;
-        try {
-          rs = ring.readManyAsync(first, 0, (int) (last - first + 1), null).toCompletableFuture().get();
-        } catch (ExecutionException e) {
-          if (e.getCause() instanceof StaleSequenceException) {
-            break; // the older ones expired or were overwritten meanwhile: what was read is the newest kept
-          }
-          throw e;
-        }
+        // A start below the head (items expired or overwritten since) is moved up to the head, and the batch then
+        // runs on past last into items already read: those are skipped, and nothing older is left to read.
+        ReadResultSet<String> rs = ring.readManyAsync(first, 0, (int) (last - first + 1), null)
+            .toCompletableFuture().get();
         for (int i = rs.size() - 1; i >= 0; i--) {
+          long seq = rs.getSequence(i);
+          if (seq > last) {
+            continue;
+          }
           String item = rs.get(i);
-          bytes += item.length();
+          bytes += HistoryStore.frameBytes(item);
           if (bytes > maxBytes) {
             break reading;
           }
-          out.addFirst(Publication.fromJson(new JsonObject(item)).withPosition(rs.getSequence(i) + 1, epoch));
+          out.addFirst(Publication.fromJson(new JsonObject(item)).withPosition(seq + 1, epoch));
+        }
+        if (rs.size() == 0 || rs.getSequence(0) > first) {
+          break;
         }
       }
       return new Page(new ArrayList<>(out), tail + 1, epoch, head + 1);

@@ -1,6 +1,7 @@
 package dev.switchboard.history;
 
 import dev.switchboard.bus.Publication;
+import io.netty.buffer.ByteBufUtil;
 import io.vertx.core.Future;
 import java.util.List;
 
@@ -11,6 +12,14 @@ import java.util.List;
  * TTL), so a client holding an offset of another epoch knows its position means nothing now.
  */
 public interface HistoryStore {
+
+  /** Bytes a message frame adds to a kept publication's JSON, at most: its type, offset and epoch. */
+  int FRAME_FIELDS = 64;
+
+  /** What one kept publication counts against {@link #readNewest}'s budget, from its JSON. */
+  static long frameBytes(String json) {
+    return ByteBufUtil.utf8Bytes(json) + FRAME_FIELDS;
+  }
 
   /** Keeps the publication and returns it stamped with its offset and epoch. */
   Future<Publication> append(Publication pub);
@@ -25,7 +34,7 @@ public interface HistoryStore {
 
   /**
    * The newest kept publications, oldest first: at most {@code limit}, and only as many as fit in
-   * {@code maxBytes}, each counted by the length of its stored JSON. Reads back from the newest and stops at the
+   * {@code maxBytes}, each counted as its UTF-8 JSON and {@link #FRAME_FIELDS} for what a message frame adds. Reads back from the newest and stops at the
    * budget, so a channel of large messages costs the budget in memory, not its whole history: a {@code history}
    * answer is one frame, and it must fit a session's bounded write queue (SPEC §6).
    */
@@ -39,7 +48,6 @@ public interface HistoryStore {
    */
   record Page(List<Publication> publications, long offset, String epoch, long oldestOffset) {
 
-    /** Whether a client at (sinceOffset, sinceEpoch) can be brought up to date from this store. */
     /**
      * Whether the newest {@code limit} messages kept are not all here: {@link #readNewest} stopped at its byte
      * budget before the oldest of them.
@@ -49,6 +57,7 @@ public interface HistoryStore {
       return publications.size() < wanted;
     }
 
+    /** Whether a client at (sinceOffset, sinceEpoch) can be brought up to date from this store. */
     public boolean covers(long sinceOffset, String sinceEpoch) {
       // At offset 0 the client has seen nothing of any epoch, so all that is kept is what it missed.
       if (sinceOffset > 0 && sinceEpoch != null && !sinceEpoch.equals(epoch)) {

@@ -80,7 +80,7 @@ public final class MemoryHistoryStore implements HistoryStore {
       long bytes = 0;
       for (Iterator<Entry> it = s.entries.descendingIterator(); it.hasNext() && out.size() < limit; ) {
         Publication p = it.next().pub();
-        bytes += p.toJson().encode().length();
+        bytes += HistoryStore.frameBytes(p.toJson().encode());
         if (bytes > maxBytes) {
           break;
         }

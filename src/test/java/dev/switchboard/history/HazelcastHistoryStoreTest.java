@@ -120,7 +120,7 @@ class HazelcastHistoryStoreTest {
       a.append(Publication.now("room:big", kb, null)).await();
     }
     long one = Publication.now("room:big", kb, null).toJson().encode().length();
-    HistoryStore.Page fits = b.readNewest("room:big", 20, one * 5 + one / 2).await();
+    HistoryStore.Page fits = b.readNewest("room:big", 20, (one + 128) * 5 + one / 2).await();
     assertEquals(List.of(16L, 17L, 18L, 19L, 20L), fits.publications().stream().map(Publication::offset).toList());
     assertEquals(fits.epoch(), fits.publications().get(0).epoch());
     assertTrue(fits.leftOutOfNewest(20));

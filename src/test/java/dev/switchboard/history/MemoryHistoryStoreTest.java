@@ -72,10 +72,10 @@ class MemoryHistoryStoreTest {
       big.append(Publication.now("room:big", kb, null));
     }
     long one = Publication.now("room:big", kb, null).toJson().encode().length();
-    HistoryStore.Page fits = big.readNewest("room:big", 20, one * 5 + one / 2).result();
+    HistoryStore.Page fits = big.readNewest("room:big", 20, (one + 128) * 5 + one / 2).result();
     assertEquals(List.of(16L, 17L, 18L, 19L, 20L), fits.publications().stream().map(Publication::offset).toList());
     assertTrue(fits.leftOutOfNewest(20));
-    HistoryStore.Page three = big.readNewest("room:big", 3, one * 5 + one / 2).result();
+    HistoryStore.Page three = big.readNewest("room:big", 3, (one + 128) * 5 + one / 2).result();
     assertEquals(List.of(18L, 19L, 20L), three.publications().stream().map(Publication::offset).toList());
     assertFalse(three.leftOutOfNewest(3), "the three asked for are all there");
     assertEquals(20, big.readNewest("room:big", 20, Long.MAX_VALUE).result().publications().size());
