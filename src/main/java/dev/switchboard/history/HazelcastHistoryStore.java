@@ -85,7 +85,8 @@ public final class HazelcastHistoryStore implements HistoryStore {
           .compose(seq -> {
             if (seq == 0 && cached != null) {
               // A fresh ringbuffer under an epoch cached from before: the history was reclaimed, and the removal
-              // event may not have reached this member yet. Its first message takes the epoch the channel has now.
+              // event may not have reached this member yet. Its first message takes the epoch the channel has now
+              // (a reclaim removes the epoch before it destroys the ringbuffer, so this is never the old one).
               epochCache.remove(channel);
               return vertx.executeBlocking(() -> epochOf(channel)).map(fresh -> pub.withPosition(1, fresh));
             }
@@ -180,13 +181,16 @@ public final class HazelcastHistoryStore implements HistoryStore {
   public Future<Integer> reclaimIdle() {
     return vertx.executeBlocking(() -> {
       int n = 0;
-      for (String channel : epochs.keySet()) {
+      for (Map.Entry<String, String> entry : epochs.entrySet()) {
+        String channel = entry.getKey();
         Ringbuffer<String> ring = hz.getRingbuffer(ringName(channel));
         if (ring.size() == 0) {
+          // The epoch goes first, and only the one seen: an append between the two steps then starts a new epoch
+          // rather than stamping the first message of the next history with the old one.
+          epochs.remove(channel, entry.getValue());
+          epochCache.remove(channel);
           ring.destroy();
           rings.remove(channel);
-          epochs.remove(channel);
-          epochCache.remove(channel);
           n++;
         }
       }
