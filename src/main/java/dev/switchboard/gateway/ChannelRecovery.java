@@ -26,6 +26,8 @@ final class ChannelRecovery {
   private final Frame.Subscribe request;
   private final String channel;
   private final int pageSize;
+  /** The epoch of the first page: every later page must be of the same history. */
+  private String epoch;
 
   static final int PAGE = 100;
 
@@ -51,6 +53,7 @@ final class ChannelRecovery {
         finish(false, since.offset(), page);
         return;
       }
+      epoch = page.epoch();
       replay(page, since.offset(), page.offset());
     }));
   }
@@ -64,8 +67,9 @@ final class ChannelRecovery {
       if (p.offset() <= sent) {
         continue;
       }
-      if (p.offset() != sent + 1) {
-        // Trimmed or expired while the replay ran: the gap cannot be filled, so the client must resync.
+      if (p.offset() != sent + 1 || !page.epoch().equals(epoch)) {
+        // Trimmed or expired while the replay ran, or the history lost and begun again: the gap cannot be filled,
+        // so the client must resync.
         finish(false, sent, page);
         return;
       }
@@ -86,26 +90,41 @@ final class ChannelRecovery {
       if (next.failed()) {
         finish(false, from, page);
       } else {
-        replay(next.result(), from, target);
+        // A memory store answers at once: without the hop, each page would run inside the one before it, and a
+        // replay of a large history would recurse ten thousand pages deep.
+        session.nextTurn(request, () -> replay(next.result(), from, target));
       }
     }));
   }
 
   private void finish(boolean recovered, long sent, HistoryStore.Page page) {
-    List<Publication> held = session.stopHolding(channel);
     if (session.isClosed()) {
+      session.stopHolding(channel);
       return;
     }
-    if (held != null) {
+    List<Publication> held = session.held(channel);
+    if (held != null && !held.isEmpty()) {
       // Held while the replay ran, in arrival order: publishers on two nodes can overtake each other (46 before
-      // 42). Everything sent before the ack goes out in offset order, as SPEC §4 promises for the missed ones.
+      // 42). Everything sent before the ack goes out in offset order, as SPEC §4 promises for the missed ones,
+      // and at the replay's pace: the channel stays held while they go, so nothing overtakes them.
       held.sort(Comparator.comparingLong(Publication::offset));
-      for (Publication p : held) {
-        if (!recovered || p.offset() > sent) {
-          session.writeMessage(p);
+      // Up to sent the client has it all, from before or from the replay: a live copy of those is dropped. When the
+      // replay did not start (another epoch, a position already trimmed, a failed read) nothing is known.
+      boolean upToSent = epoch != null && (recovered || sent > request.since().offset());
+      for (int i = 0; i < held.size(); i++) {
+        if (session.replayWindowFull()) {
+          held.subList(0, i).clear();
+          session.afterReplayWritten(request, () -> finish(recovered, sent, page));
+          return;
+        }
+        Publication p = held.get(i);
+        if (!(upToSent && p.offset() <= sent && epoch.equals(p.epoch()))) {
+          session.writeReplayed(p);
         }
       }
+      held.clear();
     }
+    session.stopHolding(channel);
     boolean replayed = recovered && sent > request.since().offset() && page != null;
     session.recovered(channel, replayed ? new Frame.Since(sent, page.epoch()) : null);
     JsonObject extra = new JsonObject().put("recovered", recovered);

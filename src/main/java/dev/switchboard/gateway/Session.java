@@ -16,6 +16,7 @@ import dev.switchboard.protocol.ProtocolError;
 import dev.switchboard.protocol.ServerFrames;
 import dev.switchboard.router.Undelivered;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
@@ -341,6 +342,17 @@ public final class Session {
     };
   }
 
+  /** Runs {@code step} on a later turn of this session's loop, guarded like {@link #guarded}. */
+  void nextTurn(Frame f, Runnable step) {
+    svc.node().vertx().runOnContext(v -> {
+      try {
+        step.run();
+      } catch (RuntimeException e) {
+        internalError(f, e);
+      }
+    });
+  }
+
   /**
    * Handling {@code f} threw: a bug, or a part of the node that failed in a way nothing expected. What the
    * session had changed before it (its subscriptions, its authentication, a held recovery) may be half-done,
@@ -451,6 +463,11 @@ public final class Session {
   /** Ends the hold on a channel's live deliveries; returns those held meanwhile, null when none were held. */
   List<Publication> stopHolding(String ch) {
     return recovering == null ? null : recovering.remove(ch);
+  }
+
+  /** The live deliveries held for a recovering channel so far, still holding; null when none is held. */
+  List<Publication> held(String ch) {
+    return recovering == null ? null : recovering.get(ch);
   }
 
   /**
@@ -641,7 +658,7 @@ public final class Session {
     }
     String frame = ServerFrames.message(p);
     lastReplayWrite = ws.writeTextMessage(frame);
-    replayWritten += frame.length();
+    replayWritten += ByteBufUtil.utf8Bytes(frame);
   }
 
   /** Whether the session's replays have half the write queue's bound written and not yet on the socket. */
@@ -665,7 +682,8 @@ public final class Session {
     written.onComplete(guarded(request, ar -> {
       svc.node().vertx().cancelTimer(timer);
       replayConfirmed = Math.max(replayConfirmed, mark);
-      if (ar.succeeded() && !closed) {
+      // A failed write is a connection going away: the replay goes on into it and ends, rather than stall.
+      if (!closed) {
         then.run();
       }
     }));

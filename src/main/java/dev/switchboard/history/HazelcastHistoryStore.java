@@ -187,7 +187,9 @@ public final class HazelcastHistoryStore implements HistoryStore {
         if (ring.size() == 0) {
           // The epoch goes first, and only the one seen: an append between the two steps then starts a new epoch
           // rather than stamping the first message of the next history with the old one.
-          epochs.remove(channel, entry.getValue());
+          if (!epochs.remove(channel, entry.getValue())) {
+            continue; // a new epoch since: the channel is in use again
+          }
           epochCache.remove(channel);
           ring.destroy();
           rings.remove(channel);
