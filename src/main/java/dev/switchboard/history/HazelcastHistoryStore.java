@@ -114,13 +114,7 @@ public final class HazelcastHistoryStore implements HistoryStore {
 
   @Override
   public Future<Page> read(String channel, long afterOffset, int limit) {
-    return vertx.executeBlocking(() -> {
-      Ringbuffer<String> ring = ring(channel);
-      String epoch = epochOf(channel);
-      long head = ring.headSequence();
-      long tail = ring.tailSequence();
-      long newest = tail + 1;
-      long oldest = head + 1;
+    return page(channel, (ring, epoch, head, tail) -> {
       List<Publication> out = new ArrayList<>();
       long fromSeq = afterOffset < 0 ? Math.max(head, tail - limit + 1) : Math.max(afterOffset, head);
       if (limit > 0 && fromSeq <= tail) {
@@ -132,17 +126,13 @@ public final class HazelcastHistoryStore implements HistoryStore {
           out.add(p.withPosition(rs.getSequence(i) + 1, epoch));
         }
       }
-      return new Page(out, newest, epoch, oldest);
+      return out;
     });
   }
 
   @Override
   public Future<Page> readNewest(String channel, int limit, long maxBytes) {
-    return vertx.executeBlocking(() -> {
-      Ringbuffer<String> ring = ring(channel);
-      String epoch = epochOf(channel);
-      long head = ring.headSequence();
-      long tail = ring.tailSequence();
+    return page(channel, (ring, epoch, head, tail) -> {
       long stop = Math.max(head, tail - limit + 1);
       ArrayDeque<Publication> out = new ArrayDeque<>();
       long bytes = 0;
@@ -170,7 +160,23 @@ public final class HazelcastHistoryStore implements HistoryStore {
           break;
         }
       }
-      return new Page(new ArrayList<>(out), tail + 1, epoch, head + 1);
+      return new ArrayList<>(out);
+    });
+  }
+
+  /** What a read takes from a channel's ringbuffer, given its epoch and its head and tail sequences. */
+  private interface Pick {
+    List<Publication> from(Ringbuffer<String> ring, String epoch, long head, long tail) throws Exception;
+  }
+
+  /** A page of the channel's history and its position, read on a worker thread (Hazelcast's calls block). */
+  private Future<Page> page(String channel, Pick pick) {
+    return vertx.executeBlocking(() -> {
+      Ringbuffer<String> ring = ring(channel);
+      String epoch = epochOf(channel);
+      long head = ring.headSequence();
+      long tail = ring.tailSequence();
+      return new Page(pick.from(ring, epoch, head, tail), tail + 1, epoch, head + 1);
     });
   }
 

@@ -51,34 +51,24 @@ public final class MemoryHistoryStore implements HistoryStore {
 
   @Override
   public Future<Page> read(String channel, long afterOffset, int limit) {
-    NamespaceRules rules = rulesOf.apply(channel);
-    Stream s = streams.computeIfAbsent(channel, c -> new Stream());
-    synchronized (s) {
-      expire(s, rules, System.currentTimeMillis());
-      long newest = s.nextOffset - 1;
-      long oldest = s.entries.isEmpty() ? newest + 1 : s.entries.peekFirst().pub().offset();
+    return page(channel, (entries, oldest, newest) -> {
       List<Publication> out = new ArrayList<>();
       long from = afterOffset < 0 ? Math.max(oldest, newest - limit + 1) : afterOffset + 1;
-      for (Entry e : s.entries) {
+      for (Entry e : entries) {
         if (e.pub().offset() >= from && out.size() < limit) {
           out.add(e.pub());
         }
       }
-      return Future.succeededFuture(new Page(out, newest, s.epoch, oldest));
-    }
+      return out;
+    });
   }
 
   @Override
   public Future<Page> readNewest(String channel, int limit, long maxBytes) {
-    NamespaceRules rules = rulesOf.apply(channel);
-    Stream s = streams.computeIfAbsent(channel, c -> new Stream());
-    synchronized (s) {
-      expire(s, rules, System.currentTimeMillis());
-      long newest = s.nextOffset - 1;
-      long oldest = s.entries.isEmpty() ? newest + 1 : s.entries.peekFirst().pub().offset();
+    return page(channel, (entries, oldest, newest) -> {
       ArrayDeque<Publication> out = new ArrayDeque<>();
       long bytes = 0;
-      for (Iterator<Entry> it = s.entries.descendingIterator(); it.hasNext() && out.size() < limit; ) {
+      for (Iterator<Entry> it = entries.descendingIterator(); it.hasNext() && out.size() < limit; ) {
         Publication p = it.next().pub();
         bytes += HistoryStore.frameBytes(p.toJson().encode());
         if (bytes > maxBytes) {
@@ -86,7 +76,24 @@ public final class MemoryHistoryStore implements HistoryStore {
         }
         out.addFirst(p);
       }
-      return Future.succeededFuture(new Page(new ArrayList<>(out), newest, s.epoch, oldest));
+      return new ArrayList<>(out);
+    });
+  }
+
+  /** What a read takes from a stream's entries, given the oldest and newest offsets kept. */
+  private interface Pick {
+    List<Publication> from(ArrayDeque<Entry> entries, long oldest, long newest);
+  }
+
+  /** A page of the channel's stream, read under its lock once its expired entries are dropped. */
+  private Future<Page> page(String channel, Pick pick) {
+    NamespaceRules rules = rulesOf.apply(channel);
+    Stream s = streams.computeIfAbsent(channel, c -> new Stream());
+    synchronized (s) {
+      expire(s, rules, System.currentTimeMillis());
+      long newest = s.nextOffset - 1;
+      long oldest = s.entries.isEmpty() ? newest + 1 : s.entries.peekFirst().pub().offset();
+      return Future.succeededFuture(new Page(pick.from(s.entries, oldest, newest), newest, s.epoch, oldest));
     }
   }
 
