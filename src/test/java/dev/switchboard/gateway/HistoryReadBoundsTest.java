@@ -100,36 +100,28 @@ class HistoryReadBoundsTest {
   @Test
   void aReplayLargerThanTheWriteQueueIsWholeAndInOrderForAClientThatReads(Vertx vertx) {
     int count = ChannelRecovery.PAGE * 2 + 50;
-    publish(vertx, "topic:long", count, 0);
+    publish(vertx, node, "topic:long", count, 0);
     WsClient c = WsClient.authed(vertx, node.port(), TestNodes.token("jan")).await();
-    JsonObject ack = c.request("r", new JsonObject().put("type", "subscribe").put("channel", "topic:long")
-        .put("since", new JsonObject().put("offset", 0)), WAIT).await();
+    JsonObject ack = resumeFromStart(c, "r", "topic:long").await();
     assertEquals(Boolean.TRUE, ack.getBoolean("recovered"), ack.encode());
-    List<Long> offsets = c.received().stream().filter(f -> "message".equals(f.getString("type")))
-        .map(f -> f.getLong("offset")).toList();
-    assertEquals(LongStream.rangeClosed(1, count).boxed().toList(), offsets, "every message once, in order, before the ack");
+    assertEquals(LongStream.rangeClosed(1, count).boxed().toList(), offsets(c, "topic:long"),
+        "every message once, in order, before the ack");
   }
 
   /** Two replays at once, each waiting for its own frames to leave, both complete whole and in order. */
   @Test
   void twoReplaysWaitingAtOnceAreBothWhole(Vertx vertx) {
     int count = ChannelRecovery.PAGE * 2 + 50;
-    publish(vertx, "topic:two-a", count, 0);
-    publish(vertx, "topic:two-b", count, 0);
+    publish(vertx, node, "topic:two-a", count, 0);
+    publish(vertx, node, "topic:two-b", count, 0);
     WsClient c = WsClient.authed(vertx, node.port(), TestNodes.token("lea")).await();
-    List<JsonObject> acks = Future.all(
-        c.request("a", new JsonObject().put("type", "subscribe").put("channel", "topic:two-a")
-            .put("since", new JsonObject().put("offset", 0)), WAIT),
-        c.request("b", new JsonObject().put("type", "subscribe").put("channel", "topic:two-b")
-            .put("since", new JsonObject().put("offset", 0)), WAIT)).await().list();
+    List<JsonObject> acks = Future.all(resumeFromStart(c, "a", "topic:two-a"), resumeFromStart(c, "b", "topic:two-b"))
+        .await().list();
     for (JsonObject ack : acks) {
       assertEquals(Boolean.TRUE, ack.getBoolean("recovered"), ack.encode());
     }
     for (String ch : List.of("topic:two-a", "topic:two-b")) {
-      List<Long> offsets = c.received().stream()
-          .filter(f -> "message".equals(f.getString("type")) && ch.equals(f.getString("channel")))
-          .map(f -> f.getLong("offset")).toList();
-      assertEquals(LongStream.rangeClosed(1, count).boxed().toList(), offsets, ch);
+      assertEquals(LongStream.rangeClosed(1, count).boxed().toList(), offsets(c, ch), ch);
     }
   }
 
@@ -140,7 +132,7 @@ class HistoryReadBoundsTest {
   @Test
   void aClientThatDoesNotReadDuringItsReplayIsCutAsASlowConsumer(Vertx vertx) throws Exception {
     // 16 MiB: more than the node's queue and both sides' kernel buffers (4 MiB at most here) hold.
-    publish(vertx, "topic:stuck", 1000, 16 * 1024);
+    publish(vertx, node, "topic:stuck", 1000, 16 * 1024);
     Counter cut = node.context().registry().find("switchboard.messages.dropped").tag("reason", "slow_consumer").counter();
     double before = cut == null ? 0 : cut.count();
     RawWsClient c = RawWsClient.connect(node.port(), "/ws?token=" + TestNodes.token("kim"), null, Map.of(), 4096);
@@ -195,27 +187,32 @@ class HistoryReadBoundsTest {
       }
     });
     try {
-      int count = ChannelRecovery.PAGE * 2;
-      JsonArray many = new JsonArray();
-      for (int i = 1; i <= count; i++) {
-        many.add(new JsonObject().put("channel", "topic:gap").put("message", i));
-      }
-      assertEquals(200, Http.post(vertx, own.port(), "/api/publish", many).status());
+      publish(vertx, own, "topic:gap", ChannelRecovery.PAGE * 2, 0);
       WsClient c = WsClient.authed(vertx, own.port(), TestNodes.token("mia")).await();
-      JsonObject ack = c.request("r", new JsonObject().put("type", "subscribe").put("channel", "topic:gap")
-          .put("since", new JsonObject().put("offset", 0)), WAIT).await();
+      JsonObject ack = resumeFromStart(c, "r", "topic:gap").await();
       assertEquals(Boolean.FALSE, ack.getBoolean("recovered"), ack.encode());
-      List<Long> offsets = c.received().stream().filter(f -> "message".equals(f.getString("type")))
-          .map(f -> f.getLong("offset")).toList();
-      assertEquals(LongStream.rangeClosed(1, ChannelRecovery.PAGE).boxed().toList(), offsets,
+      assertEquals(LongStream.rangeClosed(1, ChannelRecovery.PAGE).boxed().toList(), offsets(c, "topic:gap"),
           "the first page, then nothing across the gap");
     } finally {
       own.close().await();
     }
   }
 
+  /** A subscribe that resumes {@code channel} from offset 0: all that is kept is replayed before the ack. */
+  private static Future<JsonObject> resumeFromStart(WsClient c, String id, String channel) {
+    return c.request(id, new JsonObject().put("type", "subscribe").put("channel", channel)
+        .put("since", new JsonObject().put("offset", 0)), WAIT);
+  }
+
+  /** The offsets of the messages {@code c} received on {@code channel}, in the order they came. */
+  private static List<Long> offsets(WsClient c, String channel) {
+    return c.received().stream()
+        .filter(f -> "message".equals(f.getString("type")) && channel.equals(f.getString("channel")))
+        .map(f -> f.getLong("offset")).toList();
+  }
+
   /** Publishes {@code count} messages to {@code channel} over HTTP, each padded to about {@code pad} bytes. */
-  private static void publish(Vertx vertx, String channel, int count, int pad) {
+  private static void publish(Vertx vertx, SwitchboardNode node, String channel, int count, int pad) {
     String padding = "x".repeat(pad);
     for (int from = 1; from <= count; from += 100) {
       JsonArray batch = new JsonArray();
